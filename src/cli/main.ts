@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// The `portcullis` command: init, serve, stdio, validate.
+import { existsSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { loadConfigFile } from "../config/load.ts";
+import { ConfigError, formatConfigIssue } from "../errors.ts";
+import { runGateway } from "../runtime.ts";
+import { starterConfig } from "./starterConfig.ts";
+
+const usage = `Usage: portcullis <command> [options]
+
+Commands:
+  init [--out FILE] [--force]                 write a commented starter config (default portcullis.yaml)
+  serve --config FILE [--host H] [--port P]   run the gateway with the Streamable HTTP ingress
+  stdio --config FILE                         run the gateway as a stdio MCP server (desktop clients)
+  validate --config FILE                      check a config file; exit 1 listing every error
+  help                                        show this text
+`;
+
+const MAJOR_NODE = Number(process.versions.node.split(".")[0]);
+
+async function main(argv: string[]): Promise<number> {
+  if (MAJOR_NODE < 22) {
+    process.stderr.write(`portcullis needs Node.js 22 or newer (this is ${process.versions.node})\n`);
+    return 1;
+  }
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: "string", short: "c" },
+      host: { type: "string" },
+      port: { type: "string" },
+      out: { type: "string" },
+      force: { type: "boolean" },
+    },
+    strict: true,
+  });
+  switch (command) {
+    case "init": {
+      const out = values.out ?? "portcullis.yaml";
+      if (existsSync(out) && !values.force) {
+        process.stderr.write(`${out} exists; pass --force to overwrite\n`);
+        return 1;
+      }
+      writeFileSync(out, starterConfig, { mode: 0o600 });
+      process.stdout.write(`wrote ${out}\n`);
+      return 0;
+    }
+    case "validate": {
+      loadConfigFile(requireConfig(values.config));
+      process.stdout.write(`${values.config}: valid\n`);
+      return 0;
+    }
+    case "serve":
+      await runGateway({
+        configPath: requireConfig(values.config),
+        mode: "http",
+        host: values.host,
+        port: values.port === undefined ? undefined : parsePort(values.port),
+      });
+      return -1;
+    case "stdio":
+      await runGateway({ configPath: requireConfig(values.config), mode: "stdio" });
+      return -1;
+    case undefined:
+    case "help":
+    case "--help":
+      process.stdout.write(usage);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${usage}`);
+      return 1;
+  }
+}
+
+function requireConfig(path: string | undefined): string {
+  if (!path) throw new UsageError("--config FILE is required");
+  return path;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port ${text} is not a TCP port`);
+  return port;
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      for (const issue of err.issues) process.stderr.write(`${formatConfigIssue(issue)}\n`);
+      process.stderr.write(`${err.issues.length} error(s)\n`);
+    } else if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
+      process.stderr.write(`${err.message}\n\n${usage}`);
+    } else {
+      process.stderr.write(`portcullis: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.exitCode = 1;
+  },
+);

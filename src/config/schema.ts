@@ -1,0 +1,159 @@
+// The one schema of the Portcullis config file: types, defaults and documentation live here and
+// nowhere else; `npm run schema` derives docs/config.schema.json from it for editors.
+import { z } from "zod";
+
+/** Upstream names become tool-name prefixes, so they use the 2025-11-25 tool-name alphabet. */
+const upstreamName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,40}$/, "upstream names use letters, digits, '_' and '-' (at most 40)");
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "not a valid environment variable name");
+
+const durationMs = (fallback: number, description: string) =>
+  z.number().int().min(0).max(86_400_000).default(fallback).describe(description);
+
+const protocolPreference = z
+  .enum(["auto", "2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"])
+  .default("auto")
+  .describe(
+    "Which revision to speak to this upstream. 'auto' probes with server/discover and falls back to the 2025 initialize handshake.",
+  );
+
+const isolation = z
+  .enum(["session", "shared"])
+  .default("session")
+  .describe(
+    "'session' (default) opens one upstream session per client session, so no state of one user reaches another; 'shared' multiplexes every client over one upstream session.",
+  );
+
+const restartPolicy = z
+  .strictObject({
+    initialDelayMs: durationMs(500, "First delay before restarting a dead upstream."),
+    maxDelayMs: durationMs(30_000, "Upper bound of the exponential restart backoff."),
+  })
+  .prefault({});
+
+const commonUpstream = {
+  protocol: protocolPreference,
+  isolation,
+  connectTimeoutMs: durationMs(15_000, "How long connecting (spawn, handshake) may take."),
+  requestTimeoutMs: durationMs(30_000, "How long one forwarded request may take before it fails."),
+  restart: restartPolicy,
+  enabled: z.boolean().default(true).describe("Set to false to keep the entry but not start it."),
+};
+
+const stdioUpstream = z.strictObject({
+  transport: z.literal("stdio"),
+  command: z.string().min(1).describe("Executable to spawn (resolved on the gateway's PATH)."),
+  args: z.array(z.string()).default([]).describe("Arguments passed to the command."),
+  cwd: z.string().optional().describe("Working directory; defaults to the config file's directory."),
+  env: z
+    .record(envName, z.string())
+    .default({})
+    .describe("Environment of the spawned server. Nothing is inherited unless named in inheritEnv."),
+  inheritEnv: z
+    .array(envName)
+    .default(["PATH", "HOME", "LANG", "TMPDIR", "NODE_EXTRA_CA_CERTS"])
+    .describe("Names of the gateway's own environment variables that the server may see."),
+  stderrLines: z
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(50)
+    .describe("How many trailing stderr lines to keep for error reports."),
+  ...commonUpstream,
+});
+
+const tlsOptions = z
+  .strictObject({
+    ca: z.string().optional().describe("PEM bundle of trusted CAs (a ${file:...} reference)."),
+    cert: z.string().optional().describe("PEM client certificate for mutual TLS."),
+    key: z.string().optional().describe("PEM private key for mutual TLS."),
+    servername: z.string().optional().describe("SNI and certificate name to expect."),
+    rejectUnauthorized: z
+      .boolean()
+      .default(true)
+      .describe("Never set false outside a lab: it accepts any certificate."),
+  })
+  .optional();
+
+const httpUpstream = z.strictObject({
+  transport: z.enum(["streamable-http", "sse"]),
+  url: z.url({ protocol: /^https?$/ }).describe("Endpoint of the remote MCP server."),
+  headers: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe("Headers sent to this upstream only (credentials via ${env:...} or ${file:...})."),
+  tls: tlsOptions,
+  ...commonUpstream,
+});
+
+export const upstreamSchema = z.discriminatedUnion("transport", [stdioUpstream, httpUpstream]);
+
+const serverSection = z
+  .strictObject({
+    host: z.string().default("127.0.0.1").describe("Address the HTTP ingress listens on."),
+    port: z.number().int().min(0).max(65_535).default(8080).describe("TCP port of the HTTP ingress."),
+    path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_-]*$/)
+      .default("/mcp")
+      .describe("Path of the MCP endpoint."),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024 * 1024)
+      .default(4 * 1024 * 1024)
+      .describe("Largest request body accepted (413 beyond)."),
+    maxJsonDepth: z.number().int().min(4).max(1000).default(64).describe("Deepest JSON nesting accepted."),
+    sessionIdleTimeoutMs: durationMs(30 * 60_000, "A client session unused this long is closed."),
+    sessionMaxLifetimeMs: durationMs(12 * 3_600_000, "A client session is closed at this age."),
+    shutdownGraceMs: durationMs(10_000, "On SIGTERM, how long in-flight calls may take to finish."),
+  })
+  .prefault({});
+
+const federationSection = z
+  .strictObject({
+    separator: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,3}$/, "separator uses at most three of: letters, digits, '_', '-', '.'")
+      .default("__")
+      .describe("Joins upstream name and tool/prompt name: everything__echo."),
+    prefixSingleUpstream: z
+      .boolean()
+      .default(true)
+      .describe("Prefix names even when only one upstream is configured (stable names when you add more)."),
+    pageSize: z.number().int().min(1).max(10_000).default(200).describe("Items per page of merged lists."),
+  })
+  .prefault({});
+
+const loggingSection = z
+  .strictObject({
+    level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    decisions: z.boolean().default(true).describe("Log one JSON line per message decision."),
+  })
+  .prefault({});
+
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1).describe("Config format version."),
+    profile: z
+      .enum(["strict", "balanced", "dev"])
+      .default("strict")
+      .describe("Security profile: strict (default) runs every layer; dev turns security layers off."),
+    server: serverSection,
+    federation: federationSection,
+    logging: loggingSection,
+    upstreams: z
+      .record(upstreamName, upstreamSchema)
+      .refine((u) => Object.keys(u).length > 0, "at least one upstream is required")
+      .describe("MCP servers behind the gateway, by name."),
+  })
+  .describe("Portcullis gateway configuration");
+
+export type GatewayConfig = z.output<typeof configSchema>;
+export type UpstreamConfig = z.output<typeof upstreamSchema>;
+export type StdioUpstreamConfig = z.output<typeof stdioUpstream>;
+export type HttpUpstreamConfig = z.output<typeof httpUpstream>;

@@ -1,0 +1,191 @@
+// The catalogue of every error Portcullis raises across the wire: a stable code, a JSON-RPC
+// error number, an HTTP status and a message template, so users can search docs and logs for it.
+
+/** JSON-RPC 2.0 and MCP error numbers used on the wire. */
+export const JsonRpcCode = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+  /** MCP: the requested resource does not exist (2025 era; 2026 maps it to invalidParams). */
+  resourceNotFound: -32002,
+  /** Portcullis: a security layer refused the message. */
+  denied: -32010,
+  /** Portcullis: the upstream that owns this name is not available. */
+  upstreamUnavailable: -32011,
+  /** Portcullis: the upstream did not answer in time. */
+  upstreamTimeout: -32012,
+  /** Portcullis: the upstream answered something that is not valid MCP. */
+  upstreamProtocol: -32013,
+  /** Portcullis: the feature cannot be bridged between the client's and the upstream's revision. */
+  notBridgeable: -32014,
+  /** Portcullis: the gateway is shutting down and takes no new work. */
+  shuttingDown: -32015,
+} as const;
+
+interface CatalogueEntry {
+  readonly jsonRpc: number;
+  readonly http: number;
+  readonly message: string;
+}
+
+export const errorCatalogue = {
+  PORTCULLIS_E_PARSE: {
+    jsonRpc: JsonRpcCode.parseError,
+    http: 400,
+    message: "Request body is not valid JSON",
+  },
+  PORTCULLIS_E_INVALID_REQUEST: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 400,
+    message: "Not a valid JSON-RPC 2.0 message",
+  },
+  PORTCULLIS_E_BODY_TOO_LARGE: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 413,
+    message: "Request body exceeds the configured limit",
+  },
+  PORTCULLIS_E_TOO_DEEP: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 400,
+    message: "Request body is nested deeper than the configured limit",
+  },
+  PORTCULLIS_E_CONTENT_TYPE: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 415,
+    message: "Content-Type must be application/json",
+  },
+  PORTCULLIS_E_NOT_ACCEPTABLE: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 406,
+    message: "Accept must include application/json and text/event-stream",
+  },
+  PORTCULLIS_E_METHOD_NOT_FOUND: {
+    jsonRpc: JsonRpcCode.methodNotFound,
+    http: 200,
+    message: "Method not found",
+  },
+  PORTCULLIS_E_INVALID_PARAMS: { jsonRpc: JsonRpcCode.invalidParams, http: 200, message: "Invalid params" },
+  PORTCULLIS_E_UNKNOWN_TOOL: { jsonRpc: JsonRpcCode.invalidParams, http: 200, message: "Unknown tool" },
+  PORTCULLIS_E_UNKNOWN_PROMPT: { jsonRpc: JsonRpcCode.invalidParams, http: 200, message: "Unknown prompt" },
+  PORTCULLIS_E_UNKNOWN_RESOURCE: {
+    jsonRpc: JsonRpcCode.resourceNotFound,
+    http: 200,
+    message: "Unknown resource",
+  },
+  PORTCULLIS_E_SESSION_NOT_FOUND: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 404,
+    message: "Session not found or expired",
+  },
+  PORTCULLIS_E_SESSION_REQUIRED: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 400,
+    message: "Mcp-Session-Id header is required",
+  },
+  PORTCULLIS_E_DENIED: { jsonRpc: JsonRpcCode.denied, http: 403, message: "Denied by a security layer" },
+  PORTCULLIS_E_INTERNAL: { jsonRpc: JsonRpcCode.internalError, http: 500, message: "Internal error" },
+  PORTCULLIS_E_UPSTREAM_UNAVAILABLE: {
+    jsonRpc: JsonRpcCode.upstreamUnavailable,
+    http: 200,
+    message: "Upstream unavailable",
+  },
+  PORTCULLIS_E_UPSTREAM_TIMEOUT: {
+    jsonRpc: JsonRpcCode.upstreamTimeout,
+    http: 200,
+    message: "Upstream did not answer in time",
+  },
+  PORTCULLIS_E_UPSTREAM_PROTOCOL: {
+    jsonRpc: JsonRpcCode.upstreamProtocol,
+    http: 200,
+    message: "Upstream answered with an invalid message",
+  },
+  PORTCULLIS_E_NOT_BRIDGEABLE: {
+    jsonRpc: JsonRpcCode.notBridgeable,
+    http: 200,
+    message: "Feature cannot be bridged between protocol revisions",
+  },
+  PORTCULLIS_E_SHUTTING_DOWN: {
+    jsonRpc: JsonRpcCode.shuttingDown,
+    http: 503,
+    message: "Gateway is shutting down",
+  },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** An error that crosses the wire as a JSON-RPC error (and, at the HTTP edge, a status). */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly jsonRpcCode: number;
+  readonly httpStatus: number;
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, detail?: string, data?: Record<string, unknown>, jsonRpcCode?: number) {
+    const entry: CatalogueEntry = errorCatalogue[code];
+    super(detail ? `${entry.message}: ${detail}` : entry.message);
+    this.name = "GatewayError";
+    this.code = code;
+    this.jsonRpcCode = jsonRpcCode ?? entry.jsonRpc;
+    this.httpStatus = entry.http;
+    this.data = data;
+  }
+
+  /** The JSON-RPC `error` member; `data.code` carries the stable Portcullis code. */
+  toJsonRpcError(): { code: number; message: string; data: Record<string, unknown> } {
+    return { code: this.jsonRpcCode, message: this.message, data: { code: this.code, ...this.data } };
+  }
+}
+
+/** A configuration problem, located in its file. */
+export interface ConfigIssue {
+  readonly file: string;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly path: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super(issues.map(formatConfigIssue).join("\n"));
+    this.name = "ConfigError";
+    this.issues = issues;
+  }
+}
+
+export function formatConfigIssue(issue: ConfigIssue): string {
+  const where = issue.line === undefined ? issue.file : `${issue.file}:${issue.line}:${issue.column ?? 1}`;
+  return `${where}: ${issue.path || "(root)"}: ${issue.message}`;
+}
+
+/** A JSON-RPC error an upstream answered with: relayed to the client as it was. */
+export class UpstreamRpcError extends Error {
+  readonly upstream: string;
+  readonly rpcCode: number;
+  readonly rpcData: unknown;
+
+  constructor(upstream: string, rpcCode: number, message: string, rpcData: unknown) {
+    super(message);
+    this.name = "UpstreamRpcError";
+    this.upstream = upstream;
+    this.rpcCode = rpcCode;
+    this.rpcData = rpcData;
+  }
+
+  toJsonRpcError(): { code: number; message: string; data?: unknown } {
+    return this.rpcData === undefined
+      ? { code: this.rpcCode, message: this.message }
+      : { code: this.rpcCode, message: this.message, data: this.rpcData };
+  }
+}
+
+/** Any error that knows its wire form. */
+export type WireError = GatewayError | UpstreamRpcError;
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof GatewayError || err instanceof UpstreamRpcError) return err;
+  return new GatewayError("PORTCULLIS_E_INTERNAL");
+}

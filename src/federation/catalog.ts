@@ -1,0 +1,141 @@
+// The merged catalogue of every upstream's tools, prompts, resources and resource templates, with
+// public (name-spaced) names and the index that routes each public name back to its upstream.
+import { UriTemplate } from "@modelcontextprotocol/client";
+import type { CatalogItem, CatalogKind } from "../pipeline/types.ts";
+import { NameSpacer } from "./naming.ts";
+
+export interface UpstreamLists {
+  readonly tools: readonly Record<string, unknown>[];
+  readonly prompts: readonly Record<string, unknown>[];
+  readonly resources: readonly Record<string, unknown>[];
+  readonly resourceTemplates: readonly Record<string, unknown>[];
+}
+
+export interface ResolvedName {
+  readonly upstream: string;
+  readonly name: string;
+}
+
+interface TemplateEntry {
+  readonly upstream: string;
+  readonly template: UriTemplate;
+  readonly source: string;
+}
+
+export class Catalog {
+  private readonly perUpstream = new Map<string, UpstreamLists>();
+  private merged: Record<CatalogKind, CatalogItem[]> = emptyMerged();
+  private tools = new Map<string, ResolvedName>();
+  private prompts = new Map<string, ResolvedName>();
+  private resources = new Map<string, string>();
+  private templates: TemplateEntry[] = [];
+  private templateSources = new Map<string, string>();
+  private versionValue = 0;
+
+  /** Upstream names in configuration order: on a collision the first one wins. */
+  private readonly order: readonly string[];
+  private readonly naming: NameSpacer;
+
+  constructor(order: readonly string[], naming: NameSpacer) {
+    this.order = order;
+    this.naming = naming;
+  }
+
+  /** Changes whenever any list changes; part of every pagination cursor. */
+  get version(): number {
+    return this.versionValue;
+  }
+
+  set(upstream: string, lists: UpstreamLists): void {
+    this.perUpstream.set(upstream, lists);
+    this.rebuild();
+  }
+
+  remove(upstream: string): boolean {
+    const had = this.perUpstream.delete(upstream);
+    if (had) this.rebuild();
+    return had;
+  }
+
+  lists(upstream: string): UpstreamLists | undefined {
+    return this.perUpstream.get(upstream);
+  }
+
+  items(kind: CatalogKind): readonly CatalogItem[] {
+    return this.merged[kind];
+  }
+
+  resolveTool(publicName: string): ResolvedName | undefined {
+    return this.tools.get(publicName);
+  }
+
+  resolvePrompt(publicName: string): ResolvedName | undefined {
+    return this.prompts.get(publicName);
+  }
+
+  /** The upstream that serves a resource URI: a listed resource, else the first matching template. */
+  resolveResource(uri: string): string | undefined {
+    const listed = this.resources.get(uri);
+    if (listed) return listed;
+    for (const entry of this.templates) if (entry.template.match(uri)) return entry.upstream;
+    return undefined;
+  }
+
+  /** The upstream that owns a resource template (by its URI template text), for completion. */
+  resolveTemplate(uriTemplate: string): string | undefined {
+    return this.templateSources.get(uriTemplate);
+  }
+
+  private rebuild(): void {
+    const merged = emptyMerged();
+    const tools = new Map<string, ResolvedName>();
+    const prompts = new Map<string, ResolvedName>();
+    const resources = new Map<string, string>();
+    const templates: TemplateEntry[] = [];
+    const templateSources = new Map<string, string>();
+    for (const upstream of this.order) {
+      const lists = this.perUpstream.get(upstream);
+      if (!lists) continue;
+      for (const tool of lists.tools) {
+        const name = String(tool.name);
+        const publicName = this.naming.publicName(upstream, name, tools);
+        tools.set(publicName, { upstream, name });
+        merged.tools.push({ upstream, publicName, definition: { ...tool, name: publicName } });
+      }
+      for (const prompt of lists.prompts) {
+        const name = String(prompt.name);
+        const publicName = this.naming.publicName(upstream, name, prompts);
+        prompts.set(publicName, { upstream, name });
+        merged.prompts.push({ upstream, publicName, definition: { ...prompt, name: publicName } });
+      }
+      for (const resource of lists.resources) {
+        const uri = String(resource.uri);
+        if (resources.has(uri)) continue; // the first upstream in config order owns a URI
+        resources.set(uri, upstream);
+        merged.resources.push({ upstream, publicName: uri, definition: resource });
+      }
+      for (const template of lists.resourceTemplates) {
+        const source = String(template.uriTemplate);
+        if (templateSources.has(source)) continue;
+        templateSources.set(source, upstream);
+        try {
+          templates.push({ upstream, template: new UriTemplate(source), source });
+        } catch {
+          continue; // an unparseable template cannot be routed; it is not listed either
+        }
+        merged.resourceTemplates.push({ upstream, publicName: source, definition: template });
+      }
+    }
+    this.merged = merged;
+    this.tools = tools;
+    this.prompts = prompts;
+    this.resources = resources;
+    this.templates = templates;
+    this.templateSources = templateSources;
+    this.versionValue++;
+  }
+}
+
+function emptyMerged(): Record<CatalogKind, CatalogItem[]> {
+  return { tools: [], prompts: [], resources: [], resourceTemplates: [] };
+}

@@ -1,0 +1,527 @@
+// The gateway core: runs every client message through the layer chain, the router and the
+// upstreams, and every upstream message back; owns the catalogue, sessions and hot reload.
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import type { LoadedConfig } from "./config/load.ts";
+import type { GatewayConfig } from "./config/schema.ts";
+import { GatewayError, toWireError, type WireError } from "./errors.ts";
+import type { SecurityEventBus } from "./events/bus.ts";
+import { Catalog } from "./federation/catalog.ts";
+import { NameSpacer } from "./federation/naming.ts";
+import { paginate } from "./federation/pagination.ts";
+import { isListMethod, LIST_METHODS, paramsForUpstream, resolveTarget } from "./federation/router.ts";
+import { assembleLayers } from "./layers/index.ts";
+import { LayerChain } from "./pipeline/chain.ts";
+import type { MessageOutcome, RequestContext, RouteTarget } from "./pipeline/types.ts";
+import type { ClientSession } from "./session/clientSession.ts";
+import { GATEWAY_INFO, type UpstreamConnection } from "./upstream/connection.ts";
+import { Upstream } from "./upstream/upstream.ts";
+import { refreshLists } from "./federation/refresh.ts";
+
+export const LEGACY_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
+export const MODERN_VERSIONS = ["2026-07-28"] as const;
+
+export const gatewayCapabilities = {
+  tools: { listChanged: true },
+  prompts: { listChanged: true },
+  resources: { subscribe: true, listChanged: true },
+  completions: {},
+  logging: {},
+} as const;
+
+const LIST_CHANGED_NOTIFICATIONS = [
+  "notifications/tools/list_changed",
+  "notifications/prompts/list_changed",
+  "notifications/resources/list_changed",
+] as const;
+
+export type RpcOutcome =
+  { result: Record<string, unknown> } | { error: ReturnType<WireError["toJsonRpcError"]> };
+
+export interface GatewayDependencies {
+  readonly logger: Logger;
+  readonly events: SecurityEventBus;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export class Gateway {
+  catalog: Catalog;
+  private config: GatewayConfig;
+  private chain: LayerChain;
+  private readonly upstreams = new Map<string, Upstream>();
+  private readonly sessions = new Set<ClientSession>();
+  private inFlightCount = 0;
+  private draining = false;
+  private idle: (() => void) | undefined;
+
+  private loaded: LoadedConfig;
+  private readonly deps: GatewayDependencies;
+
+  constructor(loaded: LoadedConfig, deps: GatewayDependencies) {
+    this.loaded = loaded;
+    this.deps = deps;
+    this.config = loaded.config;
+    this.catalog = this.newCatalog(loaded.config);
+    this.chain = new LayerChain(
+      assembleLayers({ config: this.config, logger: deps.logger }),
+      deps.events,
+      deps.logger,
+    );
+    for (const [name, upstreamConfig] of Object.entries(loaded.config.upstreams)) {
+      this.upstreams.set(name, this.newUpstream(name, upstreamConfig));
+    }
+  }
+
+  get currentConfig(): GatewayConfig {
+    return this.config;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  start(): void {
+    for (const upstream of this.upstreams.values()) upstream.start();
+  }
+
+  /** Resolves once every upstream is connected or marked down. */
+  async ready(): Promise<void> {
+    await Promise.all([...this.upstreams.values()].map((u) => u.settled()));
+  }
+
+  isReady(): boolean {
+    return [...this.upstreams.values()].every((u) => u.state !== "starting");
+  }
+
+  upstreamStatus(): ReturnType<Upstream["status"]>[] {
+    return [...this.upstreams.values()].map((u) => u.status());
+  }
+
+  register(session: ClientSession): void {
+    this.sessions.add(session);
+  }
+
+  async unregister(session: ClientSession): Promise<void> {
+    this.sessions.delete(session);
+    await session.close();
+  }
+
+  initializeResult(requestedVersion: unknown): Record<string, unknown> {
+    const version =
+      typeof requestedVersion === "string" &&
+      (LEGACY_VERSIONS as readonly string[]).includes(requestedVersion)
+        ? requestedVersion
+        : LEGACY_VERSIONS[0];
+    return { protocolVersion: version, capabilities: gatewayCapabilities, serverInfo: { ...GATEWAY_INFO } };
+  }
+
+  discoverResult(): Record<string, unknown> {
+    return {
+      supportedVersions: [...MODERN_VERSIONS],
+      capabilities: gatewayCapabilities,
+      _meta: { "io.modelcontextprotocol/serverInfo": { ...GATEWAY_INFO } },
+    };
+  }
+
+  /** Runs one client request through the pipeline; always resolves to a result or a wire error. */
+  async handleRequest(
+    session: ClientSession,
+    ctx: RequestContext,
+    id: string | number,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): Promise<RpcOutcome> {
+    const started = performance.now();
+    let target: RouteTarget | undefined;
+    let decidedBy: MessageOutcome["decidedBy"];
+    let decisions: MessageOutcome["layerDecisions"] = [];
+    let verdict: MessageOutcome["verdict"] = "allow";
+    let errorCode: string | undefined;
+    const controller = new AbortController();
+    const key = String(id);
+    this.inFlightCount++;
+    session.inFlight.set(key, controller);
+    session.touch();
+    try {
+      if (this.draining) throw new GatewayError("PORTCULLIS_E_SHUTTING_DOWN");
+      target = resolveTarget(method, params, this.catalog);
+      const inbound = await this.chain.runRequest({ method, params, target }, ctx);
+      decisions = inbound.decisions;
+      if (inbound.verdict.kind !== "pass") {
+        verdict = inbound.verdict.kind;
+        decidedBy = { layer: inbound.decidedBy ?? "unknown", rule: inbound.verdict.rule };
+        throw this.denial(inbound.verdict, inbound.decidedBy, ctx, method, target);
+      }
+      const result = await this.execute(session, ctx, id, method, inbound.value, target, controller.signal);
+      const outbound = await this.chain.runResult({ method, target, result }, ctx);
+      decisions = [...decisions, ...outbound.decisions];
+      if (outbound.verdict.kind !== "pass") {
+        verdict = outbound.verdict.kind;
+        decidedBy = { layer: outbound.decidedBy ?? "unknown", rule: outbound.verdict.rule };
+        throw this.denial(outbound.verdict, outbound.decidedBy, ctx, method, target);
+      }
+      return { result: outbound.value };
+    } catch (err) {
+      const wire = toWireError(err);
+      if (wire === err) {
+        if (verdict === "allow") verdict = "error";
+      } else {
+        verdict = "error";
+        this.deps.logger.error(
+          { err, method, correlationId: ctx.id },
+          "unexpected error while handling a request",
+        );
+      }
+      errorCode =
+        "code" in wire && typeof wire.code === "string"
+          ? wire.code
+          : `upstream:${wire.toJsonRpcError().code}`;
+      decidedBy ??= {
+        layer: wire instanceof GatewayError && wire.code.includes("UPSTREAM") ? "upstream" : "router",
+        rule: errorCode,
+      };
+      return { error: wire.toJsonRpcError() };
+    } finally {
+      session.inFlight.delete(key);
+      this.inFlightCount--;
+      if (this.inFlightCount === 0) this.idle?.();
+      this.chain.reportOutcome({
+        ctx,
+        method,
+        target,
+        decidedBy: verdict === "allow" ? undefined : decidedBy,
+        verdict,
+        errorCode,
+        latencyMs: performance.now() - started,
+        layerDecisions: decisions,
+      });
+    }
+  }
+
+  /** A notification from the client: cancellation, roots changes, and the initialized handshake. */
+  async handleNotification(
+    session: ClientSession,
+    ctx: RequestContext,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    session.touch();
+    const run = await this.chain.runNotification(
+      { direction: "to-server", method, params, upstream: undefined },
+      ctx,
+    );
+    if (run.verdict.kind !== "pass") return;
+    if (method === "notifications/cancelled") {
+      const requestId = run.value?.requestId;
+      if (typeof requestId === "string" || typeof requestId === "number") {
+        session.inFlight
+          .get(String(requestId))
+          ?.abort(new Error(String(run.value?.reason ?? "cancelled by client")));
+      }
+      return;
+    }
+    if (method === "notifications/roots/list_changed") {
+      for (const connection of session.upstreams.values()) {
+        void connection.then((c) => c.notify(method, run.value)).catch(() => undefined);
+      }
+    }
+  }
+
+  private async execute(
+    session: ClientSession,
+    ctx: RequestContext,
+    id: string | number,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    target: RouteTarget,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    if (target.kind === "local") return this.answerLocally(ctx, method, params);
+    if (target.kind === "broadcast") return this.broadcastSetLevel(session, params);
+    const upstream = this.upstreams.get(target.upstream);
+    if (!upstream) throw new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", target.upstream);
+    const connection = await this.connectionFor(session, upstream);
+    const progressToken = (params?._meta as Record<string, unknown> | undefined)?.progressToken;
+    const forwarded = paramsForUpstream(method, params, target);
+    const result = await connection.request(method, forwarded, {
+      signal,
+      timeoutMs: upstream.config.requestTimeoutMs,
+      onProgress:
+        progressToken === undefined
+          ? undefined
+          : (p) => session.channel.notify("notifications/progress", { ...p, progressToken }, id),
+    });
+    if (method === "resources/subscribe") session.subscriptions.add(String(params?.uri));
+    if (method === "resources/unsubscribe") session.subscriptions.delete(String(params?.uri));
+    return result;
+  }
+
+  private async answerLocally(
+    ctx: RequestContext,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): Promise<Record<string, unknown>> {
+    if (method === "ping") return {};
+    if (method === "server/discover") return this.discoverResult();
+    if (!isListMethod(method)) throw new GatewayError("PORTCULLIS_E_METHOD_NOT_FOUND", method);
+    const kind = LIST_METHODS[method];
+    const run = await this.chain.runCatalog({ kind, items: this.catalog.items(kind) }, ctx);
+    if (run.verdict.kind !== "pass") throw new GatewayError("PORTCULLIS_E_DENIED", run.verdict.reason);
+    const page = paginate(run.value, params?.cursor, this.config.federation.pageSize, this.catalog.version);
+    const result: Record<string, unknown> = { [kind]: page.items.map((i) => i.definition) };
+    if (page.nextCursor) result.nextCursor = page.nextCursor;
+    return result;
+  }
+
+  private async broadcastSetLevel(
+    session: ClientSession,
+    params: Record<string, unknown> | undefined,
+  ): Promise<Record<string, unknown>> {
+    session.logLevel = typeof params?.level === "string" ? params.level : undefined;
+    const connections = [...session.upstreams.values()];
+    await Promise.allSettled(
+      connections.map(async (c) => (await c).request("logging/setLevel", params, { timeoutMs: 5000 })),
+    );
+    return {};
+  }
+
+  /** The session's own connection to an upstream (isolation), or the shared one. */
+  private connectionFor(session: ClientSession, upstream: Upstream): Promise<UpstreamConnection> {
+    const shared = upstream.shared;
+    if (!shared) return Promise.reject(upstream.unavailable());
+    if (upstream.config.isolation === "shared" || shared.era === "modern") return Promise.resolve(shared);
+    let pending = session.upstreams.get(upstream.name);
+    if (!pending) {
+      pending = this.openSessionConnection(session, upstream);
+      session.upstreams.set(upstream.name, pending);
+      pending.catch(() => session.upstreams.delete(upstream.name));
+    }
+    return pending;
+  }
+
+  private async openSessionConnection(
+    session: ClientSession,
+    upstream: Upstream,
+  ): Promise<UpstreamConnection> {
+    const caps = session.channel.era === "legacy" ? session.channel.capabilities : {};
+    const connection = await upstream.openFor(caps, {
+      onNotification: (method, params) => this.deliverToSession(session, upstream.name, method, params),
+      onServerRequest: (method, params, signal) =>
+        session.channel.request(method, params, { relatedRequestId: session.soleInFlightRequest(), signal }),
+      onClose: () => {
+        if (session.upstreams.get(upstream.name) === pending) session.upstreams.delete(upstream.name);
+      },
+    });
+    const pending = session.upstreams.get(upstream.name);
+    if (session.logLevel) {
+      await connection
+        .request("logging/setLevel", { level: session.logLevel }, { timeoutMs: 5000 })
+        .catch(() => undefined);
+    }
+    return connection;
+  }
+
+  /** Upstream → client notifications of a session's own connection. */
+  private deliverToSession(
+    session: ClientSession,
+    upstream: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): void {
+    if (method.endsWith("/list_changed")) {
+      // Lists come from the shared catalogue: refresh it; clients hear about it once it changed.
+      void this.refresh(upstream);
+      return;
+    }
+    if (method === "notifications/progress" || method === "notifications/cancelled") return;
+    void this.forwardNotification(session, upstream, method, params);
+  }
+
+  /** Upstream → client notifications of the shared connection. */
+  private onSharedNotification(
+    upstream: Upstream,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): void {
+    if (method.endsWith("/list_changed")) {
+      void this.refresh(upstream.name);
+      return;
+    }
+    if (method === "notifications/resources/updated") {
+      const uri = String(params?.uri);
+      for (const session of this.sessions) {
+        if (session.subscriptions.has(uri))
+          void this.forwardNotification(session, upstream.name, method, params);
+      }
+    }
+  }
+
+  private async forwardNotification(
+    session: ClientSession,
+    upstream: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    const ctx = this.systemContext(session);
+    const run = await this.chain.runNotification({ direction: "to-client", method, params, upstream }, ctx);
+    if (run.verdict.kind === "pass") session.channel.notify(method, run.value);
+  }
+
+  private async refresh(upstreamName: string): Promise<void> {
+    const upstream = this.upstreams.get(upstreamName);
+    const connection = upstream?.shared;
+    if (!upstream || !connection) return;
+    const before = this.catalog.lists(upstreamName);
+    try {
+      const lists = await refreshLists(connection, upstream.config.requestTimeoutMs);
+      this.catalog.set(upstreamName, lists);
+      this.announceChanges(before, lists);
+    } catch (err) {
+      this.deps.logger.warn({ upstream: upstreamName, err }, "could not refresh the catalogue");
+    }
+  }
+
+  private announceChanges(before: ReturnType<Catalog["lists"]>, after: ReturnType<Catalog["lists"]>): void {
+    const changed: string[] = [];
+    for (const [kind, method] of [
+      ["tools", "notifications/tools/list_changed"],
+      ["prompts", "notifications/prompts/list_changed"],
+      ["resources", "notifications/resources/list_changed"],
+    ] as const) {
+      if (JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(after?.[kind] ?? [])) changed.push(method);
+    }
+    if (JSON.stringify(before?.resourceTemplates ?? []) !== JSON.stringify(after?.resourceTemplates ?? [])) {
+      if (!changed.includes("notifications/resources/list_changed"))
+        changed.push("notifications/resources/list_changed");
+    }
+    this.notifySessions(changed);
+  }
+
+  private notifySessions(methods: readonly string[]): void {
+    for (const session of this.sessions)
+      for (const method of methods) session.channel.notify(method, undefined);
+  }
+
+  private systemContext(session: ClientSession): RequestContext {
+    return {
+      id: "upstream",
+      transport: "stdio",
+      era: session.channel.era,
+      protocolVersion: session.protocolVersion,
+      clientAddress: undefined,
+      principal: { id: "anonymous", kind: "anonymous", roles: [], authMethod: "none" },
+      sessionDigest: session.digest,
+      clientInfo: session.clientInfo,
+    };
+  }
+
+  private denial(
+    verdict: { kind: "deny" | "challenge"; rule: string; reason: string; code?: GatewayError["code"] },
+    layer: string | undefined,
+    ctx: RequestContext,
+    method: string,
+    target: RouteTarget,
+  ): GatewayError {
+    this.deps.events.emit({
+      type: "message_denied",
+      severity: "low",
+      ctx,
+      details: {
+        layer,
+        rule: verdict.rule,
+        reason: verdict.reason,
+        method,
+        upstream: target.upstream,
+        name: target.publicName,
+      },
+    });
+    const code = verdict.kind === "deny" ? (verdict.code ?? "PORTCULLIS_E_DENIED") : "PORTCULLIS_E_DENIED";
+    return new GatewayError(code, verdict.reason, { layer, rule: verdict.rule, verdict: verdict.kind });
+  }
+
+  private newCatalog(config: GatewayConfig): Catalog {
+    return new Catalog(Object.keys(config.upstreams), namingFor(config));
+  }
+
+  private newUpstream(name: string, config: GatewayConfig["upstreams"][string]): Upstream {
+    return new Upstream(name, config, {
+      baseDir: this.loaded.dir,
+      env: this.deps.env,
+      logger: this.deps.logger,
+      events: this.deps.events,
+      onUp: (u) => void this.refresh(u.name),
+      onSharedNotification: (u, method, params) => this.onSharedNotification(u, method, params),
+    });
+  }
+
+  /**
+   * Applies a new, already validated config without dropping in-flight calls: layers are rebuilt,
+   * upstreams that were added start, removed ones stop, changed ones are replaced (calls already
+   * running on the old connection finish there).
+   */
+  async reload(next: LoadedConfig): Promise<{ added: string[]; removed: string[]; replaced: string[] }> {
+    const previous = this.config;
+    const oldChain = this.chain;
+    this.loaded = next;
+    this.config = next.config;
+    this.chain = new LayerChain(
+      assembleLayers({ config: next.config, logger: this.deps.logger }),
+      this.deps.events,
+      this.deps.logger,
+    );
+    const added: string[] = [];
+    const removed: string[] = [];
+    const replaced: string[] = [];
+    for (const name of this.upstreams.keys()) {
+      if (!(name in next.config.upstreams)) removed.push(name);
+      else if (JSON.stringify(previous.upstreams[name]) !== JSON.stringify(next.config.upstreams[name]))
+        replaced.push(name);
+    }
+    for (const name of Object.keys(next.config.upstreams)) if (!this.upstreams.has(name)) added.push(name);
+    const retired: Upstream[] = [];
+    for (const name of [...removed, ...replaced]) {
+      const old = this.upstreams.get(name);
+      if (old) retired.push(old);
+      this.upstreams.delete(name);
+      for (const session of this.sessions) {
+        const connection = session.upstreams.get(name);
+        session.upstreams.delete(name);
+        void connection?.then((c) => c.close()).catch(() => undefined);
+      }
+    }
+    const fresh = new Catalog(Object.keys(next.config.upstreams), namingFor(next.config));
+    for (const name of Object.keys(next.config.upstreams)) {
+      const lists = !replaced.includes(name) ? this.catalog.lists(name) : undefined;
+      if (lists) fresh.set(name, lists);
+    }
+    this.catalog = fresh;
+    for (const name of [...added, ...replaced]) {
+      const upstream = this.newUpstream(name, next.config.upstreams[name]!);
+      this.upstreams.set(name, upstream);
+      upstream.start();
+    }
+    if (removed.length > 0) this.notifySessions(LIST_CHANGED_NOTIFICATIONS);
+    await Promise.allSettled(retired.map((u) => u.stop()));
+    await oldChain.close();
+    return { added, removed, replaced };
+  }
+
+  /** Stops taking new requests, waits for in-flight ones (up to the grace period), closes everything. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.draining = true;
+    if (this.inFlightCount > 0) {
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        setTimeout(resolve, graceMs).unref();
+      });
+    }
+    await Promise.allSettled([...this.sessions].map((s) => this.unregister(s)));
+    await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
+    await this.chain.close();
+  }
+}
+
+function namingFor(config: GatewayConfig): NameSpacer {
+  const prefix = config.federation.prefixSingleUpstream || Object.keys(config.upstreams).length > 1;
+  return new NameSpacer(config.federation.separator, prefix);
+}

@@ -1,0 +1,48 @@
+// Reads and parses a request body once, within the configured size and nesting limits.
+import type { IncomingMessage } from "node:http";
+import { GatewayError } from "../errors.ts";
+
+export async function readJsonBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  maxDepth: number,
+): Promise<unknown> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new GatewayError("PORTCULLIS_E_BODY_TOO_LARGE", `${declared} bytes > ${maxBytes}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      req.resume();
+      throw new GatewayError("PORTCULLIS_E_BODY_TOO_LARGE", `more than ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks, size).toString("utf8");
+  if (jsonDepthExceeds(text, maxDepth)) throw new GatewayError("PORTCULLIS_E_TOO_DEEP", `limit ${maxDepth}`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new GatewayError("PORTCULLIS_E_PARSE", err instanceof Error ? err.message : undefined);
+  }
+}
+
+/** Scans brackets outside strings, so a hostile body is refused before JSON.parse recurses into it. */
+export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return false;
+}

@@ -1,0 +1,26 @@
+// Builds the request context of the edge stage. Until the identity layer exists every caller is the
+// anonymous principal (stdio: the local user), which later layers must treat as least privileged.
+import { randomUUID } from "node:crypto";
+import { anonymousPrincipal, type Era, type Principal, type RequestContext } from "../pipeline/types.ts";
+import type { ClientSession } from "../session/clientSession.ts";
+
+export interface EdgeFacts {
+  readonly transport: "http" | "stdio";
+  readonly era: Era;
+  readonly protocolVersion: string;
+  readonly clientAddress: string | undefined;
+  readonly principal?: Principal;
+}
+
+export function buildContext(facts: EdgeFacts, session: ClientSession | undefined): RequestContext {
+  return {
+    id: randomUUID(),
+    transport: facts.transport,
+    era: facts.era,
+    protocolVersion: facts.protocolVersion,
+    clientAddress: facts.clientAddress,
+    principal: facts.principal ?? anonymousPrincipal,
+    sessionDigest: session?.digest,
+    clientInfo: session?.clientInfo,
+  };
+}

@@ -1,0 +1,210 @@
+// The Streamable HTTP ingress: one endpoint serving both protocol eras, classified per request by
+// the SDK's inbound ladder (headers checked against the body); 2025-era clients get sessions with
+// SSE streams, 2026-07-28 requests are answered statelessly. Also /healthz and /readyz.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
+import { classifyInboundRequest } from "@modelcontextprotocol/server";
+import type { Logger } from "pino";
+import type { GatewayConfig } from "../config/schema.ts";
+import { GatewayError, JsonRpcCode, toWireError } from "../errors.ts";
+import { LEGACY_VERSIONS, type Gateway } from "../gateway.ts";
+import { newSessionId } from "../session/clientSession.ts";
+import { readJsonBody } from "./body.ts";
+import { ModernResponder } from "./modern.ts";
+import { TransportSession } from "./transportSession.ts";
+
+export interface HttpIngressOptions {
+  readonly gateway: Gateway;
+  readonly logger: Logger;
+  readonly config: () => GatewayConfig;
+}
+
+export interface HttpIngress {
+  readonly server: Server;
+  readonly url: string;
+  /** Stop taking connections and requests; in-flight ones continue. */
+  stopAccepting(): Promise<void>;
+  /** Close every session and connection. */
+  close(): Promise<void>;
+}
+
+interface LegacySession {
+  readonly transport: NodeStreamableHTTPServerTransport;
+  readonly bridge: TransportSession;
+}
+
+export async function startHttpIngress(options: HttpIngressOptions): Promise<HttpIngress> {
+  const { gateway, logger } = options;
+  const sessions = new Map<string, LegacySession>();
+  const modern = new ModernResponder(gateway, logger);
+  let accepting = true;
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err }, "unhandled error in the HTTP ingress");
+      if (!res.headersSent) sendError(res, new GatewayError("PORTCULLIS_E_INTERNAL"));
+      else res.end();
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 0; // SSE streams are long-lived; idle sessions are swept instead
+  server.keepAliveTimeout = 5_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const config = options.config();
+    const path = (req.url ?? "/").split("?", 1)[0];
+    if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (path === "/readyz") {
+      const ready = gateway.isReady() && accepting;
+      return sendJson(res, ready ? 200 : 503, { ready, upstreams: gateway.upstreamStatus() });
+    }
+    if (path !== config.server.path) return sendJson(res, 404, { error: "not found" });
+    if (!accepting) return sendError(res, new GatewayError("PORTCULLIS_E_SHUTTING_DOWN"));
+
+    const sessionId = header(req, "mcp-session-id");
+    if (req.method === "GET" || req.method === "DELETE") {
+      const existing = sessionId ? sessions.get(sessionId) : undefined;
+      if (!sessionId) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REQUIRED"));
+      if (!existing) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_NOT_FOUND"));
+      existing.bridge.session?.touch();
+      return existing.transport.handleRequest(req, res);
+    }
+    if (req.method !== "POST") {
+      res.setHeader("Allow", "GET, POST, DELETE");
+      return sendJson(
+        res,
+        405,
+        rpcError(null, JsonRpcCode.invalidRequest, `HTTP method ${req.method} is not allowed`),
+      );
+    }
+    const contentType = header(req, "content-type") ?? "";
+    if (!/^application\/json\b/i.test(contentType)) {
+      return sendError(res, new GatewayError("PORTCULLIS_E_CONTENT_TYPE", `got "${contentType || "none"}"`));
+    }
+    let body: unknown;
+    try {
+      body = await readJsonBody(req, config.server.maxBodyBytes, config.server.maxJsonDepth);
+    } catch (err) {
+      return sendError(res, toWireError(err) as GatewayError);
+    }
+    if (body === null || typeof body !== "object") {
+      return sendError(
+        res,
+        new GatewayError("PORTCULLIS_E_INVALID_REQUEST", "the body must be a JSON-RPC object"),
+      );
+    }
+    const outcome = classifyInboundRequest({
+      httpMethod: "POST",
+      protocolVersionHeader: header(req, "mcp-protocol-version"),
+      mcpMethodHeader: header(req, "mcp-method"),
+      mcpNameHeader: header(req, "mcp-name"),
+      body,
+    });
+    if (outcome.kind === "reject") {
+      const id = (body as { id?: unknown }).id;
+      return sendJson(
+        res,
+        outcome.httpStatus,
+        rpcError(isId(id) ? id : null, outcome.code, outcome.message, outcome.data),
+      );
+    }
+    if (outcome.kind === "modern") return modern.respond(req, res, outcome);
+
+    if (sessionId) {
+      const existing = sessions.get(sessionId);
+      if (!existing) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_NOT_FOUND"));
+      existing.bridge.session?.touch();
+      return existing.transport.handleRequest(req, res, body);
+    }
+    if (outcome.reason !== "initialize") {
+      return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REQUIRED", "send initialize first"));
+    }
+    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
+      sessionIdGenerator: newSessionId,
+      onsessioninitialized: (id: string) => void sessions.set(id, { transport, bridge }),
+    });
+    transport.setSupportedProtocolVersions([...LEGACY_VERSIONS]);
+    const bridge = new TransportSession({
+      gateway,
+      transport,
+      kind: "http",
+      clientAddress: req.socket.remoteAddress,
+      sessionId: () => transport.sessionId,
+      onClosed: () => {
+        if (transport.sessionId) sessions.delete(transport.sessionId);
+      },
+    });
+    await bridge.start();
+    return transport.handleRequest(req, res, body);
+  }
+
+  const sweeper = setInterval(() => {
+    const { sessionIdleTimeoutMs, sessionMaxLifetimeMs } = options.config().server;
+    const now = Date.now();
+    modern.sweep(sessionIdleTimeoutMs);
+    for (const [id, entry] of sessions) {
+      const session = entry.bridge.session;
+      if (!session) continue;
+      if (now - session.lastSeen > sessionIdleTimeoutMs || now - session.createdAt > sessionMaxLifetimeMs) {
+        logger.info({ session: session.digest }, "closing an expired session");
+        sessions.delete(id);
+        void entry.transport.close();
+      }
+    }
+  }, 10_000);
+  sweeper.unref();
+
+  const { host, port } = options.config().server;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}${options.config().server.path}`;
+  logger.info({ url }, "HTTP ingress listening");
+
+  return {
+    server,
+    url,
+    async stopAccepting() {
+      accepting = false;
+      server.close();
+      server.closeIdleConnections();
+    },
+    async close() {
+      clearInterval(sweeper);
+      await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
+      sessions.clear();
+      server.closeAllConnections();
+    },
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function isId(id: unknown): id is string | number {
+  return typeof id === "string" || typeof id === "number";
+}
+
+function rpcError(
+  id: string | number | null,
+  code: number,
+  message: string,
+  data?: unknown,
+): Record<string, unknown> {
+  return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
+}
+
+export function sendError(res: ServerResponse, error: GatewayError): void {
+  sendJson(res, error.httpStatus, { jsonrpc: "2.0", id: null, error: error.toJsonRpcError() });
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,145 @@
+// Answers 2026-07-28 (stateless) requests. There is no protocol session: the gateway keeps the
+// security state (and the isolated upstream connections) per principal and client instead, and
+// streams a request's progress on its own response when the client accepts event streams.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { InboundModernRoute } from "@modelcontextprotocol/server";
+import type { ClientCapabilities } from "@modelcontextprotocol/client";
+import type { Logger } from "pino";
+import { GatewayError, toWireError } from "../errors.ts";
+import { MODERN_VERSIONS, type Gateway } from "../gateway.ts";
+import { anonymousPrincipal, type Principal } from "../pipeline/types.ts";
+import { ClientSession, newSessionId, type ClientChannel } from "../session/clientSession.ts";
+import { buildContext } from "./context.ts";
+import { encodeResult } from "./eraCodec.ts";
+
+const CLIENT_INFO_META_KEY = "io.modelcontextprotocol/clientInfo";
+const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
+
+type StreamWriter = (message: Record<string, unknown>) => void;
+
+/** The channel of a stateless client: notifications travel on the stream of the request they relate to. */
+class StatelessChannel implements ClientChannel {
+  readonly era = "modern" as const;
+  readonly streams = new Map<string, StreamWriter>();
+  capabilities: ClientCapabilities = {};
+
+  notify(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    relatedRequestId?: string | number,
+  ): void {
+    if (relatedRequestId === undefined) return;
+    this.streams.get(String(relatedRequestId))?.({ jsonrpc: "2.0", method, ...(params ? { params } : {}) });
+  }
+
+  request(method: string): Promise<Record<string, unknown>> {
+    return Promise.reject(
+      new GatewayError(
+        "PORTCULLIS_E_NOT_BRIDGEABLE",
+        `${method} from a 2025-era upstream to a 2026-07-28 client`,
+      ),
+    );
+  }
+}
+
+export class ModernResponder {
+  private readonly sessions = new Map<string, ClientSession>();
+  private readonly gateway: Gateway;
+  private readonly logger: Logger;
+
+  constructor(gateway: Gateway, logger: Logger) {
+    this.gateway = gateway;
+    this.logger = logger;
+  }
+
+  async respond(req: IncomingMessage, res: ServerResponse, route: InboundModernRoute): Promise<void> {
+    const message = route.message;
+    const params = message.params as Record<string, unknown> | undefined;
+    const meta = (params?._meta ?? {}) as Record<string, unknown>;
+    const principal = anonymousPrincipal;
+    const session = this.sessionFor(principal, meta);
+    const channel = session.channel as StatelessChannel;
+    channel.capabilities = (meta[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {};
+    const ctx = buildContext(
+      {
+        transport: "http",
+        era: "modern",
+        protocolVersion: MODERN_VERSIONS[0],
+        clientAddress: req.socket.remoteAddress,
+        principal,
+      },
+      session,
+    );
+    if (route.messageKind === "notification") {
+      await this.gateway.handleNotification(session, ctx, message.method, params);
+      res.writeHead(202).end();
+      return;
+    }
+    const { id } = route.message;
+    const wantsStream = acceptsEventStream(req) && meta.progressToken !== undefined;
+    let stream: StreamWriter | undefined;
+    if (wantsStream) {
+      res.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-store",
+        connection: "keep-alive",
+      });
+      stream = (m) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+      channel.streams.set(String(id), stream);
+    }
+    let reply: Record<string, unknown>;
+    try {
+      const outcome = await this.gateway.handleRequest(session, ctx, id, message.method, params);
+      reply =
+        "error" in outcome
+          ? { jsonrpc: "2.0", id, error: outcome.error }
+          : { jsonrpc: "2.0", id, result: encodeResult("modern", message.method, outcome.result) };
+    } catch (err) {
+      reply = { jsonrpc: "2.0", id, error: toWireError(err).toJsonRpcError() };
+    } finally {
+      channel.streams.delete(String(id));
+    }
+    if (stream) {
+      stream(reply);
+      res.end();
+      return;
+    }
+    const text = JSON.stringify(reply);
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  /** Stateless traffic keeps its state per principal and client name; no client-supplied handle is trusted. */
+  private sessionFor(principal: Principal, meta: Record<string, unknown>): ClientSession {
+    const info = meta[CLIENT_INFO_META_KEY] as { name?: unknown; version?: unknown } | undefined;
+    const clientName = typeof info?.name === "string" ? info.name : "unknown";
+    const key = `${principal.id}\u0000${clientName}`;
+    let session = this.sessions.get(key);
+    if (!session || session.isClosed) {
+      session = new ClientSession(
+        newSessionId(),
+        new StatelessChannel(),
+        { name: clientName, version: String(info?.version ?? "") },
+        MODERN_VERSIONS[0],
+      );
+      this.sessions.set(key, session);
+      this.gateway.register(session);
+      this.logger.debug({ session: session.digest, client: clientName }, "stateless client state created");
+    }
+    return session;
+  }
+
+  /** Closes the state of clients idle for longer than `idleMs`. */
+  sweep(idleMs: number): void {
+    const now = Date.now();
+    for (const [key, session] of this.sessions) {
+      if (now - session.lastSeen <= idleMs) continue;
+      this.sessions.delete(key);
+      void this.gateway.unregister(session);
+    }
+  }
+}
+
+function acceptsEventStream(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? "").includes("text/event-stream");
+}

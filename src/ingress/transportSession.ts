@@ -1,0 +1,226 @@
+// Serves one client over an SDK server transport (stdio, or one 2025-era Streamable HTTP session):
+// answers the handshake, runs each message through the gateway, relays server-to-client requests.
+import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
+import type { ClientCapabilities } from "@modelcontextprotocol/client";
+import { GatewayError, JsonRpcCode, toWireError } from "../errors.ts";
+import { LEGACY_VERSIONS, MODERN_VERSIONS, type Gateway } from "../gateway.ts";
+import type { Era, Principal } from "../pipeline/types.ts";
+import { ClientSession, newSessionId, type ClientChannel } from "../session/clientSession.ts";
+import { buildContext } from "./context.ts";
+import { encodeResult } from "./eraCodec.ts";
+
+const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
+const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
+const CLIENT_INFO_META_KEY = "io.modelcontextprotocol/clientInfo";
+
+export interface TransportSessionOptions {
+  readonly gateway: Gateway;
+  readonly transport: Transport;
+  readonly kind: "http" | "stdio";
+  readonly clientAddress: string | undefined;
+  readonly principal?: Principal;
+  /** The session id the transport announced (HTTP), or a fresh one (stdio). */
+  readonly sessionId?: () => string | undefined;
+  readonly serverRequestTimeoutMs?: number;
+  readonly onClosed?: (session: ClientSession | undefined) => void;
+}
+
+type Pending = { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void };
+
+export class TransportSession implements ClientChannel {
+  era: Era = "legacy";
+  capabilities: ClientCapabilities = {};
+  session: ClientSession | undefined;
+  private readonly options: TransportSessionOptions;
+  private readonly pending = new Map<string, Pending>();
+  private nextRequestId = 0;
+
+  constructor(options: TransportSessionOptions) {
+    this.options = options;
+    const { transport } = options;
+    transport.onmessage = (message) => void this.onMessage(message);
+    transport.onclose = () => void this.onClose();
+  }
+
+  start(): Promise<void> {
+    return this.options.transport.start();
+  }
+
+  notify(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    relatedRequestId?: string | number,
+  ): void {
+    const message = { jsonrpc: "2.0" as const, method, ...(params ? { params } : {}) };
+    this.options.transport
+      .send(message, relatedRequestId === undefined ? undefined : { relatedRequestId })
+      .catch(() => undefined);
+  }
+
+  request(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: { relatedRequestId?: string | number; signal: AbortSignal },
+  ): Promise<Record<string, unknown>> {
+    if (this.era === "modern") {
+      return Promise.reject(
+        new GatewayError(
+          "PORTCULLIS_E_NOT_BRIDGEABLE",
+          `${method} to a 2026-07-28 client over this transport`,
+        ),
+      );
+    }
+    const id = `portcullis-${++this.nextRequestId}`;
+    const timeoutMs = this.options.serverRequestTimeoutMs ?? 300_000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => finish(new GatewayError("PORTCULLIS_E_UPSTREAM_TIMEOUT", `client did not answer ${method}`)),
+        timeoutMs,
+      );
+      timer.unref();
+      const onAbort = () => finish(new Error("cancelled"));
+      const finish = (error?: Error, result?: Record<string, unknown>) => {
+        clearTimeout(timer);
+        options.signal.removeEventListener("abort", onAbort);
+        this.pending.delete(id);
+        if (error) reject(error);
+        else resolve(result ?? {});
+      };
+      options.signal.addEventListener("abort", onAbort, { once: true });
+      this.pending.set(id, { resolve: (r) => finish(undefined, r), reject: (e) => finish(e) });
+      const message = { jsonrpc: "2.0" as const, id, method, ...(params ? { params } : {}) };
+      const sendOptions =
+        options.relatedRequestId === undefined ? undefined : { relatedRequestId: options.relatedRequestId };
+      this.options.transport
+        .send(message, sendOptions)
+        .catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
+    });
+  }
+
+  private async onMessage(message: JSONRPCMessage): Promise<void> {
+    if ("method" in message && "id" in message)
+      return this.onRequest(message.id, message.method, message.params);
+    if ("method" in message) return this.onNotification(message.method, message.params);
+    if ("id" in message && message.id !== undefined) {
+      const waiter = this.pending.get(String(message.id));
+      if (!waiter) return;
+      if ("result" in message) waiter.resolve(message.result as Record<string, unknown>);
+      else if ("error" in message)
+        waiter.reject(new GatewayError("PORTCULLIS_E_UPSTREAM_PROTOCOL", message.error.message));
+    }
+  }
+
+  private async onRequest(id: string | number, method: string, rawParams: unknown): Promise<void> {
+    const params = rawParams as Record<string, unknown> | undefined;
+    if (method === "initialize") return this.onInitialize(id, params);
+    const meta = params?._meta as Record<string, unknown> | undefined;
+    const envelopeVersion = meta?.[PROTOCOL_VERSION_META_KEY];
+    if (!this.session && typeof envelopeVersion === "string") this.startModern(meta ?? {});
+    const session = this.session;
+    if (!session) {
+      return this.reply(id, undefined, {
+        code: JsonRpcCode.invalidRequest,
+        message: "Send initialize first (2025 revisions) or a 2026-07-28 request envelope",
+      });
+    }
+    const era = this.era;
+    const ctx = buildContext(
+      {
+        transport: this.options.kind,
+        era,
+        protocolVersion: session.protocolVersion,
+        clientAddress: this.options.clientAddress,
+        principal: this.options.principal,
+      },
+      session,
+    );
+    const outcome = await this.options.gateway.handleRequest(session, ctx, id, method, params);
+    if ("error" in outcome) return this.reply(id, undefined, outcome.error);
+    try {
+      return this.reply(id, encodeResult(era, method, outcome.result));
+    } catch (err) {
+      return this.reply(id, undefined, toWireError(err).toJsonRpcError());
+    }
+  }
+
+  private async onInitialize(
+    id: string | number,
+    params: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    if (this.session) {
+      return this.reply(id, undefined, {
+        code: JsonRpcCode.invalidRequest,
+        message: "Session is already initialized",
+      });
+    }
+    const result = this.options.gateway.initializeResult(params?.protocolVersion);
+    this.capabilities = (params?.capabilities as ClientCapabilities | undefined) ?? {};
+    this.era = "legacy";
+    this.openSession(String(result.protocolVersion), params?.clientInfo);
+    await this.reply(id, result);
+  }
+
+  private startModern(meta: Record<string, unknown>): void {
+    this.era = "modern";
+    this.capabilities = (meta[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {};
+    const version = String(meta[PROTOCOL_VERSION_META_KEY]);
+    this.openSession(
+      (MODERN_VERSIONS as readonly string[]).includes(version) ? version : MODERN_VERSIONS[0],
+      meta[CLIENT_INFO_META_KEY],
+    );
+  }
+
+  private openSession(protocolVersion: string, clientInfo: unknown): void {
+    const info = clientInfo as { name?: unknown; version?: unknown } | undefined;
+    const session = new ClientSession(
+      this.options.sessionId?.() ?? newSessionId(),
+      this,
+      typeof info?.name === "string" ? { name: info.name, version: String(info.version ?? "") } : undefined,
+      protocolVersion,
+    );
+    this.session = session;
+    this.options.gateway.register(session);
+  }
+
+  private async onNotification(method: string, params: unknown): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const ctx = buildContext(
+      {
+        transport: this.options.kind,
+        era: this.era,
+        protocolVersion: session.protocolVersion,
+        clientAddress: this.options.clientAddress,
+        principal: this.options.principal,
+      },
+      session,
+    );
+    await this.options.gateway.handleNotification(
+      session,
+      ctx,
+      method,
+      params as Record<string, unknown> | undefined,
+    );
+  }
+
+  private async reply(
+    id: string | number,
+    result: Record<string, unknown> | undefined,
+    error?: { code: number; message: string; data?: unknown },
+  ): Promise<void> {
+    const message = error
+      ? { jsonrpc: "2.0" as const, id, error }
+      : { jsonrpc: "2.0" as const, id, result: result ?? {} };
+    await this.options.transport.send(message, { relatedRequestId: id }).catch(() => undefined);
+  }
+
+  private async onClose(): Promise<void> {
+    for (const waiter of this.pending.values()) waiter.reject(new Error("client disconnected"));
+    this.pending.clear();
+    const session = this.session;
+    if (session) await this.options.gateway.unregister(session);
+    this.options.onClosed?.(session);
+  }
+}
+
+export { LEGACY_VERSIONS };

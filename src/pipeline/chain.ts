@@ -1,0 +1,173 @@
+// Runs the message stage: each layer's hook in order, stopping at the first deny or challenge.
+// Fail-secure: a hook that throws is a deny with rule "internal", a security event and a log line.
+import type { Logger } from "pino";
+import type { SecurityEventBus } from "../events/bus.ts";
+import type {
+  CatalogItem,
+  CatalogView,
+  Layer,
+  LayerDecision,
+  MessageOutcome,
+  NotificationView,
+  RequestContext,
+  RequestView,
+  ResultView,
+  Verdict,
+} from "./types.ts";
+
+export interface ChainRun<T> {
+  /** The final verdict: pass (with the message as rewritten by the layers), or the first non-pass. */
+  readonly verdict: Verdict<T>;
+  readonly value: T;
+  /** The layer whose verdict was not a pass. */
+  readonly decidedBy: string | undefined;
+  readonly decisions: LayerDecision[];
+}
+
+type Hook<V, T> = (
+  layer: Layer,
+  view: V,
+  ctx: RequestContext,
+) => Verdict<T> | Promise<Verdict<T>> | undefined;
+
+export class LayerChain {
+  private readonly reversed: readonly Layer[];
+
+  readonly layers: readonly Layer[];
+  private readonly events: SecurityEventBus;
+  private readonly log: Logger;
+
+  constructor(layers: readonly Layer[], events: SecurityEventBus, log: Logger) {
+    this.layers = layers;
+    this.events = events;
+    this.log = log;
+    this.reversed = [...layers].reverse();
+  }
+
+  runRequest(view: RequestView, ctx: RequestContext): Promise<ChainRun<Record<string, unknown> | undefined>> {
+    return this.run(
+      this.layers,
+      "onRequest",
+      view,
+      view.params,
+      ctx,
+      (layer, v, c) => layer.onRequest?.(v, c),
+      (v, params) => ({ ...v, params }),
+    );
+  }
+
+  runResult(view: ResultView, ctx: RequestContext): Promise<ChainRun<Record<string, unknown>>> {
+    return this.run(
+      this.reversed,
+      "onResult",
+      view,
+      view.result,
+      ctx,
+      (layer, v, c) => layer.onResult?.(v, c),
+      (v, result) => ({ ...v, result }),
+    );
+  }
+
+  runNotification(
+    view: NotificationView,
+    ctx: RequestContext,
+  ): Promise<ChainRun<Record<string, unknown> | undefined>> {
+    const order = view.direction === "to-server" ? this.layers : this.reversed;
+    return this.run(
+      order,
+      "onNotification",
+      view,
+      view.params,
+      ctx,
+      (layer, v, c) => layer.onNotification?.(v, c),
+      (v, params) => ({ ...v, params }),
+    );
+  }
+
+  runCatalog(view: CatalogView, ctx: RequestContext): Promise<ChainRun<readonly CatalogItem[]>> {
+    return this.run(
+      this.reversed,
+      "onCatalog",
+      view,
+      view.items,
+      ctx,
+      (layer, v, c) => layer.onCatalog?.(v, c),
+      (v, items) => ({ ...v, items }),
+    );
+  }
+
+  /** Reports a finished message to every layer that observes outcomes; observers cannot fail a message. */
+  reportOutcome(outcome: MessageOutcome): void {
+    for (const layer of this.layers) {
+      if (!layer.onOutcome) continue;
+      try {
+        layer.onOutcome(outcome);
+      } catch (err) {
+        this.log.error({ err, layer: layer.name }, "layer outcome observer failed");
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const layer of this.layers) {
+      try {
+        await layer.close?.();
+      } catch (err) {
+        this.log.warn({ err, layer: layer.name }, "layer close failed");
+      }
+    }
+  }
+
+  private async run<V, T>(
+    order: readonly Layer[],
+    hookName: string,
+    initialView: V,
+    initialValue: T,
+    ctx: RequestContext,
+    call: Hook<V, T>,
+    rewrite: (view: V, value: T) => V,
+  ): Promise<ChainRun<T>> {
+    let view = initialView;
+    let value = initialValue;
+    const decisions: LayerDecision[] = [];
+    for (const layer of order) {
+      let verdict: Verdict<T> | undefined;
+      try {
+        verdict = await call(layer, view, ctx);
+      } catch (err) {
+        verdict = this.failSecure(layer, hookName, err, ctx);
+      }
+      if (verdict === undefined) continue;
+      decisions.push({
+        layer: layer.name,
+        verdict: verdict.kind,
+        rule: verdict.kind === "pass" ? undefined : verdict.rule,
+      });
+      if (verdict.kind !== "pass") return { verdict, value, decidedBy: layer.name, decisions };
+      if (verdict.rewrite !== undefined) {
+        value = verdict.rewrite;
+        view = rewrite(view, value);
+      }
+    }
+    return { verdict: { kind: "pass" }, value, decidedBy: undefined, decisions };
+  }
+
+  private failSecure<T>(layer: Layer, hook: string, err: unknown, ctx: RequestContext): Verdict<T> {
+    this.log.error(
+      { err, layer: layer.name, hook, correlationId: ctx.id },
+      "layer failed; denying (fail-secure)",
+    );
+    this.events.emit({
+      type: "layer_error",
+      severity: "high",
+      ctx,
+      details: { layer: layer.name, hook, error: err instanceof Error ? err.message : String(err) },
+    });
+    return {
+      kind: "deny",
+      rule: "internal",
+      reason: `layer ${layer.name} failed`,
+      code: "PORTCULLIS_E_INTERNAL",
+    };
+  }
+}

@@ -1,0 +1,139 @@
+// The contract between the pipeline and its layers: the request context the edge stage builds,
+// the message views the message stage hands to each layer, and the verdicts layers return.
+import type { ErrorCode } from "../errors.ts";
+
+export type Era = "legacy" | "modern";
+
+export interface Principal {
+  readonly id: string;
+  readonly kind: "anonymous" | "user" | "agent" | "service";
+  readonly roles: readonly string[];
+  readonly authMethod: "none" | "stdio-local" | "bearer" | "api-key" | "mtls";
+}
+
+export const anonymousPrincipal: Principal = Object.freeze({
+  id: "anonymous",
+  kind: "anonymous",
+  roles: Object.freeze([]),
+  authMethod: "none",
+});
+
+/** Who is calling, from where, over what: built once by the edge stage, read by every layer. */
+export interface RequestContext {
+  /** Correlation id of this message's processing, in logs and events. */
+  readonly id: string;
+  readonly transport: "http" | "stdio";
+  readonly era: Era;
+  readonly protocolVersion: string;
+  readonly clientAddress: string | undefined;
+  readonly principal: Principal;
+  /** A digest of the client session id (never the id itself), for logs and audit. */
+  readonly sessionDigest: string | undefined;
+  readonly clientInfo: { readonly name: string; readonly version: string } | undefined;
+}
+
+/** Where the router sends a message: the upstream and the name the upstream knows it by. */
+export interface RouteTarget {
+  readonly upstream: string;
+  readonly kind: "tool" | "prompt" | "resource" | "completion" | "broadcast" | "local";
+  /** The upstream's own name (tool, prompt) or URI (resource) of the target. */
+  readonly name: string | undefined;
+  /** The name the client used (namespaced). */
+  readonly publicName: string | undefined;
+}
+
+export interface RequestView {
+  readonly method: string;
+  readonly params: Record<string, unknown> | undefined;
+  readonly target: RouteTarget | undefined;
+}
+
+export interface ResultView {
+  readonly method: string;
+  readonly target: RouteTarget | undefined;
+  readonly result: Record<string, unknown>;
+}
+
+export interface NotificationView {
+  readonly direction: "to-server" | "to-client";
+  readonly method: string;
+  readonly params: Record<string, unknown> | undefined;
+  readonly upstream: string | undefined;
+}
+
+export type CatalogKind = "tools" | "prompts" | "resources" | "resourceTemplates";
+
+/** A list on its way to the client (after merging and name-spacing). */
+export interface CatalogView {
+  readonly kind: CatalogKind;
+  readonly items: readonly CatalogItem[];
+}
+
+export interface CatalogItem {
+  readonly upstream: string;
+  readonly publicName: string;
+  readonly definition: Readonly<Record<string, unknown>>;
+}
+
+export type Verdict<T = undefined> =
+  | { readonly kind: "pass"; readonly rewrite?: T }
+  | {
+      readonly kind: "deny";
+      readonly rule: string;
+      readonly reason: string;
+      readonly code?: ErrorCode;
+    }
+  | {
+      readonly kind: "challenge";
+      readonly rule: string;
+      readonly reason: string;
+      readonly challenge: "step-up" | "approval";
+      readonly details?: Readonly<Record<string, unknown>>;
+    };
+
+export const pass: Verdict<never> = Object.freeze({ kind: "pass" });
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** What happened to one message, reported to every layer once it is over. */
+export interface MessageOutcome {
+  readonly ctx: RequestContext;
+  readonly method: string;
+  readonly target: RouteTarget | undefined;
+  /** The layer and rule that decided when a layer did not pass; "router"/"upstream" for errors past the chain. */
+  readonly decidedBy: { readonly layer: string; readonly rule: string } | undefined;
+  readonly verdict: "allow" | "deny" | "challenge" | "error";
+  readonly errorCode: string | undefined;
+  readonly latencyMs: number;
+  readonly layerDecisions: readonly LayerDecision[];
+}
+
+export interface LayerDecision {
+  readonly layer: string;
+  readonly verdict: Verdict<unknown>["kind"];
+  readonly rule: string | undefined;
+}
+
+/**
+ * One layer of the message stage. Every hook is optional; a hook that throws denies (fail-secure).
+ * Hooks run in chain order on the way in (requests, client notifications) and in reverse order on
+ * the way out (results, upstream notifications, catalogues).
+ */
+export interface Layer {
+  readonly name: string;
+  /** A client request on its way to an upstream (or to the gateway itself). */
+  onRequest?(request: RequestView, ctx: RequestContext): MaybePromise<Verdict<Record<string, unknown>>>;
+  /** An upstream's result on its way back to the client. */
+  onResult?(result: ResultView, ctx: RequestContext): MaybePromise<Verdict<Record<string, unknown>>>;
+  /** A notification in either direction. */
+  onNotification?(
+    notification: NotificationView,
+    ctx: RequestContext,
+  ): MaybePromise<Verdict<Record<string, unknown>>>;
+  /** A merged list (tools, prompts, resources, templates) on its way to the client. */
+  onCatalog?(catalog: CatalogView, ctx: RequestContext): MaybePromise<Verdict<readonly CatalogItem[]>>;
+  /** After a request has been answered: observe the outcome (logging, audit, metrics). Never throws. */
+  onOutcome?(outcome: MessageOutcome): void;
+  /** Called once when the chain is discarded (reload or shutdown). */
+  close?(): MaybePromise<void>;
+}

@@ -1,0 +1,108 @@
+// Runs a gateway process: loads the config, starts upstreams and one ingress, reloads the config on
+// file change and SIGHUP (an invalid file is rejected and the running config stays), and shuts
+// down gracefully on SIGTERM/SIGINT.
+import { watch, type FSWatcher } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import type { Logger } from "pino";
+import { loadConfigFile, type LoadedConfig } from "./config/load.ts";
+import { ConfigError } from "./errors.ts";
+import { SecurityEventBus } from "./events/bus.ts";
+import { Gateway } from "./gateway.ts";
+import { startHttpIngress, type HttpIngress } from "./ingress/http.ts";
+import { serveStdio } from "./ingress/stdio.ts";
+import { createLogger } from "./observability/logger.ts";
+
+export interface RunOptions {
+  readonly configPath: string;
+  readonly mode: "http" | "stdio";
+  readonly host?: string;
+  readonly port?: number;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export async function runGateway(options: RunOptions): Promise<void> {
+  const env = options.env ?? process.env;
+  let loaded: LoadedConfig = loadConfigFile(options.configPath, env);
+  if (options.host !== undefined) loaded.config.server.host = options.host;
+  if (options.port !== undefined) loaded.config.server.port = options.port;
+  const logger = createLogger(loaded.config.logging.level);
+  const events = new SecurityEventBus(logger);
+  events.subscribe((event) => {
+    if (event.severity !== "info")
+      logger.warn({ event: { ...event, ctx: undefined } }, `security event ${event.type}`);
+  });
+  const gateway = new Gateway(loaded, { logger, events, env });
+  gateway.start();
+
+  let http: HttpIngress | undefined;
+  if (options.mode === "http") {
+    http = await startHttpIngress({ gateway, logger, config: () => gateway.currentConfig });
+  } else {
+    await gateway.ready();
+    await serveStdio({
+      gateway,
+      principal: { id: `local:${env.USER ?? "user"}`, kind: "user", roles: [], authMethod: "stdio-local" },
+      onClosed: () => void shutdown("stdin closed"),
+    });
+    logger.info("stdio ingress ready");
+  }
+
+  const reload = async (why: string) => {
+    let next: LoadedConfig;
+    try {
+      next = loadConfigFile(options.configPath, env);
+    } catch (err) {
+      const issues = err instanceof ConfigError ? err.issues : undefined;
+      logger.error(
+        { issues, err: issues ? undefined : err, why },
+        "config rejected; the running config stays",
+      );
+      events.emit({ type: "config_rejected", severity: "medium", details: { why, issues: issues?.length } });
+      return;
+    }
+    next.config.server.host = loaded.config.server.host;
+    next.config.server.port = loaded.config.server.port;
+    loaded = next;
+    const changes = await gateway.reload(next);
+    logger.level = next.config.logging.level;
+    logger.info({ why, ...changes }, "config reloaded");
+    events.emit({ type: "config_reloaded", severity: "info", details: { why, ...changes } });
+  };
+
+  const watcher = watchConfig(resolve(options.configPath), logger, () => void reload("file changed"));
+  process.on("SIGHUP", () => void reload("SIGHUP"));
+
+  let stopping = false;
+  const shutdown = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ why }, "shutting down");
+    watcher?.close();
+    const grace = gateway.currentConfig.server.shutdownGraceMs;
+    await http?.stopAccepting();
+    await gateway.shutdown(grace);
+    await http?.close();
+    logger.info("stopped");
+    logger.flush();
+    setTimeout(() => process.exit(0), 50).unref();
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+function watchConfig(path: string, logger: Logger, onChange: () => void): FSWatcher | undefined {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // Watch the folder: editors replace the file on save, which ends a watch on the file itself.
+    const watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
+      if (file !== null && file !== basename(path)) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(onChange, 200);
+    });
+    watcher.on("error", (err) => logger.warn({ err }, "config watcher failed; SIGHUP still reloads"));
+    return watcher;
+  } catch (err) {
+    logger.warn({ err }, "cannot watch the config file; SIGHUP still reloads");
+    return undefined;
+  }
+}

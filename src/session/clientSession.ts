@@ -1,0 +1,89 @@
+// A client's session at the gateway: the channel back to the client, its own upstream connections
+// (isolation), its in-flight requests (for cancellation) and its resource subscriptions.
+import { createHash, randomBytes } from "node:crypto";
+import type { ClientCapabilities } from "@modelcontextprotocol/client";
+import type { Era } from "../pipeline/types.ts";
+import type { UpstreamConnection } from "../upstream/connection.ts";
+
+/** How the gateway reaches back to one client; implemented by each ingress. */
+export interface ClientChannel {
+  readonly era: Era;
+  readonly capabilities: ClientCapabilities;
+  /** Sends a notification, on the stream of `relatedRequestId` when the transport has one. */
+  notify(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    relatedRequestId?: string | number,
+  ): void;
+  /** Sends a server-to-client request and waits for the answer. */
+  request(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: { relatedRequestId?: string | number; signal: AbortSignal },
+  ): Promise<Record<string, unknown>>;
+}
+
+/** 256 random bits, base64url: far above the 128 bits the identity design asks for. */
+export function newSessionId(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+/** What logs and audit see instead of a session id. */
+export function sessionDigest(id: string): string {
+  return createHash("sha256").update(id).digest("base64url").slice(0, 16);
+}
+
+export class ClientSession {
+  readonly digest: string;
+  readonly createdAt = Date.now();
+  lastSeen = Date.now();
+  /** Upstream connections owned by this session, by upstream name. */
+  readonly upstreams = new Map<string, Promise<UpstreamConnection>>();
+  /** In-flight client requests by JSON-RPC id, for notifications/cancelled. */
+  readonly inFlight = new Map<string, AbortController>();
+  readonly subscriptions = new Set<string>();
+  logLevel: string | undefined;
+  private closed = false;
+
+  readonly id: string;
+  channel: ClientChannel;
+  readonly clientInfo: { name: string; version: string } | undefined;
+  readonly protocolVersion: string;
+
+  constructor(
+    id: string,
+    channel: ClientChannel,
+    clientInfo: { name: string; version: string } | undefined,
+    protocolVersion: string,
+  ) {
+    this.id = id;
+    this.channel = channel;
+    this.clientInfo = clientInfo;
+    this.protocolVersion = protocolVersion;
+    this.digest = sessionDigest(id);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  touch(): void {
+    this.lastSeen = Date.now();
+  }
+
+  /** The single in-flight request, if exactly one: server requests are related to it. */
+  soleInFlightRequest(): string | undefined {
+    if (this.inFlight.size !== 1) return undefined;
+    return this.inFlight.keys().next().value;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const controller of this.inFlight.values()) controller.abort(new Error("session closed"));
+    this.inFlight.clear();
+    const connections = [...this.upstreams.values()];
+    this.upstreams.clear();
+    await Promise.allSettled(connections.map(async (c) => (await c).close()));
+  }
+}

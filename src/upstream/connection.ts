@@ -1,0 +1,254 @@
+// One live MCP session (2025 era) or stateless channel (2026 era) to an upstream server, spoken
+// through the official SDK client. The client never fulfils input requests itself: the gateway
+// relays them to the client that caused them.
+import {
+  Client,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  SSEClientTransport,
+  StreamableHTTPClientTransport,
+  type ClientCapabilities,
+  type Transport,
+} from "@modelcontextprotocol/client";
+import { Agent } from "undici";
+import type { Logger } from "pino";
+import type { HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig } from "../config/schema.ts";
+import { GatewayError, UpstreamRpcError } from "../errors.ts";
+import { SpawnedStdioTransport } from "./stdioTransport.ts";
+
+export const GATEWAY_INFO = { name: "portcullis", version: "0.1.0" } as const;
+
+/** The server-to-client methods a gateway may relay to its client. */
+export const relayedServerRequests = ["sampling/createMessage", "elicitation/create", "roots/list"] as const;
+export type RelayedServerRequest = (typeof relayedServerRequests)[number];
+
+export interface ConnectionHandlers {
+  /** A notification from the upstream (list changes, resource updates, log messages…). */
+  onNotification(method: string, params: Record<string, unknown> | undefined): void;
+  /** A request from the upstream to the client (sampling, elicitation, roots). */
+  onServerRequest(
+    method: RelayedServerRequest,
+    params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
+  /** The connection ended (process exit, network loss, close). */
+  onClose(): void;
+}
+
+export interface OpenOptions {
+  readonly name: string;
+  readonly config: UpstreamConfig;
+  readonly baseDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly capabilities: ClientCapabilities;
+  readonly handlers: ConnectionHandlers;
+  readonly logger: Logger;
+  /** Kept for failure reports: the last lines the process wrote to stderr. */
+  readonly stderrTail: string[];
+}
+
+export interface ForwardOptions {
+  readonly signal?: AbortSignal;
+  readonly timeoutMs: number;
+  readonly onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
+}
+
+export class UpstreamConnection {
+  private closedByUs = false;
+
+  readonly name: string;
+  readonly client: Client;
+  private readonly transport: Transport;
+
+  private constructor(name: string, client: Client, transport: Transport) {
+    this.name = name;
+    this.client = client;
+    this.transport = transport;
+  }
+
+  static async open(options: OpenOptions): Promise<UpstreamConnection> {
+    const { config, handlers } = options;
+    const transport = createTransport(options);
+    const client = new Client(
+      { ...GATEWAY_INFO },
+      {
+        capabilities: options.capabilities,
+        versionNegotiation: versionNegotiation(config),
+        inputRequired: { autoFulfill: false },
+        supportedProtocolVersions: supportedVersions(config),
+        listMaxPages: 64,
+      },
+    );
+    client.fallbackNotificationHandler = async (n) =>
+      handlers.onNotification(n.method, n.params as Record<string, unknown> | undefined);
+    for (const method of relayedServerRequests) {
+      if (!capabilityFor(method, options.capabilities)) continue;
+      client.setRequestHandler(method, async (request, ctx) => {
+        const result = await handlers.onServerRequest(
+          method,
+          request.params as Record<string, unknown> | undefined,
+          ctx.mcpReq.signal,
+        );
+        // The downstream client's answer was validated by the SDK on the client side; relay as is.
+        return result as never;
+      });
+    }
+    const connection = new UpstreamConnection(options.name, client, transport);
+    client.onclose = () => {
+      if (!connection.closedByUs)
+        options.logger.warn({ upstream: options.name }, "upstream connection closed");
+      handlers.onClose();
+    };
+    client.onerror = (err) =>
+      options.logger.debug({ upstream: options.name, err }, "upstream transport error");
+    try {
+      await client.connect(transport, { timeout: config.connectTimeoutMs });
+    } catch (err) {
+      await transport.close().catch(() => undefined);
+      throw err;
+    }
+    return connection;
+  }
+
+  get protocolVersion(): string | undefined {
+    return this.client.getNegotiatedProtocolVersion();
+  }
+
+  get era(): "legacy" | "modern" {
+    return this.client.getProtocolEra() === "modern" ? "modern" : "legacy";
+  }
+
+  /** Forwards one request; upstream JSON-RPC errors pass through, transport failures become gateway errors. */
+  async request(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: ForwardOptions,
+  ): Promise<Record<string, unknown>> {
+    try {
+      const result = await this.client.request({ method: method as "ping", params }, {
+        signal: options.signal,
+        timeout: options.timeoutMs,
+        allowInputRequired: true,
+        onprogress: options.onProgress,
+        resetTimeoutOnProgress: true,
+      } as never);
+      return result as Record<string, unknown>;
+    } catch (err) {
+      throw toGatewayError(err, this.name);
+    }
+  }
+
+  async notify(method: string, params: Record<string, unknown> | undefined): Promise<void> {
+    await this.client.notification({ method, params } as never);
+  }
+
+  async close(): Promise<void> {
+    this.closedByUs = true;
+    await this.client.close().catch(() => undefined);
+  }
+}
+
+function capabilityFor(method: RelayedServerRequest, caps: ClientCapabilities): boolean {
+  if (method === "sampling/createMessage") return caps.sampling !== undefined;
+  if (method === "elicitation/create") return caps.elicitation !== undefined;
+  return caps.roots !== undefined;
+}
+
+function versionNegotiation(config: UpstreamConfig): { mode: "legacy" | "auto" | { pin: string } } {
+  if (config.protocol === "auto") return { mode: "auto" };
+  if (config.protocol === "2026-07-28") return { mode: { pin: "2026-07-28" } };
+  return { mode: "legacy" };
+}
+
+function supportedVersions(config: UpstreamConfig): string[] | undefined {
+  if (config.protocol === "auto" || config.protocol === "2026-07-28") return undefined;
+  // Offer only the configured legacy revision (the initialize handshake offers the first entry).
+  return [config.protocol];
+}
+
+function createTransport(options: OpenOptions): Transport {
+  const { config } = options;
+  if (config.transport === "stdio") return createStdioTransport(options, config);
+  return createHttpTransport(config);
+}
+
+function createStdioTransport(options: OpenOptions, config: StdioUpstreamConfig): Transport {
+  const env: Record<string, string> = {};
+  for (const name of config.inheritEnv) {
+    const value = options.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, config.env);
+  const log = options.logger.child({ upstream: options.name, stream: "stderr" });
+  return new SpawnedStdioTransport({
+    command: config.command,
+    args: config.args,
+    cwd: config.cwd ?? options.baseDir,
+    env,
+    onStderrLine: (line) => {
+      options.stderrTail.push(line);
+      if (options.stderrTail.length > config.stderrLines) options.stderrTail.shift();
+      log.info({ line }, "upstream stderr");
+    },
+    onGarbage: (reason) =>
+      options.logger.warn({ upstream: options.name, reason }, "upstream wrote a line that is not JSON-RPC"),
+  });
+}
+
+function createHttpTransport(config: HttpUpstreamConfig): Transport {
+  const url = new URL(config.url);
+  const dispatcher = config.tls
+    ? new Agent({
+        connect: {
+          ca: config.tls.ca,
+          cert: config.tls.cert,
+          key: config.tls.key,
+          servername: config.tls.servername,
+          rejectUnauthorized: config.tls.rejectUnauthorized,
+          minVersion: "TLSv1.2",
+        },
+      })
+    : undefined;
+  const fetchWithTls = dispatcher
+    ? (input: string | URL, init?: RequestInit) => fetch(input, { ...init, dispatcher } as RequestInit)
+    : undefined;
+  const requestInit: RequestInit = { headers: config.headers };
+  if (config.transport === "sse") {
+    return new SSEClientTransport(url, { requestInit, ...(fetchWithTls ? { fetch: fetchWithTls } : {}) });
+  }
+  return new StreamableHTTPClientTransport(url, {
+    requestInit,
+    ...(fetchWithTls ? { fetch: fetchWithTls } : {}),
+  });
+}
+
+/** Maps SDK client failures onto the gateway's error catalogue; upstream JSON-RPC errors pass through. */
+export function toGatewayError(err: unknown, upstream: string): GatewayError | UpstreamRpcError {
+  if (err instanceof GatewayError || err instanceof UpstreamRpcError) return err;
+  if (err instanceof ProtocolError) return new UpstreamRpcError(upstream, err.code, err.message, err.data);
+  if (err instanceof SdkError) {
+    switch (err.code) {
+      case SdkErrorCode.RequestTimeout:
+        return new GatewayError("PORTCULLIS_E_UPSTREAM_TIMEOUT", upstream, { upstream });
+      case SdkErrorCode.InvalidResult:
+      case SdkErrorCode.UnsupportedResultType:
+        return new GatewayError("PORTCULLIS_E_UPSTREAM_PROTOCOL", `${upstream}: ${err.message}`, {
+          upstream,
+        });
+      case SdkErrorCode.CapabilityNotSupported:
+        return new GatewayError("PORTCULLIS_E_METHOD_NOT_FOUND", `${upstream}: ${err.message}`, { upstream });
+      default:
+        return new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${upstream}: ${err.message}`, {
+          upstream,
+        });
+    }
+  }
+  if (err instanceof Error && err.name === "AbortError") {
+    return new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${upstream}: request cancelled`, {
+      upstream,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${upstream}: ${message}`, { upstream });
+}

@@ -1,0 +1,214 @@
+// A configured upstream under supervision: its shared connection (catalogue, health, shared
+// isolation), restarts with exponential backoff when it dies, and per-client-session connections.
+import type { ClientCapabilities } from "@modelcontextprotocol/client";
+import type { Logger } from "pino";
+import type { UpstreamConfig } from "../config/schema.ts";
+import { GatewayError } from "../errors.ts";
+import type { SecurityEventBus } from "../events/bus.ts";
+import { UpstreamConnection, type ConnectionHandlers } from "./connection.ts";
+
+export type UpstreamState = "starting" | "up" | "down" | "disabled" | "stopped";
+
+export interface UpstreamDependencies {
+  readonly baseDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly logger: Logger;
+  readonly events: SecurityEventBus;
+  /** The shared connection came up (first start or restart): the catalogue should be refreshed. */
+  readonly onUp: (upstream: Upstream) => void;
+  /** A notification arrived on the shared connection. */
+  readonly onSharedNotification: (
+    upstream: Upstream,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ) => void;
+}
+
+export interface UpstreamStatus {
+  readonly name: string;
+  readonly state: UpstreamState;
+  readonly transport: UpstreamConfig["transport"];
+  readonly protocolVersion: string | undefined;
+  readonly lastError: string | undefined;
+  readonly restarts: number;
+}
+
+export class Upstream {
+  private stateValue: UpstreamState = "starting";
+  private sharedConnection: UpstreamConnection | undefined;
+  private lastError: string | undefined;
+  private restartAttempt = 0;
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private firstSettled: Promise<void>;
+  private settleFirst!: () => void;
+  readonly stderrTail: string[] = [];
+
+  readonly name: string;
+  readonly config: UpstreamConfig;
+  private readonly deps: UpstreamDependencies;
+
+  constructor(name: string, config: UpstreamConfig, deps: UpstreamDependencies) {
+    this.name = name;
+    this.config = config;
+    this.deps = deps;
+    this.firstSettled = new Promise((resolve) => (this.settleFirst = resolve));
+    if (!config.enabled) {
+      this.stateValue = "disabled";
+      this.settleFirst();
+    }
+  }
+
+  get state(): UpstreamState {
+    return this.stateValue;
+  }
+
+  get shared(): UpstreamConnection | undefined {
+    return this.stateValue === "up" ? this.sharedConnection : undefined;
+  }
+
+  /** Resolves once the first connection attempt has succeeded or failed (for readiness). */
+  settled(): Promise<void> {
+    return this.firstSettled;
+  }
+
+  status(): UpstreamStatus {
+    return {
+      name: this.name,
+      state: this.stateValue,
+      transport: this.config.transport,
+      protocolVersion: this.sharedConnection?.protocolVersion,
+      lastError: this.lastError,
+      restarts: this.restarts,
+    };
+  }
+
+  start(): void {
+    if (this.stateValue === "disabled" || this.stateValue === "stopped") return;
+    void this.connectShared();
+  }
+
+  /** Opens a connection whose server-initiated traffic belongs to one client session. */
+  async openFor(capabilities: ClientCapabilities, handlers: ConnectionHandlers): Promise<UpstreamConnection> {
+    if (this.stateValue !== "up") throw this.unavailable();
+    try {
+      return await this.open(capabilities, handlers);
+    } catch (err) {
+      throw new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${this.name}: ${describe(err)}`, {
+        upstream: this.name,
+      });
+    }
+  }
+
+  unavailable(): GatewayError {
+    return new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${this.name} is ${this.stateValue}`, {
+      upstream: this.name,
+      state: this.stateValue,
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stateValue = "stopped";
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const connection = this.sharedConnection;
+    this.sharedConnection = undefined;
+    await connection?.close();
+  }
+
+  private open(capabilities: ClientCapabilities, handlers: ConnectionHandlers): Promise<UpstreamConnection> {
+    return UpstreamConnection.open({
+      name: this.name,
+      config: this.config,
+      baseDir: this.deps.baseDir,
+      env: this.deps.env,
+      capabilities,
+      handlers,
+      logger: this.deps.logger,
+      stderrTail: this.stderrTail,
+    });
+  }
+
+  private async connectShared(): Promise<void> {
+    const log = this.deps.logger.child({ upstream: this.name });
+    let connection: UpstreamConnection | undefined;
+    try {
+      connection = await this.open(
+        {},
+        {
+          onNotification: (method, params) => this.deps.onSharedNotification(this, method, params),
+          onServerRequest: () =>
+            Promise.reject(
+              new GatewayError(
+                "PORTCULLIS_E_NOT_BRIDGEABLE",
+                "server requests on a shared connection have no client",
+              ),
+            ),
+          onClose: () => this.onSharedClosed(connection),
+        },
+      );
+    } catch (err) {
+      this.lastError = describe(err);
+      const tail = this.stderrTail.slice(-10);
+      log.error(
+        { command: commandLine(this.config), error: this.lastError, stderrTail: tail },
+        "upstream failed to start",
+      );
+      this.markDown();
+      return;
+    }
+    if (this.stateValue === "stopped") {
+      await connection.close();
+      return;
+    }
+    this.sharedConnection = connection;
+    this.stateValue = "up";
+    this.restartAttempt = 0;
+    this.lastError = undefined;
+    log.info({ protocolVersion: connection.protocolVersion, era: connection.era }, "upstream connected");
+    this.deps.events.emit({ type: "upstream_up", severity: "info", details: { upstream: this.name } });
+    this.settleFirst();
+    this.deps.onUp(this);
+  }
+
+  private onSharedClosed(connection: UpstreamConnection | undefined): void {
+    if (this.stateValue === "stopped" || connection !== this.sharedConnection) return;
+    this.sharedConnection = undefined;
+    this.lastError = "connection closed";
+    this.deps.logger.warn(
+      { upstream: this.name, stderrTail: this.stderrTail.slice(-10) },
+      "upstream went down",
+    );
+    this.markDown();
+  }
+
+  private markDown(): void {
+    const wasUp = this.stateValue === "up";
+    this.stateValue = "down";
+    this.settleFirst();
+    if (wasUp || this.restartAttempt === 0) {
+      this.deps.events.emit({
+        type: "upstream_down",
+        severity: "medium",
+        details: { upstream: this.name, error: this.lastError },
+      });
+    }
+    const { initialDelayMs, maxDelayMs } = this.config.restart;
+    const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** this.restartAttempt);
+    const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));
+    this.restartAttempt++;
+    this.restartTimer = setTimeout(() => {
+      if (this.stateValue !== "down") return;
+      this.restarts++;
+      void this.connectShared();
+    }, jittered);
+    this.restartTimer.unref();
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function commandLine(config: UpstreamConfig): string {
+  return config.transport === "stdio" ? [config.command, ...config.args].join(" ") : config.url;
+}
