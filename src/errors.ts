@@ -20,6 +20,8 @@ export const JsonRpcCode = {
   upstreamProtocol: -32013,
   /** Portcullis: the feature cannot be bridged between the client's and the upstream's revision. */
   notBridgeable: -32014,
+  /** The request was cancelled by the client (the LSP code; MCP defines none). */
+  requestCancelled: -32800,
   /** Portcullis: the gateway is shutting down and takes no new work. */
   shuttingDown: -32015,
 } as const;
@@ -105,6 +107,11 @@ export const errorCatalogue = {
     jsonRpc: JsonRpcCode.notBridgeable,
     http: 200,
     message: "Feature cannot be bridged between protocol revisions",
+  },
+  PORTCULLIS_E_CANCELLED: {
+    jsonRpc: JsonRpcCode.requestCancelled,
+    http: 200,
+    message: "Request cancelled by the client",
   },
   PORTCULLIS_E_SHUTTING_DOWN: {
     jsonRpc: JsonRpcCode.shuttingDown,

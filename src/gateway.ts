@@ -90,7 +90,7 @@ export class Gateway {
   }
 
   isReady(): boolean {
-    return [...this.upstreams.values()].every((u) => u.state !== "starting");
+    return [...this.upstreams.values()].every((u) => u.isSettled);
   }
 
   upstreamStatus(): ReturnType<Upstream["status"]>[] {
@@ -140,7 +140,7 @@ export class Gateway {
     const controller = new AbortController();
     const key = String(id);
     this.inFlightCount++;
-    session.inFlight.set(key, controller);
+    session.inFlight.set(key, { id, controller });
     session.touch();
     try {
       if (this.draining) throw new GatewayError("PORTCULLIS_E_SHUTTING_DOWN");
@@ -216,7 +216,7 @@ export class Gateway {
       if (typeof requestId === "string" || typeof requestId === "number") {
         session.inFlight
           .get(String(requestId))
-          ?.abort(new Error(String(run.value?.reason ?? "cancelled by client")));
+          ?.controller.abort(new Error(String(run.value?.reason ?? "cancelled by client")));
       }
       return;
     }
@@ -449,7 +449,7 @@ export class Gateway {
       env: this.deps.env,
       logger: this.deps.logger,
       events: this.deps.events,
-      onUp: (u) => void this.refresh(u.name),
+      onUp: (u) => this.refresh(u.name),
       onSharedNotification: (u, method, params) => this.onSharedNotification(u, method, params),
     });
   }

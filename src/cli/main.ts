@@ -81,7 +81,8 @@ function requireConfig(path: string | undefined): string {
 
 function parsePort(text: string): number {
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port ${text} is not a TCP port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UsageError(`--port ${text} is not a TCP port`);
   return port;
 }
 
@@ -98,7 +99,9 @@ main(process.argv.slice(2)).then(
     } else if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
       process.stderr.write(`${err.message}\n\n${usage}`);
     } else {
-      process.stderr.write(`portcullis: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `portcullis: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
     }
     process.exitCode = 1;
   },

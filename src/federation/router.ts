@@ -91,9 +91,10 @@ function stringParam(params: Record<string, unknown> | undefined, key: string): 
 /** Rewrites the client's params into the upstream's names. */
 export function paramsForUpstream(
   method: string,
-  params: Record<string, unknown> | undefined,
+  clientParams: Record<string, unknown> | undefined,
   target: RouteTarget,
 ): Record<string, unknown> | undefined {
+  const params = withoutClientEnvelope(clientParams);
   if (!params) return params;
   if (method === "tools/call" || method === "prompts/get") return { ...params, name: target.name };
   if (method === "completion/complete" && target.name !== undefined) {
@@ -101,4 +102,22 @@ export function paramsForUpstream(
     if (ref.type === "ref/prompt") return { ...params, ref: { ...ref, name: target.name } };
   }
   return params;
+}
+
+/**
+ * The client's per-request envelope (`io.modelcontextprotocol/*` keys of `_meta`) describes the
+ * client to the gateway; upstream, the gateway is the client and its SDK writes its own envelope.
+ * The progress token is the gateway's own too (the SDK assigns one per forwarded request).
+ */
+function withoutClientEnvelope(
+  params: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  const meta = params?._meta;
+  if (!params || !meta || typeof meta !== "object") return params;
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta)) {
+    if (key !== "progressToken" && !key.startsWith("io.modelcontextprotocol/")) kept[key] = value;
+  }
+  const { _meta: _dropped, ...rest } = params;
+  return Object.keys(kept).length > 0 ? { ...rest, _meta: kept } : rest;
 }

@@ -39,8 +39,11 @@ export class ClientSession {
   lastSeen = Date.now();
   /** Upstream connections owned by this session, by upstream name. */
   readonly upstreams = new Map<string, Promise<UpstreamConnection>>();
-  /** In-flight client requests by JSON-RPC id, for notifications/cancelled. */
-  readonly inFlight = new Map<string, AbortController>();
+  /** In-flight client requests by JSON-RPC id (as a string), for notifications/cancelled. */
+  readonly inFlight = new Map<
+    string,
+    { readonly id: string | number; readonly controller: AbortController }
+  >();
   readonly subscriptions = new Set<string>();
   logLevel: string | undefined;
   private closed = false;
@@ -72,15 +75,15 @@ export class ClientSession {
   }
 
   /** The single in-flight request, if exactly one: server requests are related to it. */
-  soleInFlightRequest(): string | undefined {
+  soleInFlightRequest(): string | number | undefined {
     if (this.inFlight.size !== 1) return undefined;
-    return this.inFlight.keys().next().value;
+    return this.inFlight.values().next().value?.id;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const controller of this.inFlight.values()) controller.abort(new Error("session closed"));
+    for (const { controller } of this.inFlight.values()) controller.abort(new Error("session closed"));
     this.inFlight.clear();
     const connections = [...this.upstreams.values()];
     this.upstreams.clear();

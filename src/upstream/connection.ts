@@ -135,6 +135,8 @@ export class UpstreamConnection {
       } as never);
       return result as Record<string, unknown>;
     } catch (err) {
+      if (options.signal?.aborted)
+        throw new GatewayError("PORTCULLIS_E_CANCELLED", undefined, { upstream: this.name });
       throw toGatewayError(err, this.name);
     }
   }

@@ -7,6 +7,13 @@ import { GatewayError } from "../errors.ts";
 import type { SecurityEventBus } from "../events/bus.ts";
 import { UpstreamConnection, type ConnectionHandlers } from "./connection.ts";
 
+/**
+ * What the shared connection declares: servers list some tools only to clients that can sample or
+ * elicit, and the catalogue must show them. Roots are never declared here: a server such as the
+ * filesystem server would replace its configured directories with whatever the gateway answered.
+ */
+const CATALOGUE_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} } };
+
 export type UpstreamState = "starting" | "up" | "down" | "disabled" | "stopped";
 
 export interface UpstreamDependencies {
@@ -15,7 +22,7 @@ export interface UpstreamDependencies {
   readonly logger: Logger;
   readonly events: SecurityEventBus;
   /** The shared connection came up (first start or restart): the catalogue should be refreshed. */
-  readonly onUp: (upstream: Upstream) => void;
+  readonly onUp: (upstream: Upstream) => Promise<void>;
   /** A notification arrived on the shared connection. */
   readonly onSharedNotification: (
     upstream: Upstream,
@@ -42,6 +49,7 @@ export class Upstream {
   private restartTimer: NodeJS.Timeout | undefined;
   private firstSettled: Promise<void>;
   private settleFirst!: () => void;
+  private settledOnce = false;
   readonly stderrTail: string[] = [];
 
   readonly name: string;
@@ -52,7 +60,12 @@ export class Upstream {
     this.name = name;
     this.config = config;
     this.deps = deps;
-    this.firstSettled = new Promise((resolve) => (this.settleFirst = resolve));
+    this.firstSettled = new Promise((resolve) => {
+      this.settleFirst = () => {
+        this.settledOnce = true;
+        resolve();
+      };
+    });
     if (!config.enabled) {
       this.stateValue = "disabled";
       this.settleFirst();
@@ -65,6 +78,11 @@ export class Upstream {
 
   get shared(): UpstreamConnection | undefined {
     return this.stateValue === "up" ? this.sharedConnection : undefined;
+  }
+
+  /** True once the first connection attempt has succeeded (catalogue loaded) or failed. */
+  get isSettled(): boolean {
+    return this.settledOnce;
   }
 
   /** Resolves once the first connection attempt has succeeded or failed (for readiness). */
@@ -132,20 +150,17 @@ export class Upstream {
     const log = this.deps.logger.child({ upstream: this.name });
     let connection: UpstreamConnection | undefined;
     try {
-      connection = await this.open(
-        {},
-        {
-          onNotification: (method, params) => this.deps.onSharedNotification(this, method, params),
-          onServerRequest: () =>
-            Promise.reject(
-              new GatewayError(
-                "PORTCULLIS_E_NOT_BRIDGEABLE",
-                "server requests on a shared connection have no client",
-              ),
+      connection = await this.open(CATALOGUE_CAPABILITIES, {
+        onNotification: (method, params) => this.deps.onSharedNotification(this, method, params),
+        onServerRequest: () =>
+          Promise.reject(
+            new GatewayError(
+              "PORTCULLIS_E_NOT_BRIDGEABLE",
+              "server requests on a shared connection have no client",
             ),
-          onClose: () => this.onSharedClosed(connection),
-        },
-      );
+          ),
+        onClose: () => this.onSharedClosed(connection),
+      });
     } catch (err) {
       this.lastError = describe(err);
       const tail = this.stderrTail.slice(-10);
@@ -166,8 +181,8 @@ export class Upstream {
     this.lastError = undefined;
     log.info({ protocolVersion: connection.protocolVersion, era: connection.era }, "upstream connected");
     this.deps.events.emit({ type: "upstream_up", severity: "info", details: { upstream: this.name } });
+    await this.deps.onUp(this);
     this.settleFirst();
-    this.deps.onUp(this);
   }
 
   private onSharedClosed(connection: UpstreamConnection | undefined): void {
