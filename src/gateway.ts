@@ -214,9 +214,8 @@ export class Gateway {
     if (method === "notifications/cancelled") {
       const requestId = run.value?.requestId;
       if (typeof requestId === "string" || typeof requestId === "number") {
-        session.inFlight
-          .get(String(requestId))
-          ?.controller.abort(new Error(String(run.value?.reason ?? "cancelled by client")));
+        const reason = typeof run.value?.reason === "string" ? run.value.reason : "cancelled by client";
+        session.inFlight.get(String(requestId))?.controller.abort(new Error(reason));
       }
       return;
     }

@@ -93,7 +93,7 @@ function pathOfVisit(path: readonly unknown[], leaf: unknown): string {
       continue;
     }
     if (parent && typeof parent === "object" && "key" in parent && "value" in parent) {
-      const pair = parent as { key: unknown; value: unknown };
+      const pair = parent;
       if (pair.value === child && isScalar(pair.key)) keys.push(String(pair.key.value));
     } else if (parent && typeof parent === "object" && "items" in parent) {
       const items = (parent as { items: unknown[] }).items;

@@ -2,7 +2,7 @@
 // public (name-spaced) names and the index that routes each public name back to its upstream.
 import { UriTemplate } from "@modelcontextprotocol/client";
 import type { CatalogItem, CatalogKind } from "../pipeline/types.ts";
-import { NameSpacer } from "./naming.ts";
+import type { NameSpacer } from "./naming.ts";
 
 export interface UpstreamLists {
   readonly tools: readonly Record<string, unknown>[];

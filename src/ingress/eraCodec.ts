@@ -3,6 +3,9 @@
 // principal's authorized result can never serve another. 2025-era results carry neither.
 import { GatewayError } from "../errors.ts";
 import type { Era } from "../pipeline/types.ts";
+import { GATEWAY_INFO } from "../upstream/connection.ts";
+
+const SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo";
 
 const cacheable = new Set([
   "tools/list",
@@ -19,8 +22,13 @@ export function encodeResult(
   result: Record<string, unknown>,
 ): Record<string, unknown> {
   if (era === "modern") {
-    const encoded: Record<string, unknown> = { ...result, resultType: result.resultType ?? "complete" };
-    if (cacheable.has(method)) {
+    const meta = (result._meta ?? {}) as Record<string, unknown>;
+    const encoded: Record<string, unknown> = {
+      ...result,
+      resultType: result.resultType ?? "complete",
+      _meta: { ...meta, [SERVER_INFO_META_KEY]: { ...GATEWAY_INFO } },
+    };
+    if (encoded.resultType === "complete" && cacheable.has(method)) {
       encoded.ttlMs = 0;
       encoded.cacheScope = "private";
     }

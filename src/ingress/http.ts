@@ -10,7 +10,9 @@ import type { GatewayConfig } from "../config/schema.ts";
 import { GatewayError, JsonRpcCode, toWireError } from "../errors.ts";
 import { LEGACY_VERSIONS, type Gateway } from "../gateway.ts";
 import { newSessionId } from "../session/clientSession.ts";
+import { BoundedEventStore } from "../session/eventStore.ts";
 import { readJsonBody } from "./body.ts";
+import { rpcError, sendError, sendJson } from "./respond.ts";
 import { ModernResponder } from "./modern.ts";
 import { TransportSession } from "./transportSession.ts";
 
@@ -122,6 +124,8 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     }
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: newSessionId,
+      eventStore: new BoundedEventStore(1000),
+      retryInterval: 1000,
       onsessioninitialized: (id: string) => void sessions.set(id, { transport, bridge }),
     });
     transport.setSupportedProtocolVersions([...LEGACY_VERSIONS]);
@@ -188,23 +192,4 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 function isId(id: unknown): id is string | number {
   return typeof id === "string" || typeof id === "number";
-}
-
-function rpcError(
-  id: string | number | null,
-  code: number,
-  message: string,
-  data?: unknown,
-): Record<string, unknown> {
-  return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
-}
-
-export function sendError(res: ServerResponse, error: GatewayError): void {
-  sendJson(res, error.httpStatus, { jsonrpc: "2.0", id: null, error: error.toJsonRpcError() });
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
 }

@@ -11,6 +11,8 @@ import { anonymousPrincipal, type Principal } from "../pipeline/types.ts";
 import { ClientSession, newSessionId, type ClientChannel } from "../session/clientSession.ts";
 import { buildContext } from "./context.ts";
 import { encodeResult } from "./eraCodec.ts";
+import { checkModernRequest } from "./modernHeaders.ts";
+import { rpcError, sendJson } from "./respond.ts";
 
 const CLIENT_INFO_META_KEY = "io.modelcontextprotocol/clientInfo";
 const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
@@ -54,7 +56,19 @@ export class ModernResponder {
 
   async respond(req: IncomingMessage, res: ServerResponse, route: InboundModernRoute): Promise<void> {
     const message = route.message;
-    const params = message.params as Record<string, unknown> | undefined;
+    const params = message.params;
+    const rejection = checkModernRequest(
+      req,
+      route.classification.revision ?? "",
+      message.method,
+      params,
+      route.messageKind === "request",
+    );
+    if (rejection) {
+      const id = route.messageKind === "request" ? route.message.id : null;
+      sendJson(res, rejection.httpStatus, rpcError(id, rejection.code, rejection.message, rejection.data));
+      return;
+    }
     const meta = (params?._meta ?? {}) as Record<string, unknown>;
     const principal = anonymousPrincipal;
     const session = this.sessionFor(principal, meta);
@@ -104,9 +118,7 @@ export class ModernResponder {
       res.end();
       return;
     }
-    const text = JSON.stringify(reply);
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-    res.end(text);
+    sendJson(res, 200, reply);
   }
 
   /** Stateless traffic keeps its state per principal and client name; no client-supplied handle is trusted. */
@@ -119,7 +131,7 @@ export class ModernResponder {
       session = new ClientSession(
         newSessionId(),
         new StatelessChannel(),
-        { name: clientName, version: String(info?.version ?? "") },
+        { name: clientName, version: typeof info?.version === "string" ? info.version : "" },
         MODERN_VERSIONS[0],
       );
       this.sessions.set(key, session);

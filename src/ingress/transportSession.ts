@@ -104,7 +104,7 @@ export class TransportSession implements ClientChannel {
     if ("id" in message && message.id !== undefined) {
       const waiter = this.pending.get(String(message.id));
       if (!waiter) return;
-      if ("result" in message) waiter.resolve(message.result as Record<string, unknown>);
+      if ("result" in message) waiter.resolve(message.result);
       else if ("error" in message)
         waiter.reject(new GatewayError("PORTCULLIS_E_UPSTREAM_PROTOCOL", message.error.message));
     }
@@ -175,7 +175,9 @@ export class TransportSession implements ClientChannel {
     const session = new ClientSession(
       this.options.sessionId?.() ?? newSessionId(),
       this,
-      typeof info?.name === "string" ? { name: info.name, version: String(info.version ?? "") } : undefined,
+      typeof info?.name === "string"
+        ? { name: info.name, version: typeof info.version === "string" ? info.version : "" }
+        : undefined,
       protocolVersion,
     );
     this.session = session;

@@ -80,16 +80,11 @@ export class UpstreamConnection {
         listMaxPages: 64,
       },
     );
-    client.fallbackNotificationHandler = async (n) =>
-      handlers.onNotification(n.method, n.params as Record<string, unknown> | undefined);
+    client.fallbackNotificationHandler = async (n) => handlers.onNotification(n.method, n.params);
     for (const method of relayedServerRequests) {
       if (!capabilityFor(method, options.capabilities)) continue;
       client.setRequestHandler(method, async (request, ctx) => {
-        const result = await handlers.onServerRequest(
-          method,
-          request.params as Record<string, unknown> | undefined,
-          ctx.mcpReq.signal,
-        );
+        const result = await handlers.onServerRequest(method, request.params, ctx.mcpReq.signal);
         // The downstream client's answer was validated by the SDK on the client side; relay as is.
         return result as never;
       });
@@ -133,7 +128,7 @@ export class UpstreamConnection {
         onprogress: options.onProgress,
         resetTimeoutOnProgress: true,
       } as never);
-      return result as Record<string, unknown>;
+      return result;
     } catch (err) {
       if (options.signal?.aborted)
         throw new GatewayError("PORTCULLIS_E_CANCELLED", undefined, { upstream: this.name });
@@ -142,7 +137,7 @@ export class UpstreamConnection {
   }
 
   async notify(method: string, params: Record<string, unknown> | undefined): Promise<void> {
-    await this.client.notification({ method, params } as never);
+    await this.client.notification({ method, params });
   }
 
   async close(): Promise<void> {
@@ -213,7 +208,7 @@ function createHttpTransport(config: HttpUpstreamConfig): Transport {
       })
     : undefined;
   const fetchWithTls = dispatcher
-    ? (input: string | URL, init?: RequestInit) => fetch(input, { ...init, dispatcher } as RequestInit)
+    ? (input: string | URL, init?: RequestInit) => fetch(input, { ...init, dispatcher })
     : undefined;
   const requestInit: RequestInit = { headers: config.headers };
   if (config.transport === "sse") {

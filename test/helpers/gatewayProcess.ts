@@ -47,8 +47,8 @@ export async function startGateway(
   const logs: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   let partial = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (text: string) => {
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (text: string) => {
     const lines = (partial + text).split("\n");
     partial = lines.pop() ?? "";
     for (const line of lines) {

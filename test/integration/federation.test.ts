@@ -40,7 +40,7 @@ async function startEverythingOverHttp(): Promise<{ child: ChildProcess; url: st
   });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("server-everything (HTTP) did not start")), 20_000);
-    child.stderr!.on("data", (chunk: Buffer) => {
+    child.stderr.on("data", (chunk: Buffer) => {
       if (chunk.toString().includes("listening")) {
         clearTimeout(timer);
         resolve();
