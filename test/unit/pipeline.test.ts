@@ -1,0 +1,108 @@
+// The layer chain: order, rewrites, the first deny wins, and fail-secure on a throwing layer.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { pino } from "pino";
+import { SecurityEventBus } from "../../src/events/bus.ts";
+import { LayerChain } from "../../src/pipeline/chain.ts";
+import { anonymousPrincipal, type Layer, type RequestContext } from "../../src/pipeline/types.ts";
+
+const log = pino({ level: "silent" });
+const ctx: RequestContext = {
+  id: "t",
+  transport: "http",
+  era: "legacy",
+  protocolVersion: "2025-11-25",
+  clientAddress: "127.0.0.1",
+  principal: anonymousPrincipal,
+  sessionDigest: undefined,
+  clientInfo: undefined,
+};
+const view = { method: "tools/call", params: { name: "x" }, target: undefined };
+
+function chainOf(layers: Layer[]) {
+  const events = new SecurityEventBus(log);
+  const seen: string[] = [];
+  events.subscribe((e) => seen.push(e.type));
+  return { chain: new LayerChain(layers, events, log), seen };
+}
+
+describe("layer chain", () => {
+  it("passes a message through every layer in order, with rewrites", async () => {
+    const order: string[] = [];
+    const { chain } = chainOf([
+      { name: "a", onRequest: (v) => (order.push("a"), { kind: "pass", rewrite: { ...v.params, a: true } }) },
+      { name: "b", onRequest: (v) => (order.push("b"), assert.equal(v.params?.a, true), { kind: "pass" }) },
+    ]);
+    const run = await chain.runRequest(view, ctx);
+    assert.equal(run.verdict.kind, "pass");
+    assert.deepEqual(order, ["a", "b"]);
+    assert.deepEqual(run.value, { name: "x", a: true });
+  });
+
+  it("stops at the first deny and names the layer and rule", async () => {
+    let reached = false;
+    const { chain } = chainOf([
+      { name: "guard", onRequest: () => ({ kind: "deny", rule: "no-x", reason: "x is not allowed" }) },
+      { name: "after", onRequest: () => ((reached = true), { kind: "pass" }) },
+    ]);
+    const run = await chain.runRequest(view, ctx);
+    assert.equal(run.verdict.kind, "deny");
+    assert.equal(run.decidedBy, "guard");
+    assert.ok(run.verdict.kind === "deny" && run.verdict.rule === "no-x");
+    assert.equal(reached, false);
+  });
+
+  it("denies when a layer throws (fail-secure), with an event", async () => {
+    const { chain, seen } = chainOf([
+      {
+        name: "buggy",
+        onRequest: () => {
+          throw new Error("boom");
+        },
+      },
+    ]);
+    const run = await chain.runRequest(view, ctx);
+    assert.equal(run.verdict.kind, "deny");
+    assert.ok(run.verdict.kind === "deny" && run.verdict.rule === "internal");
+    assert.deepEqual(seen, ["layer_error"]);
+  });
+
+  it("denies when an async layer rejects", async () => {
+    const { chain } = chainOf([{ name: "slow", onRequest: () => Promise.reject(new Error("io failed")) }]);
+    assert.equal((await chain.runRequest(view, ctx)).verdict.kind, "deny");
+  });
+
+  it("runs result hooks in reverse order", async () => {
+    const order: string[] = [];
+    const { chain } = chainOf([
+      { name: "outer", onResult: () => (order.push("outer"), { kind: "pass" }) },
+      { name: "inner", onResult: () => (order.push("inner"), { kind: "pass" }) },
+    ]);
+    await chain.runResult({ method: "tools/call", target: undefined, result: {} }, ctx);
+    assert.deepEqual(order, ["inner", "outer"]);
+  });
+
+  it("keeps going when an outcome observer throws", () => {
+    let observed = false;
+    const { chain } = chainOf([
+      {
+        name: "bad-observer",
+        onOutcome: () => {
+          throw new Error("x");
+        },
+      },
+      { name: "good-observer", onOutcome: () => void (observed = true) },
+    ]);
+    chain.reportOutcome({
+      ctx,
+      method: "ping",
+      target: undefined,
+      decidedBy: undefined,
+      verdict: "allow",
+      errorCode: undefined,
+      latencyMs: 1,
+      layerDecisions: [],
+    });
+    assert.equal(observed, true);
+  });
+});
