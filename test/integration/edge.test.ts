@@ -1,0 +1,230 @@
+// The gateway's edge under bad input, hot reload and shutdown: every bad request gets the right
+// status and JSON-RPC error, an invalid config never replaces a good one, SIGTERM drains.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { fixture, nodeUpstream, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+
+const configWith = (upstreams: string, extra = "") => `version: 1
+server:
+  maxBodyBytes: 65536
+  maxJsonDepth: 16
+${extra}upstreams:
+${upstreams}`;
+
+const probe = nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n");
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...headers,
+    },
+    body,
+  });
+  const text = await res.text();
+  let json: { error?: { code: number; message: string; data?: Record<string, unknown> } } | undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+const modernHeaders = { "mcp-protocol-version": "2026-07-28" };
+const envelope = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+  "io.modelcontextprotocol/clientCapabilities": {},
+};
+
+describe("bad input at the HTTP edge", () => {
+  let gateway: RunningGateway;
+  before(async () => {
+    gateway = await startGateway(configWith(probe));
+  });
+  after(async () => gateway?.stop());
+
+  it("answers malformed JSON with 400 and a parse error", async () => {
+    const r = await post(gateway.url, "{not json");
+    assert.equal(r.status, 400);
+    assert.equal(r.json?.error?.code, -32700);
+  });
+
+  it("answers a body that is not JSON-RPC with 400", async () => {
+    const r = await post(gateway.url, JSON.stringify({ hello: "world" }));
+    assert.equal(r.status, 400);
+    assert.equal(r.json?.error?.code, -32600);
+  });
+
+  it("answers a wrong content type with 415", async () => {
+    const r = await post(gateway.url, "{}", { "content-type": "text/plain" });
+    assert.equal(r.status, 415);
+    assert.match(r.json!.error!.message, /application\/json/);
+  });
+
+  it("answers an oversized body with 413 without reading it all", async () => {
+    const r = await post(
+      gateway.url,
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "x".repeat(70_000) } }),
+    );
+    assert.equal(r.status, 413);
+    assert.equal(r.json?.error?.data?.code, "PORTCULLIS_E_BODY_TOO_LARGE");
+  });
+
+  it("answers deeply nested JSON with 400 before parsing it", async () => {
+    const r = await post(gateway.url, "[".repeat(5000) + "]".repeat(5000));
+    assert.equal(r.status, 400);
+    assert.equal(r.json?.error?.data?.code, "PORTCULLIS_E_TOO_DEEP");
+  });
+
+  it("refuses a 2025 request without a session", async () => {
+    const r = await post(gateway.url, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
+    assert.equal(r.status, 400);
+    assert.match(r.json!.error!.message, /initialize/);
+  });
+
+  it("answers an unknown session with 404", async () => {
+    const r = await post(gateway.url, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }), {
+      "mcp-session-id": "forged",
+    });
+    assert.equal(r.status, 404);
+  });
+
+  it("refuses other HTTP methods with 405", async () => {
+    const res = await fetch(gateway.url, { method: "PUT", body: "{}" });
+    assert.equal(res.status, 405);
+  });
+
+  it("answers unknown methods with method-not-found (2026)", async () => {
+    const r = await post(
+      gateway.url,
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/explode", params: { _meta: envelope } }),
+      {
+        ...modernHeaders,
+        "mcp-method": "tools/explode",
+      },
+    );
+    assert.equal(r.json?.error?.code, -32601);
+  });
+
+  it("refuses a 2026 request whose Mcp-Method header disagrees with the body", async () => {
+    const body = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "probe__whoami", arguments: {}, _meta: envelope },
+    };
+    const r = await post(gateway.url, JSON.stringify(body), {
+      ...modernHeaders,
+      "mcp-method": "tools/list",
+      "mcp-name": "probe__whoami",
+    });
+    assert.equal(r.status, 400);
+    assert.equal(r.json?.error?.code, -32020);
+  });
+
+  it("refuses a 2026 request whose Mcp-Name header disagrees with the body", async () => {
+    const body = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "probe__crash", arguments: {}, _meta: envelope },
+    };
+    const r = await post(gateway.url, JSON.stringify(body), {
+      ...modernHeaders,
+      "mcp-method": "tools/call",
+      "mcp-name": "probe__whoami",
+    });
+    assert.equal(r.status, 400);
+    assert.equal(r.json?.error?.code, -32020);
+  });
+
+  it("serves the benign twin of that request", async () => {
+    const body = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "probe__whoami", arguments: {}, _meta: envelope },
+    };
+    const r = await post(gateway.url, JSON.stringify(body), {
+      ...modernHeaders,
+      "mcp-method": "tools/call",
+      "mcp-name": "probe__whoami",
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.text, /"resultType":"complete"/);
+  });
+
+  it("keeps serving after all of that", async () => {
+    const res = await fetch(`${gateway.base}/healthz`);
+    assert.equal(res.status, 200);
+    assert.equal(gateway.process.exitCode, null);
+  });
+});
+
+describe("hot reload and shutdown", () => {
+  let gateway: RunningGateway;
+  before(async () => {
+    gateway = await startGateway(configWith(probe));
+  });
+  after(async () => gateway?.stop());
+
+  it("rejects an invalid config, keeps the running one and logs where the error is", async () => {
+    writeFileSync(
+      gateway.configPath,
+      configWith(probe).replace("maxJsonDepth: 16", "maxJsonDepth: 16\n  bogus: 1"),
+    );
+    const rejected = await gateway.waitForLog((l) => l.msg === "config rejected; the running config stays");
+    assert.match(JSON.stringify(rejected.issues), /server\.bogus/);
+    const client = new Client({ name: "t", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === "probe__whoami"));
+    await client.close();
+  });
+
+  it("applies a valid config on SIGHUP without dropping an in-flight call", async () => {
+    writeFileSync(gateway.configPath, configWith(probe));
+    await gateway.waitForLog((l) => l.msg === "config reloaded");
+    const client = new Client({ name: "t", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+    await client.callTool({ name: "probe__whoami", arguments: {} });
+    const slow = client.callTool({ name: "probe__sleep", arguments: { ms: 1500 } }, { timeout: 30_000 });
+    await new Promise((r) => setTimeout(r, 300)); // the call is now running upstream
+    const second = nodeUpstream(
+      "second",
+      fixture("session-probe-server.ts"),
+      [],
+      "    protocol: 2025-11-25\n",
+    );
+    writeFileSync(gateway.configPath, configWith(probe + second));
+    const reloadsBefore = gateway.logs.filter((l) => l.msg === "config reloaded").length;
+    gateway.process.kill("SIGHUP");
+    await gateway.waitForLog(
+      () => gateway.logs.filter((l) => l.msg === "config reloaded").length > reloadsBefore,
+    );
+    await gateway.waitForLog((l) => l.msg === "upstream connected" && l.upstream === "second");
+    const deadline = Date.now() + 10_000;
+    let names: string[] = [];
+    while (Date.now() < deadline && !names.includes("second__whoami")) {
+      names = (await client.listTools()).tools.map((t) => t.name);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(names.includes("second__whoami"), names.join(","));
+    assert.equal(gateway.process.exitCode, null);
+    const finished = await slow;
+    assert.deepEqual(finished.content, [{ type: "text", text: "slept 1500" }]);
+    await client.close();
+  });
+
+  it("drains and exits 0 on SIGTERM", async () => {
+    const code = await gateway.stop("SIGTERM");
+    assert.equal(code, 0);
+    assert.ok(gateway.logs.some((l) => l.msg === "stopped"));
+  });
+});
