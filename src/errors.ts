@@ -8,8 +8,6 @@ export const JsonRpcCode = {
   methodNotFound: -32601,
   invalidParams: -32602,
   internalError: -32603,
-  /** MCP: the requested resource does not exist (2025 era; 2026 maps it to invalidParams). */
-  resourceNotFound: -32002,
   /** Portcullis: a security layer refused the message. */
   denied: -32010,
   /** Portcullis: the upstream that owns this name is not available. */
@@ -71,8 +69,9 @@ export const errorCatalogue = {
   PORTCULLIS_E_INVALID_PARAMS: { jsonRpc: JsonRpcCode.invalidParams, http: 200, message: "Invalid params" },
   PORTCULLIS_E_UNKNOWN_TOOL: { jsonRpc: JsonRpcCode.invalidParams, http: 200, message: "Unknown tool" },
   PORTCULLIS_E_UNKNOWN_PROMPT: { jsonRpc: JsonRpcCode.invalidParams, http: 200, message: "Unknown prompt" },
+  // -32602 on both eras, as the 2026-07-28 revision requires and the SDKs emit on 2025 ones too.
   PORTCULLIS_E_UNKNOWN_RESOURCE: {
-    jsonRpc: JsonRpcCode.resourceNotFound,
+    jsonRpc: JsonRpcCode.invalidParams,
     http: 200,
     message: "Unknown resource",
   },
@@ -85,6 +84,16 @@ export const errorCatalogue = {
     jsonRpc: JsonRpcCode.invalidRequest,
     http: 400,
     message: "Mcp-Session-Id header is required",
+  },
+  PORTCULLIS_E_HOST_NOT_ALLOWED: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 403,
+    message: "Host header is not allowed (DNS-rebinding protection)",
+  },
+  PORTCULLIS_E_ORIGIN_NOT_ALLOWED: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 403,
+    message: "Origin is not allowed (DNS-rebinding protection)",
   },
   PORTCULLIS_E_DENIED: { jsonRpc: JsonRpcCode.denied, http: 403, message: "Denied by a security layer" },
   PORTCULLIS_E_INTERNAL: { jsonRpc: JsonRpcCode.internalError, http: 500, message: "Internal error" },

@@ -6,7 +6,7 @@ import type { LoadedConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
 import { GatewayError, toWireError, type WireError } from "./errors.ts";
 import type { SecurityEventBus } from "./events/bus.ts";
-import { Catalog } from "./federation/catalog.ts";
+import { Catalog, type UpstreamLists } from "./federation/catalog.ts";
 import { NameSpacer } from "./federation/naming.ts";
 import { paginate } from "./federation/pagination.ts";
 import { isListMethod, LIST_METHODS, paramsForUpstream, resolveTarget } from "./federation/router.ts";
@@ -14,7 +14,8 @@ import { assembleLayers } from "./layers/index.ts";
 import { LayerChain } from "./pipeline/chain.ts";
 import type { MessageOutcome, RequestContext, RouteTarget } from "./pipeline/types.ts";
 import type { ClientSession } from "./session/clientSession.ts";
-import { GATEWAY_INFO, type UpstreamConnection } from "./upstream/connection.ts";
+import { GATEWAY_INFO, type ForwardOptions, type UpstreamConnection } from "./upstream/connection.ts";
+import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
 import { Upstream } from "./upstream/upstream.ts";
 import { refreshLists } from "./federation/refresh.ts";
 
@@ -103,6 +104,11 @@ export class Gateway {
 
   async unregister(session: ClientSession): Promise<void> {
     this.sessions.delete(session);
+    for (const uri of session.subscriptions) {
+      const upstream = this.upstreams.get(this.catalog.resolveResource(uri) ?? "");
+      if (upstream?.shared?.era === "modern") upstream.watchResource(uri, false);
+    }
+    session.subscriptions.clear();
     await session.close();
   }
 
@@ -239,20 +245,62 @@ export class Gateway {
     if (target.kind === "broadcast") return this.broadcastSetLevel(session, params);
     const upstream = this.upstreams.get(target.upstream);
     if (!upstream) throw new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", target.upstream);
+    if (method === "resources/subscribe" || method === "resources/unsubscribe") {
+      await this.setResourceSubscription(session, String(target.name), method === "resources/subscribe");
+      return {};
+    }
     const connection = await this.connectionFor(session, upstream);
     const progressToken = (params?._meta as Record<string, unknown> | undefined)?.progressToken;
+    const modern = connection.era === "modern";
     const forwarded = paramsForUpstream(method, params, target);
-    const result = await connection.request(method, forwarded, {
+    const upstreamParams = modern ? withClientEnvelope(forwarded, session) : forwarded;
+    const options: ForwardOptions = {
       signal,
       timeoutMs: upstream.config.requestTimeoutMs,
       onProgress:
         progressToken === undefined
           ? undefined
           : (p) => session.channel.notify("notifications/progress", { ...p, progressToken }, id),
-    });
-    if (method === "resources/subscribe") session.subscriptions.add(String(params?.uri));
-    if (method === "resources/unsubscribe") session.subscriptions.delete(String(params?.uri));
+    };
+    let result = await connection.request(method, upstreamParams, options);
+    if (modern && session.channel.era === "legacy" && result.resultType === "input_required") {
+      result = await fulfilInputRounds(
+        session,
+        id,
+        connection,
+        method,
+        upstreamParams ?? {},
+        result,
+        options,
+      );
+    }
     return result;
+  }
+
+  /**
+   * Subscribes a session to a resource's updates (or ends that), whatever its upstream speaks:
+   * 2025-era upstreams get resources/subscribe on the session's connection; 2026-07-28 upstreams,
+   * which have none, are watched through the gateway's listen stream.
+   */
+  async setResourceSubscription(session: ClientSession, uri: string, on: boolean): Promise<void> {
+    const upstreamName = this.catalog.resolveResource(uri);
+    const upstream = upstreamName === undefined ? undefined : this.upstreams.get(upstreamName);
+    if (!upstream) throw new GatewayError("PORTCULLIS_E_UNKNOWN_RESOURCE", uri, { uri });
+    const connection = await this.connectionFor(session, upstream);
+    const had = session.subscriptions.has(uri);
+    if (connection.era === "modern") {
+      if (had !== on) upstream.watchResource(uri, on);
+    } else {
+      await connection.request(
+        on ? "resources/subscribe" : "resources/unsubscribe",
+        { uri },
+        {
+          timeoutMs: upstream.config.requestTimeoutMs,
+        },
+      );
+    }
+    if (on) session.subscriptions.add(uri);
+    else session.subscriptions.delete(uri);
   }
 
   private async answerLocally(
@@ -262,6 +310,7 @@ export class Gateway {
   ): Promise<Record<string, unknown>> {
     if (method === "ping") return {};
     if (method === "server/discover") return this.discoverResult();
+    if (method === "subscriptions/listen") return {}; // admitted; the ingress holds the stream open
     if (!isListMethod(method)) throw new GatewayError("PORTCULLIS_E_METHOD_NOT_FOUND", method);
     const kind = LIST_METHODS[method];
     const run = await this.chain.runCatalog({ kind, items: this.catalog.items(kind) }, ctx);
@@ -288,7 +337,7 @@ export class Gateway {
   private connectionFor(session: ClientSession, upstream: Upstream): Promise<UpstreamConnection> {
     const shared = upstream.shared;
     if (!shared) return Promise.reject(upstream.unavailable());
-    if (upstream.config.isolation === "shared" || shared.era === "modern") return Promise.resolve(shared);
+    if (upstream.config.isolation === "shared") return Promise.resolve(shared);
     let pending = session.upstreams.get(upstream.name);
     if (!pending) {
       pending = this.openSessionConnection(session, upstream);
@@ -328,12 +377,14 @@ export class Gateway {
     params: Record<string, unknown> | undefined,
   ): void {
     if (method.endsWith("/list_changed")) {
-      // Lists come from the shared catalogue: refresh it; clients hear about it once it changed.
-      void this.refresh(upstream);
+      // Lists come from the shared catalogue: refresh it, then pass the news on.
+      void this.refresh(upstream, method);
       return;
     }
     if (method === "notifications/progress" || method === "notifications/cancelled") return;
-    void this.forwardNotification(session, upstream, method, params);
+    // A log line belongs on the stream of the request that caused it, when that is unambiguous.
+    const related = method === "notifications/message" ? session.soleInFlightRequest() : undefined;
+    void this.forwardNotification(session, upstream, method, params, related);
   }
 
   /** Upstream → client notifications of the shared connection. */
@@ -343,7 +394,7 @@ export class Gateway {
     params: Record<string, unknown> | undefined,
   ): void {
     if (method.endsWith("/list_changed")) {
-      void this.refresh(upstream.name);
+      void this.refresh(upstream.name, method);
       return;
     }
     if (method === "notifications/resources/updated") {
@@ -360,13 +411,18 @@ export class Gateway {
     upstream: string,
     method: string,
     params: Record<string, unknown> | undefined,
+    relatedRequestId?: string | number,
   ): Promise<void> {
     const ctx = this.systemContext(session);
     const run = await this.chain.runNotification({ direction: "to-client", method, params, upstream }, ctx);
-    if (run.verdict.kind === "pass") session.channel.notify(method, run.value);
+    if (run.verdict.kind === "pass") session.channel.notify(method, run.value, relatedRequestId);
   }
 
-  private async refresh(upstreamName: string): Promise<void> {
+  /**
+   * Reloads an upstream's lists into the catalogue. Clients hear of every list that differs, and
+   * of the list the upstream said changed (its per-session view may differ from the shared one).
+   */
+  private async refresh(upstreamName: string, signalled?: string): Promise<void> {
     const upstream = this.upstreams.get(upstreamName);
     const connection = upstream?.shared;
     if (!upstream || !connection) return;
@@ -374,26 +430,27 @@ export class Gateway {
     try {
       const lists = await refreshLists(connection, upstream.config.requestTimeoutMs);
       this.catalog.set(upstreamName, lists);
-      this.announceChanges(before, lists);
+      this.announceChanges(before, lists, signalled);
     } catch (err) {
       this.deps.logger.warn({ upstream: upstreamName, err }, "could not refresh the catalogue");
     }
   }
 
-  private announceChanges(before: ReturnType<Catalog["lists"]>, after: ReturnType<Catalog["lists"]>): void {
-    const changed: string[] = [];
-    for (const [kind, method] of [
-      ["tools", "notifications/tools/list_changed"],
-      ["prompts", "notifications/prompts/list_changed"],
-      ["resources", "notifications/resources/list_changed"],
-    ] as const) {
-      if (JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(after?.[kind] ?? [])) changed.push(method);
-    }
-    if (JSON.stringify(before?.resourceTemplates ?? []) !== JSON.stringify(after?.resourceTemplates ?? [])) {
-      if (!changed.includes("notifications/resources/list_changed"))
-        changed.push("notifications/resources/list_changed");
-    }
-    this.notifySessions(changed);
+  private announceChanges(
+    before: ReturnType<Catalog["lists"]>,
+    after: ReturnType<Catalog["lists"]>,
+    signalled?: string,
+  ): void {
+    const changed = new Set<string>();
+    if (signalled && (LIST_CHANGED_NOTIFICATIONS as readonly string[]).includes(signalled))
+      changed.add(signalled);
+    const differs = (kind: keyof UpstreamLists) =>
+      JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(after?.[kind] ?? []);
+    if (differs("tools")) changed.add("notifications/tools/list_changed");
+    if (differs("prompts")) changed.add("notifications/prompts/list_changed");
+    if (differs("resources") || differs("resourceTemplates"))
+      changed.add("notifications/resources/list_changed");
+    this.notifySessions([...changed]);
   }
 
   private notifySessions(methods: readonly string[]): void {

@@ -108,6 +108,18 @@ const serverSection = z
       .default(4 * 1024 * 1024)
       .describe("Largest request body accepted (413 beyond)."),
     maxJsonDepth: z.number().int().min(4).max(1000).default(64).describe("Deepest JSON nesting accepted."),
+    allowedHosts: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "Host header names accepted on the MCP endpoint (DNS-rebinding protection). Default: localhost names when listening on loopback, else the listen host.",
+      ),
+    allowedOrigins: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "Origin hostnames accepted from browsers (requests without Origin are not browsers). Default: localhost names.",
+      ),
     sessionIdleTimeoutMs: durationMs(30 * 60_000, "A client session unused this long is closed."),
     sessionMaxLifetimeMs: durationMs(12 * 3_600_000, "A client session is closed at this age."),
     shutdownGraceMs: durationMs(10_000, "On SIGTERM, how long in-flight calls may take to finish."),

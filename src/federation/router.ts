@@ -13,7 +13,13 @@ export const LIST_METHODS = {
 
 export type ListMethod = keyof typeof LIST_METHODS;
 
-const localMethods = new Set<string>([...Object.keys(LIST_METHODS), "ping", "server/discover"]);
+const localMethods = new Set<string>([
+  ...Object.keys(LIST_METHODS),
+  "ping",
+  "server/discover",
+  // The gateway serves listen streams itself, fed by every upstream's changes.
+  "subscriptions/listen",
+]);
 
 export function isListMethod(method: string): method is ListMethod {
   return Object.hasOwn(LIST_METHODS, method);

@@ -12,6 +12,7 @@ import { LEGACY_VERSIONS, type Gateway } from "../gateway.ts";
 import { newSessionId } from "../session/clientSession.ts";
 import { BoundedEventStore } from "../session/eventStore.ts";
 import { readJsonBody } from "./body.ts";
+import { checkRebinding } from "./rebinding.ts";
 import { rpcError, sendError, sendJson } from "./respond.ts";
 import { ModernResponder } from "./modern.ts";
 import { TransportSession } from "./transportSession.ts";
@@ -62,6 +63,8 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       return sendJson(res, ready ? 200 : 503, { ready, upstreams: gateway.upstreamStatus() });
     }
     if (path !== config.server.path) return sendJson(res, 404, { error: "not found" });
+    const rebinding = checkRebinding(req, config.server);
+    if (rebinding) return sendError(res, rebinding);
     if (!accepting) return sendError(res, new GatewayError("PORTCULLIS_E_SHUTTING_DOWN"));
 
     const sessionId = header(req, "mcp-session-id");

@@ -7,10 +7,11 @@ import type { ClientCapabilities } from "@modelcontextprotocol/client";
 import type { Logger } from "pino";
 import { GatewayError, toWireError } from "../errors.ts";
 import { MODERN_VERSIONS, type Gateway } from "../gateway.ts";
-import { anonymousPrincipal, type Principal } from "../pipeline/types.ts";
+import { anonymousPrincipal, type Principal, type RequestContext } from "../pipeline/types.ts";
 import { ClientSession, newSessionId, type ClientChannel } from "../session/clientSession.ts";
 import { buildContext } from "./context.ts";
 import { encodeResult } from "./eraCodec.ts";
+import { honoredFilter, openListenStream, type ListenStream } from "./listen.ts";
 import { checkModernRequest } from "./modernHeaders.ts";
 import { rpcError, sendJson } from "./respond.ts";
 
@@ -23,6 +24,8 @@ type StreamWriter = (message: Record<string, unknown>) => void;
 class StatelessChannel implements ClientChannel {
   readonly era = "modern" as const;
   readonly streams = new Map<string, StreamWriter>();
+  /** Open `subscriptions/listen` streams by subscription id. */
+  readonly listeners = new Map<string, ListenStream>();
   capabilities: ClientCapabilities = {};
 
   notify(
@@ -30,7 +33,10 @@ class StatelessChannel implements ClientChannel {
     params: Record<string, unknown> | undefined,
     relatedRequestId?: string | number,
   ): void {
-    if (relatedRequestId === undefined) return;
+    if (relatedRequestId === undefined) {
+      for (const listener of this.listeners.values()) listener.deliver(method, params);
+      return;
+    }
     this.streams.get(String(relatedRequestId))?.({ jsonrpc: "2.0", method, ...(params ? { params } : {}) });
   }
 
@@ -90,6 +96,7 @@ export class ModernResponder {
       return;
     }
     const { id } = route.message;
+    if (message.method === "subscriptions/listen") return this.listen(res, session, ctx, id, params);
     const wantsStream = acceptsEventStream(req) && meta.progressToken !== undefined;
     let stream: StreamWriter | undefined;
     if (wantsStream) {
@@ -106,7 +113,7 @@ export class ModernResponder {
       const outcome = await this.gateway.handleRequest(session, ctx, id, message.method, params);
       reply =
         "error" in outcome
-          ? { jsonrpc: "2.0", id, error: outcome.error }
+          ? { jsonrpc: "2.0", id, error: modernError(outcome.error) }
           : { jsonrpc: "2.0", id, result: encodeResult("modern", message.method, outcome.result) };
     } catch (err) {
       reply = { jsonrpc: "2.0", id, error: toWireError(err).toJsonRpcError() };
@@ -118,7 +125,47 @@ export class ModernResponder {
       res.end();
       return;
     }
-    sendJson(res, 200, reply);
+    sendJson(res, httpStatusOf(reply.error as { code?: number } | undefined), reply);
+  }
+
+  private async listen(
+    res: ServerResponse,
+    session: ClientSession,
+    ctx: RequestContext,
+    id: string | number,
+    params: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    const admitted = await this.gateway.handleRequest(session, ctx, id, "subscriptions/listen", params);
+    if ("error" in admitted) {
+      sendJson(
+        res,
+        httpStatusOf(admitted.error),
+        rpcError(id, admitted.error.code, admitted.error.message, admitted.error.data),
+      );
+      return;
+    }
+    const filter = honoredFilter(params?.notifications);
+    const subscribed: string[] = [];
+    for (const uri of filter.resourceSubscriptions ?? []) {
+      try {
+        await this.gateway.setResourceSubscription(session, uri, true);
+        subscribed.push(uri);
+      } catch (err) {
+        this.logger.debug({ err, uri }, "listen: resource subscription refused");
+      }
+    }
+    if (filter.resourceSubscriptions) {
+      if (subscribed.length > 0) filter.resourceSubscriptions = subscribed;
+      else delete filter.resourceSubscriptions;
+    }
+    const channel = session.channel as StatelessChannel;
+    const key = String(id);
+    const stream = openListenStream(res, id, filter, () => {
+      channel.listeners.delete(key);
+      for (const uri of subscribed)
+        void this.gateway.setResourceSubscription(session, uri, false).catch(() => undefined);
+    });
+    channel.listeners.set(key, stream);
   }
 
   /** Stateless traffic keeps its state per principal and client name; no client-supplied handle is trusted. */
@@ -150,6 +197,21 @@ export class ModernResponder {
       void this.gateway.unregister(session);
     }
   }
+}
+
+/** Upstreams of the 2025 revisions may answer -32002 for a missing resource; 2026-07-28 says -32602. */
+function modernError<E extends { code: number }>(error: E): E {
+  return error.code === -32002 ? { ...error, code: -32602 } : error;
+}
+
+/**
+ * 2026-07-28 over HTTP gives some JSON-RPC errors an HTTP status of their own: an unknown method is
+ * a 404; header mismatches, unsupported revisions and missing client capabilities are 400s.
+ */
+function httpStatusOf(error: { code?: number } | undefined): number {
+  if (error?.code === -32601) return 404;
+  if (error?.code === -32020 || error?.code === -32021 || error?.code === -32022) return 400;
+  return 200;
 }
 
 function acceptsEventStream(req: IncomingMessage): boolean {

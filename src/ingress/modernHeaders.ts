@@ -5,6 +5,16 @@ import type { IncomingMessage } from "node:http";
 import { MODERN_VERSIONS } from "../gateway.ts";
 
 export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+export const METHOD_NOT_FOUND = -32601;
+
+/** Client requests that exist in the 2025 revisions but not in 2026-07-28. */
+const removedIn2026 = new Set([
+  "initialize",
+  "ping",
+  "logging/setLevel",
+  "resources/subscribe",
+  "resources/unsubscribe",
+]);
 export const HEADER_MISMATCH = -32020;
 
 export interface HeaderRejection {
@@ -37,6 +47,13 @@ export function checkModernRequest(
     };
   }
   if (!isRequest) return undefined;
+  if (removedIn2026.has(method)) {
+    return {
+      httpStatus: 404,
+      code: METHOD_NOT_FOUND,
+      message: `Method ${method} does not exist in ${revision}`,
+    };
+  }
   const versionHeader = single(req, "mcp-protocol-version");
   const methodHeader = single(req, "mcp-method");
   if (versionHeader === undefined) return mismatch("MCP-Protocol-Version header is required");

@@ -9,6 +9,7 @@ import {
   SSEClientTransport,
   StreamableHTTPClientTransport,
   type ClientCapabilities,
+  type PriorDiscovery,
   type Transport,
 } from "@modelcontextprotocol/client";
 import { Agent } from "undici";
@@ -46,6 +47,8 @@ export interface OpenOptions {
   readonly logger: Logger;
   /** Kept for failure reports: the last lines the process wrote to stderr. */
   readonly stderrTail: string[];
+  /** A known era verdict (from the shared connection) that spares the version probe. */
+  readonly prior?: PriorDiscovery;
 }
 
 export interface ForwardOptions {
@@ -98,7 +101,10 @@ export class UpstreamConnection {
     client.onerror = (err) =>
       options.logger.debug({ upstream: options.name, err }, "upstream transport error");
     try {
-      await client.connect(transport, { timeout: config.connectTimeoutMs });
+      await client.connect(transport, {
+        timeout: config.connectTimeoutMs,
+        ...(options.prior ? { prior: options.prior } : {}),
+      });
     } catch (err) {
       await transport.close().catch(() => undefined);
       throw err;
@@ -108,6 +114,12 @@ export class UpstreamConnection {
 
   get protocolVersion(): string | undefined {
     return this.client.getNegotiatedProtocolVersion();
+  }
+
+  /** What a further connection to the same upstream can reuse instead of probing again. */
+  get verdict(): PriorDiscovery {
+    const discover = this.client.getDiscoverResult();
+    return this.era === "modern" && discover ? { kind: "modern", discover } : { kind: "legacy" };
   }
 
   get era(): "legacy" | "modern" {

@@ -132,7 +132,10 @@ export class SpawnedStdioTransport implements Transport {
         continue;
       }
       if (message === null) return;
-      this.onmessage?.(message);
+      // The SDK handles notifications a microtask later than responses; delivering every message
+      // in its own microtask keeps a progress notification ahead of the result that follows it.
+      const delivered = message;
+      queueMicrotask(() => this.onmessage?.(delivered));
     }
   }
 

@@ -1,11 +1,12 @@
 // A configured upstream under supervision: its shared connection (catalogue, health, shared
 // isolation), restarts with exponential backoff when it dies, and per-client-session connections.
-import type { ClientCapabilities } from "@modelcontextprotocol/client";
+import type { ClientCapabilities, PriorDiscovery } from "@modelcontextprotocol/client";
 import type { Logger } from "pino";
 import type { UpstreamConfig } from "../config/schema.ts";
 import { GatewayError } from "../errors.ts";
 import type { SecurityEventBus } from "../events/bus.ts";
 import { UpstreamConnection, type ConnectionHandlers } from "./connection.ts";
+import { UpstreamListener } from "./listen.ts";
 
 /**
  * What the shared connection declares: servers list some tools only to clients that can sample or
@@ -43,6 +44,7 @@ export interface UpstreamStatus {
 export class Upstream {
   private stateValue: UpstreamState = "starting";
   private sharedConnection: UpstreamConnection | undefined;
+  private listener: UpstreamListener | undefined;
   private lastError: string | undefined;
   private restartAttempt = 0;
   private restarts = 0;
@@ -108,9 +110,10 @@ export class Upstream {
 
   /** Opens a connection whose server-initiated traffic belongs to one client session. */
   async openFor(capabilities: ClientCapabilities, handlers: ConnectionHandlers): Promise<UpstreamConnection> {
-    if (this.stateValue !== "up") throw this.unavailable();
+    const shared = this.sharedConnection;
+    if (this.stateValue !== "up" || !shared) throw this.unavailable();
     try {
-      return await this.open(capabilities, handlers);
+      return await this.open(capabilities, handlers, shared.verdict);
     } catch (err) {
       throw new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${this.name}: ${describe(err)}`, {
         upstream: this.name,
@@ -125,16 +128,31 @@ export class Upstream {
     });
   }
 
+  /**
+   * Watches a resource on a 2026-07-28 upstream (which has no resources/subscribe): its updates
+   * arrive on the gateway's listen stream and reach the sessions subscribed to that URI.
+   */
+  watchResource(uri: string, on: boolean): void {
+    if (!this.listener) throw this.unavailable();
+    this.listener.watch(uri, on);
+  }
+
   async stop(): Promise<void> {
     this.stateValue = "stopped";
+    await this.listener?.close();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const connection = this.sharedConnection;
     this.sharedConnection = undefined;
     await connection?.close();
   }
 
-  private open(capabilities: ClientCapabilities, handlers: ConnectionHandlers): Promise<UpstreamConnection> {
+  private open(
+    capabilities: ClientCapabilities,
+    handlers: ConnectionHandlers,
+    prior?: PriorDiscovery,
+  ): Promise<UpstreamConnection> {
     return UpstreamConnection.open({
+      prior,
       name: this.name,
       config: this.config,
       baseDir: this.deps.baseDir,
@@ -176,6 +194,10 @@ export class Upstream {
       return;
     }
     this.sharedConnection = connection;
+    if (connection.era === "modern") {
+      this.listener = new UpstreamListener(connection, log);
+      this.listener.start();
+    }
     this.stateValue = "up";
     this.restartAttempt = 0;
     this.lastError = undefined;
@@ -188,6 +210,8 @@ export class Upstream {
   private onSharedClosed(connection: UpstreamConnection | undefined): void {
     if (this.stateValue === "stopped" || connection !== this.sharedConnection) return;
     this.sharedConnection = undefined;
+    void this.listener?.close();
+    this.listener = undefined;
     this.lastError = "connection closed";
     this.deps.logger.warn(
       { upstream: this.name, stderrTail: this.stderrTail.slice(-10) },
