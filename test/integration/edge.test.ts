@@ -2,6 +2,7 @@
 // status and JSON-RPC error, an invalid config never replaces a good one, SIGTERM drains.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { fixture, nodeUpstream, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
@@ -226,5 +227,64 @@ describe("hot reload and shutdown", () => {
     const code = await gateway.stop("SIGTERM");
     assert.equal(code, 0);
     assert.ok(gateway.logs.some((l) => l.msg === "stopped"));
+  });
+});
+
+describe("DNS-rebinding protection", () => {
+  let gateway: RunningGateway;
+  before(async () => {
+    gateway = await startGateway(configWith(probe));
+  });
+  after(async () => gateway?.stop());
+
+  const initialize = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  });
+
+  function rawPost(headers: Record<string, string>): Promise<{ status: number; body: string }> {
+    const url = new URL(gateway.url);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            ...headers,
+          },
+        },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => (body += c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on("error", reject);
+      req.end(initialize);
+    });
+  }
+
+  it("refuses a request whose Host is a rebound name", async () => {
+    const r = await rawPost({ host: "attacker.example:8080" });
+    assert.equal(r.status, 403);
+    assert.match(r.body, /PORTCULLIS_E_HOST_NOT_ALLOWED/);
+  });
+
+  it("refuses a browser request from a foreign Origin", async () => {
+    const r = await rawPost({ host: "127.0.0.1", origin: "https://attacker.example" });
+    assert.equal(r.status, 403);
+    assert.match(r.body, /PORTCULLIS_E_ORIGIN_NOT_ALLOWED/);
+  });
+
+  it("serves the benign twins: localhost Host, localhost Origin, no Origin", async () => {
+    assert.equal((await rawPost({ host: "localhost:1234", origin: "http://localhost:3000" })).status, 200);
+    assert.equal((await rawPost({ host: "127.0.0.1" })).status, 200);
   });
 });

@@ -32,31 +32,35 @@ function text(result: { content?: unknown }): string {
   return content.map((c) => c.text ?? "").join("");
 }
 
-async function startEverythingOverHttp(): Promise<{ child: ChildProcess; url: string }> {
+async function startEverythingOverHttp(
+  mode: "streamableHttp" | "sse",
+): Promise<{ child: ChildProcess; url: string }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, [everythingServer, "streamableHttp"], {
+  const child = spawn(process.execPath, [everythingServer, mode], {
     env: { PATH: process.env.PATH ?? "", PORT: String(port) },
     stdio: ["ignore", "ignore", "pipe"],
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server-everything (HTTP) did not start")), 20_000);
-    child.stderr.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("listening")) {
+    const timer = setTimeout(() => reject(new Error(`server-everything (${mode}) did not start`)), 20_000);
+    child.stderr!.on("data", (chunk: Buffer) => {
+      if (/listening|running/i.test(chunk.toString())) {
         clearTimeout(timer);
         resolve();
       }
     });
   });
-  return { child, url: `http://127.0.0.1:${port}/mcp` };
+  return { child, url: `http://127.0.0.1:${port}/${mode === "sse" ? "sse" : "mcp"}` };
 }
 
 describe("federation of real MCP servers", () => {
   let gateway: RunningGateway;
   let httpUpstream: { child: ChildProcess; url: string };
+  let sseUpstream: { child: ChildProcess; url: string };
   let files: string;
 
   before(async () => {
-    httpUpstream = await startEverythingOverHttp();
+    httpUpstream = await startEverythingOverHttp("streamableHttp");
+    sseUpstream = await startEverythingOverHttp("sse");
     files = mkdtempSync(join(tmpdir(), "portcullis-fs-"));
     writeFileSync(join(files, "hello.txt"), "hello from the filesystem server\n");
     gateway = await startGateway(`version: 1
@@ -66,12 +70,16 @@ ${nodeUpstream("files", filesystemServer, [files])}
   remote:
     transport: streamable-http
     url: ${httpUpstream.url}
+  legacysse:
+    transport: sse
+    url: ${sseUpstream.url}
 `);
   });
 
   after(async () => {
     await gateway?.stop();
     httpUpstream?.child.kill();
+    sseUpstream?.child.kill();
   });
 
   for (const mode of ["legacy", "auto"] as const) {
@@ -108,6 +116,14 @@ ${nodeUpstream("files", filesystemServer, [files])}
           arguments: { message: `http ${mode}` },
         });
         assert.equal(text(result), `Echo: http ${mode}`);
+      });
+
+      it("routes a call to the legacy HTTP+SSE upstream", async () => {
+        const result = await client.callTool({
+          name: "legacysse__echo",
+          arguments: { message: `sse ${mode}` },
+        });
+        assert.equal(text(result), `Echo: sse ${mode}`);
       });
 
       it("reads a file through server-filesystem", async () => {

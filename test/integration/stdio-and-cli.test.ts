@@ -1,0 +1,77 @@
+// The stdio ingress as a desktop client uses it (the official SDK's stdio client spawning
+// `portcullis stdio`), and the CLI's init and validate commands.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { cliPath, fixture, nodeUpstream } from "../helpers/gatewayProcess.ts";
+
+function tempConfig(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
+  const path = join(dir, "portcullis.yaml");
+  writeFileSync(path, text);
+  return path;
+}
+
+const probeConfig = `version: 1
+upstreams:
+${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}`;
+
+describe("stdio ingress", () => {
+  for (const mode of ["legacy", "auto"] as const) {
+    it(`serves a ${mode === "legacy" ? "2025-11-25" : "2026-07-28"} desktop client over stdio`, async () => {
+      const client = new Client({ name: "desktop", version: "1.0.0" }, { versionNegotiation: { mode } });
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [cliPath, "stdio", "--config", tempConfig(probeConfig)],
+        env: { PATH: process.env.PATH ?? "" },
+        stderr: "pipe",
+      });
+      await client.connect(transport);
+      try {
+        const { tools } = await client.listTools();
+        assert.ok(tools.some((t) => t.name === "probe__whoami"));
+        const result = await client.callTool({ name: "probe__sleep", arguments: { ms: 1 } });
+        assert.deepEqual(result.content, [{ type: "text", text: "slept 1" }]);
+        await assert.rejects(client.callTool({ name: "probe__missing", arguments: {} }), /Unknown tool/);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+});
+
+describe("command line", () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: "utf8" });
+
+  it("init writes a starter config that validates", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "portcullis-init-")), "portcullis.yaml");
+    const init = run("init", "--out", out);
+    assert.equal(init.status, 0, init.stderr);
+    assert.match(readFileSync(out, "utf8"), /host: 127\.0\.0\.1/);
+    const validate = run("validate", "--config", out);
+    assert.equal(validate.status, 0, validate.stderr);
+    assert.equal(run("init", "--out", out).status, 1, "refuses to overwrite without --force");
+  });
+
+  it("validate lists every error with file, line and key, and exits 1", () => {
+    const path = tempConfig("version: 1\nserver:\n  port: -1\n  colour: blue\nupstreams: {}\n");
+    const result = run("validate", "--config", path);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, new RegExp(`${path}:3:\\d+: server\\.port`));
+    assert.match(result.stderr, new RegExp(`${path}:4:\\d+: server\\.colour: unknown key "colour"`));
+    assert.match(result.stderr, /upstreams: at least one upstream is required/);
+    assert.match(result.stderr, /3 error\(s\)/);
+  });
+
+  it("explains a missing --config and an unknown command", () => {
+    assert.match(run("serve").stderr, /--config FILE is required/);
+    const unknown = run("frobnicate");
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  });
+});
