@@ -42,7 +42,7 @@ async function startEverythingOverHttp(
   });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server-everything (${mode}) did not start`)), 20_000);
-    child.stderr!.on("data", (chunk: Buffer) => {
+    child.stderr.on("data", (chunk: Buffer) => {
       if (/listening|running/i.test(chunk.toString())) {
         clearTimeout(timer);
         resolve();
