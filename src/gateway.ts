@@ -351,7 +351,14 @@ export class Gateway {
     session: ClientSession,
     upstream: Upstream,
   ): Promise<UpstreamConnection> {
-    const caps = session.channel.era === "legacy" ? session.channel.capabilities : {};
+    // The upstream may ask this client for what it can give: 2025 clients are asked directly,
+    // 2026-07-28 clients through input-required rounds.
+    const { sampling, elicitation, roots } = session.channel.capabilities;
+    const caps = {
+      ...(sampling ? { sampling } : {}),
+      ...(elicitation ? { elicitation } : {}),
+      ...(roots ? { roots } : {}),
+    };
     const connection = await upstream.openFor(caps, {
       onNotification: (method, params) => this.deliverToSession(session, upstream.name, method, params),
       onServerRequest: (method, params, signal) =>

@@ -12,6 +12,13 @@ import { ClientSession, newSessionId, type ClientChannel } from "../session/clie
 import { buildContext } from "./context.ts";
 import { encodeResult } from "./eraCodec.ts";
 import { honoredFilter, openListenStream, type ListenStream } from "./listen.ts";
+import {
+  INPUT_CAPABLE_METHODS,
+  InputFlow,
+  isGatewayState,
+  unsealState,
+  type RoundOutcome,
+} from "./inputRounds.ts";
 import { checkModernRequest } from "./modernHeaders.ts";
 import { rpcError, sendJson } from "./respond.ts";
 
@@ -40,13 +47,35 @@ class StatelessChannel implements ClientChannel {
     this.streams.get(String(relatedRequestId))?.({ jsonrpc: "2.0", method, ...(params ? { params } : {}) });
   }
 
-  request(method: string): Promise<Record<string, unknown>> {
-    return Promise.reject(
-      new GatewayError(
-        "PORTCULLIS_E_NOT_BRIDGEABLE",
-        `${method} from a 2025-era upstream to a 2026-07-28 client`,
-      ),
-    );
+  /** Requests of this client whose upstream call waits for input, by original request id and by token. */
+  readonly flowsByOrigin = new Map<string, InputFlow>();
+  readonly flowsByToken = new Map<string, InputFlow>();
+  /** Who this state belongs to: principal and client. */
+  readonly binding: string;
+
+  constructor(binding: string) {
+    this.binding = binding;
+  }
+
+  /** A 2025-era upstream asks this stateless client for input: it becomes an input-required round. */
+  request(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: { relatedRequestId?: string | number; signal: AbortSignal },
+  ): Promise<Record<string, unknown>> {
+    const flow =
+      options.relatedRequestId === undefined
+        ? undefined
+        : this.flowsByOrigin.get(String(options.relatedRequestId));
+    if (!flow) {
+      return Promise.reject(
+        new GatewayError(
+          "PORTCULLIS_E_NOT_BRIDGEABLE",
+          `${method} from a 2025-era upstream: it is not tied to exactly one tools/call, prompts/get or resources/read of this client`,
+        ),
+      );
+    }
+    return flow.ask(method, params, options.signal);
   }
 }
 
@@ -110,11 +139,7 @@ export class ModernResponder {
     }
     let reply: Record<string, unknown>;
     try {
-      const outcome = await this.gateway.handleRequest(session, ctx, id, message.method, params);
-      reply =
-        "error" in outcome
-          ? { jsonrpc: "2.0", id, error: modernError(outcome.error) }
-          : { jsonrpc: "2.0", id, result: encodeResult("modern", message.method, outcome.result) };
+      reply = await this.answer(session, ctx, id, message.method, params);
     } catch (err) {
       reply = { jsonrpc: "2.0", id, error: toWireError(err).toJsonRpcError() };
     } finally {
@@ -126,6 +151,57 @@ export class ModernResponder {
       return;
     }
     sendJson(res, httpStatusOf(reply.error as { code?: number } | undefined), reply);
+  }
+
+  /**
+   * Runs one request, or one round of a request whose upstream asked for client input: a retry
+   * carrying this gateway's sealed request state resumes the waiting upstream call.
+   */
+  private async answer(
+    session: ClientSession,
+    ctx: RequestContext,
+    id: string | number,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): Promise<Record<string, unknown>> {
+    const channel = session.channel as StatelessChannel;
+    let flow: InputFlow | undefined;
+    let round: RoundOutcome;
+    const state = params?.requestState;
+    if (isGatewayState(state)) {
+      const token = unsealState(state, channel.binding);
+      flow = token === undefined ? undefined : channel.flowsByToken.get(token);
+      if (!flow)
+        return rpcError(id, -32602, "requestState is unknown, expired or was issued to another client");
+      flow.answer(params?.inputResponses);
+      round = await flow.next();
+    } else if (INPUT_CAPABLE_METHODS.has(method)) {
+      const origin = String(id);
+      const forget = () => {
+        channel.flowsByOrigin.delete(origin);
+        if (flow) channel.flowsByToken.delete(flow.token);
+      };
+      flow = new InputFlow(
+        channel.binding,
+        this.gateway.handleRequest(session, ctx, id, method, params),
+        forget,
+      );
+      channel.flowsByOrigin.set(origin, flow);
+      channel.flowsByToken.set(flow.token, flow);
+      round = await flow.next();
+    } else {
+      round = { kind: "done", outcome: await this.gateway.handleRequest(session, ctx, id, method, params) };
+    }
+    if (round.kind === "input")
+      return { jsonrpc: "2.0", id, result: encodeResult("modern", method, round.result) };
+    if (flow) {
+      for (const [key, value] of channel.flowsByOrigin) if (value === flow) channel.flowsByOrigin.delete(key);
+      channel.flowsByToken.delete(flow.token);
+    }
+    const { outcome } = round;
+    return "error" in outcome
+      ? { jsonrpc: "2.0", id, error: modernError(outcome.error) }
+      : { jsonrpc: "2.0", id, result: encodeResult("modern", method, outcome.result) };
   }
 
   private async listen(
@@ -177,7 +253,7 @@ export class ModernResponder {
     if (!session || session.isClosed) {
       session = new ClientSession(
         newSessionId(),
-        new StatelessChannel(),
+        new StatelessChannel(key),
         { name: clientName, version: typeof info?.version === "string" ? info.version : "" },
         MODERN_VERSIONS[0],
       );

@@ -198,6 +198,89 @@ ${nodeUpstream("files", filesystemServer, [files])}
     }
   });
 
+  it("turns a 2025 upstream's elicitation into an input-required round for a 2026 client", async () => {
+    const client = new Client(
+      { name: "modern-elicitor", version: "1.0.0" },
+      { versionNegotiation: { mode: "auto" }, capabilities: { elicitation: { form: {} } } },
+    );
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+    let asked = "";
+    client.setRequestHandler("elicitation/create", async (request) => {
+      asked = String((request.params as { message?: unknown }).message);
+      return {
+        action: "accept",
+        content: { name: "Grace", check: true, integer: 7, email: "grace@example.com" },
+      };
+    });
+    try {
+      assert.equal(client.getProtocolEra(), "modern");
+      const result = await client.callTool({
+        name: "everything__trigger-elicitation-request",
+        arguments: {},
+      });
+      assert.ok(asked.length > 0, "the 2026 client was asked through an input-required round");
+      assert.match(JSON.stringify(result.content), /Grace/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("turns a 2025 upstream's sampling request into an input-required round for a 2026 client", async () => {
+    const client = new Client(
+      { name: "modern-sampler", version: "1.0.0" },
+      { versionNegotiation: { mode: "auto" }, capabilities: { sampling: {} } },
+    );
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+    client.setRequestHandler("sampling/createMessage", async () => ({
+      model: "test-model",
+      role: "assistant",
+      content: { type: "text", text: "modern sample" },
+    }));
+    try {
+      const result = await client.callTool({
+        name: "everything__trigger-sampling-request",
+        arguments: { prompt: "hello", maxTokens: 5 },
+      });
+      assert.match(text(result), /modern sample/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("refuses a forged request state without reaching the upstream", async () => {
+    const envelope = {
+      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+      "io.modelcontextprotocol/clientInfo": { name: "forger", version: "1" },
+      "io.modelcontextprotocol/clientCapabilities": {},
+    };
+    const body = {
+      jsonrpc: "2.0",
+      id: 9,
+      method: "tools/call",
+      params: {
+        name: "everything__echo",
+        arguments: { message: "x" },
+        requestState: "portcullis.v1.AAAAAAAAAAAAAAAAAAAAAA.forgedmac",
+        inputResponses: { "input-1": { action: "accept" } },
+        _meta: envelope,
+      },
+    };
+    const res = await fetch(gateway.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "tools/call",
+        "mcp-name": "everything__echo",
+      },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as { error?: { code: number; message: string } };
+    assert.equal(json.error?.code, -32602);
+    assert.match(json.error.message, /requestState/);
+  });
+
   it("relays an elicitation round trip to the 2025 client that caused it", async () => {
     const client = await connect(gateway.url, "legacy", { elicitation: { form: {} } });
     let asked = "";

@@ -1,0 +1,140 @@
+// Turns a 2025-era upstream's requests to the client (sampling, elicitation, roots) into
+// 2026-07-28 input-required rounds for a stateless client: the upstream call stays pending at the
+// gateway, the client is answered "input required" with a sealed request state, and its retry
+// carries the answers back to the waiting upstream request.
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { GatewayError } from "../errors.ts";
+import type { RpcOutcome } from "../gateway.ts";
+
+/** Methods whose results may be "input required" in 2026-07-28. */
+export const INPUT_CAPABLE_METHODS = new Set(["tools/call", "prompts/get", "resources/read"]);
+
+const STATE_PREFIX = "portcullis.v1.";
+/** How long the gateway keeps an upstream call waiting for the client's next round. */
+export const INPUT_ROUND_TIMEOUT_MS = 300_000;
+
+/** Per process: a request state is only valid on the gateway node that holds the pending call. */
+const sealKey = randomBytes(32);
+
+interface WaitingInput {
+  readonly method: string;
+  readonly params: Record<string, unknown> | undefined;
+  sent: boolean;
+  readonly resolve: (result: Record<string, unknown>) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export type RoundOutcome =
+  | { readonly kind: "done"; readonly outcome: RpcOutcome }
+  | { readonly kind: "input"; readonly result: Record<string, unknown> };
+
+export class InputFlow {
+  readonly token = randomBytes(16).toString("base64url");
+  private readonly waiting = new Map<string, WaitingInput>();
+  private readonly work: Promise<RoundOutcome>;
+  private readonly binding: string;
+  private wake: (() => void) | undefined;
+  private counter = 0;
+  private expiry: NodeJS.Timeout | undefined;
+  private readonly onAbandon: () => void;
+
+  /** `binding` names the principal and client the flow belongs to; a state presented by anyone else fails. */
+  constructor(binding: string, work: Promise<RpcOutcome>, onAbandon: () => void) {
+    this.binding = binding;
+    this.work = work.then((outcome) => ({ kind: "done", outcome }));
+    this.onAbandon = onAbandon;
+  }
+
+  /** The upstream asks the client for input: park the request until the client's next round. */
+  ask(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const key = `input-${++this.counter}`;
+      this.waiting.set(key, { method, params, sent: false, resolve, reject });
+      signal.addEventListener(
+        "abort",
+        () => {
+          this.waiting.delete(key);
+          reject(new GatewayError("PORTCULLIS_E_CANCELLED"));
+        },
+        { once: true },
+      );
+      this.wake?.();
+    });
+  }
+
+  /** Waits until the upstream call completes, or needs input the client has not been asked for yet. */
+  async next(): Promise<RoundOutcome> {
+    if (this.expiry) clearTimeout(this.expiry);
+    for (;;) {
+      const unsent = [...this.waiting.entries()].filter(([, w]) => !w.sent);
+      if (unsent.length > 0) {
+        const inputRequests: Record<string, unknown> = {};
+        for (const [key, w] of unsent) {
+          w.sent = true;
+          inputRequests[key] =
+            w.params === undefined ? { method: w.method } : { method: w.method, params: w.params };
+        }
+        this.expiry = setTimeout(
+          () => this.abandon("the client did not answer in time"),
+          INPUT_ROUND_TIMEOUT_MS,
+        );
+        this.expiry.unref();
+        return {
+          kind: "input",
+          result: { resultType: "input_required", inputRequests, requestState: this.seal() },
+        };
+      }
+      const woken = new Promise<undefined>((resolve) => (this.wake = () => resolve(undefined)));
+      const settled = await Promise.race([this.work, woken]);
+      this.wake = undefined;
+      if (settled) {
+        if (this.expiry) clearTimeout(this.expiry);
+        return settled;
+      }
+    }
+  }
+
+  /** Hands the client's answers to the upstream requests waiting for them. */
+  answer(responses: unknown): void {
+    if (!responses || typeof responses !== "object") return;
+    for (const [key, value] of Object.entries(responses as Record<string, unknown>)) {
+      const waiting = this.waiting.get(key);
+      if (!waiting?.sent || !value || typeof value !== "object") continue;
+      this.waiting.delete(key);
+      waiting.resolve(value as Record<string, unknown>);
+    }
+  }
+
+  abandon(reason: string): void {
+    for (const w of this.waiting.values())
+      w.reject(new GatewayError("PORTCULLIS_E_UPSTREAM_TIMEOUT", reason));
+    this.waiting.clear();
+    this.onAbandon();
+  }
+
+  private seal(): string {
+    return `${STATE_PREFIX}${this.token}.${mac(this.token, this.binding)}`;
+  }
+}
+
+/** True when a request state is one this gateway issued (whatever its validity). */
+export function isGatewayState(state: unknown): state is string {
+  return typeof state === "string" && state.startsWith(STATE_PREFIX);
+}
+
+/** The flow token of a request state issued to `binding`, or undefined when forged or misbound. */
+export function unsealState(state: string, binding: string): string | undefined {
+  const [token, tag] = state.slice(STATE_PREFIX.length).split(".", 2);
+  if (!token || !tag) return undefined;
+  const expected = Buffer.from(mac(token, binding));
+  const given = Buffer.from(tag);
+  return expected.length === given.length && timingSafeEqual(expected, given) ? token : undefined;
+}
+
+function mac(token: string, binding: string): string {
+  return createHmac("sha256", sealKey).update(`${token}\u0000${binding}`).digest("base64url");
+}
