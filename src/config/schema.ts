@@ -143,7 +143,10 @@ const federationSection = z
 
 const loggingSection = z
   .strictObject({
-    level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    level: z
+      .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+      .default("info")
+      .describe("Lowest level written to the JSON log on stderr; applied again on reload."),
     decisions: z.boolean().default(true).describe("Log one JSON line per message decision."),
   })
   .prefault({});
@@ -154,7 +157,9 @@ export const configSchema = z
     profile: z
       .enum(["strict", "balanced", "dev"])
       .default("strict")
-      .describe("Security profile: strict (default) runs every layer; dev turns security layers off."),
+      .describe(
+        "Security profile of the layers: strict (default) runs every check, balanced trades some for speed, dev turns security layers off. Today's chain holds only the decision log, which runs in every profile.",
+      ),
     server: serverSection,
     federation: federationSection,
     logging: loggingSection,
