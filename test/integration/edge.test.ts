@@ -113,50 +113,33 @@ describe("bad input at the HTTP edge", () => {
     assert.equal(r.json?.error?.code, -32601);
   });
 
+  /** A 2026-07-28 tools/call of `tool` whose Mcp-Method and Mcp-Name headers say what the caller chose. */
+  const modernCall = (tool: string, headers: { method: string; name: string }) =>
+    post(
+      gateway.url,
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: tool, arguments: {}, _meta: envelope },
+      }),
+      { ...modernHeaders, "mcp-method": headers.method, "mcp-name": headers.name },
+    );
+
   it("refuses a 2026 request whose Mcp-Method header disagrees with the body", async () => {
-    const body = {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: { name: "probe__whoami", arguments: {}, _meta: envelope },
-    };
-    const r = await post(gateway.url, JSON.stringify(body), {
-      ...modernHeaders,
-      "mcp-method": "tools/list",
-      "mcp-name": "probe__whoami",
-    });
+    const r = await modernCall("probe__whoami", { method: "tools/list", name: "probe__whoami" });
     assert.equal(r.status, 400);
     assert.equal(r.json?.error?.code, -32020);
   });
 
   it("refuses a 2026 request whose Mcp-Name header disagrees with the body", async () => {
-    const body = {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: { name: "probe__crash", arguments: {}, _meta: envelope },
-    };
-    const r = await post(gateway.url, JSON.stringify(body), {
-      ...modernHeaders,
-      "mcp-method": "tools/call",
-      "mcp-name": "probe__whoami",
-    });
+    const r = await modernCall("probe__crash", { method: "tools/call", name: "probe__whoami" });
     assert.equal(r.status, 400);
     assert.equal(r.json?.error?.code, -32020);
   });
 
   it("serves the benign twin of that request", async () => {
-    const body = {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: { name: "probe__whoami", arguments: {}, _meta: envelope },
-    };
-    const r = await post(gateway.url, JSON.stringify(body), {
-      ...modernHeaders,
-      "mcp-method": "tools/call",
-      "mcp-name": "probe__whoami",
-    });
+    const r = await modernCall("probe__whoami", { method: "tools/call", name: "probe__whoami" });
     assert.equal(r.status, 200, r.text);
     assert.match(r.text, /"resultType":"complete"/);
   });
