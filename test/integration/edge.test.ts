@@ -14,7 +14,12 @@ server:
 ${extra}upstreams:
 ${upstreams}`;
 
-const probe = nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n");
+const probe = nodeUpstream(
+  "probe",
+  fixture("session-probe-server.ts"),
+  [],
+  "    protocol: 2025-11-25\n    requestTimeoutMs: 1500\n",
+);
 
 async function post(url: string, body: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, {
@@ -144,6 +149,19 @@ describe("bad input at the HTTP edge", () => {
     assert.match(r.text, /"resultType":"complete"/);
   });
 
+  it("answers a call whose upstream never answers with a timeout error", async () => {
+    const client = new Client({ name: "t", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+    try {
+      await assert.rejects(
+        client.callTool({ name: "probe__hang", arguments: {} }, { timeout: 20_000 }),
+        /Upstream did not answer in time/,
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
   it("keeps serving after all of that", async () => {
     const res = await fetch(`${gateway.base}/healthz`);
     assert.equal(res.status, 200);
@@ -178,7 +196,7 @@ describe("hot reload and shutdown", () => {
     const client = new Client({ name: "t", version: "1" });
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
     await client.callTool({ name: "probe__whoami", arguments: {} });
-    const slow = client.callTool({ name: "probe__sleep", arguments: { ms: 1500 } }, { timeout: 30_000 });
+    const slow = client.callTool({ name: "probe__sleep", arguments: { ms: 900 } }, { timeout: 30_000 });
     await new Promise((r) => setTimeout(r, 300)); // the call is now running upstream
     const second = nodeUpstream(
       "second",
@@ -202,7 +220,7 @@ describe("hot reload and shutdown", () => {
     assert.ok(names.includes("second__whoami"), names.join(","));
     assert.equal(gateway.process.exitCode, null);
     const finished = await slow;
-    assert.deepEqual(finished.content, [{ type: "text", text: "slept 1500" }]);
+    assert.deepEqual(finished.content, [{ type: "text", text: "slept 900" }]);
     await client.close();
   });
 

@@ -63,9 +63,10 @@ describe("federation of real MCP servers", () => {
     sseUpstream = await startEverythingOverHttp("sse");
     files = mkdtempSync(join(tmpdir(), "portcullis-fs-"));
     writeFileSync(join(files, "hello.txt"), "hello from the filesystem server\n");
-    gateway = await startGateway(`version: 1
+    gateway = await startGateway(
+      `version: 1
 upstreams:
-${nodeUpstream("everything", everythingServer)}
+${nodeUpstream("everything", everythingServer, [], "    env:\n      GRANTED_SETTING: visible\n")}
 ${nodeUpstream("files", filesystemServer, [files])}
   remote:
     transport: streamable-http
@@ -73,7 +74,9 @@ ${nodeUpstream("files", filesystemServer, [files])}
   legacysse:
     transport: sse
     url: ${sseUpstream.url}
-`);
+`,
+      { env: { PORTCULLIS_TEST_SECRET: "must-not-leak" } },
+    );
   });
 
   after(async () => {
@@ -178,6 +181,29 @@ ${nodeUpstream("files", filesystemServer, [files])}
       }
     });
   }
+
+  it("spawns stdio servers with only the environment the config names", async () => {
+    const client = await connect(gateway.url, "legacy");
+    try {
+      const env = text(await client.callTool({ name: "everything__get-env", arguments: {} }));
+      assert.match(env, /GRANTED_SETTING/);
+      assert.match(env, /"PATH"/);
+      assert.doesNotMatch(env, /PORTCULLIS_TEST_SECRET|must-not-leak/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("writes one decision line per request with method, tool, upstream, verdict and latency", async () => {
+    const line = await gateway.waitForLog((l) => l.msg === "decision" && l.tool === "everything__echo");
+    assert.equal(line.method, "tools/call");
+    assert.equal(line.upstream, "everything");
+    assert.equal(line.verdict, "allow");
+    assert.equal(typeof line.latencyMs, "number");
+    assert.equal(typeof line.time, "string");
+    const refused = await gateway.waitForLog((l) => l.msg === "decision" && l.verdict === "error");
+    assert.ok(refused.errorCode, JSON.stringify(refused));
+  });
 
   it("relays a sampling round trip to the 2025 client that caused it", async () => {
     const client = await connect(gateway.url, "legacy", { sampling: {} });
