@@ -13,7 +13,7 @@ import { isListMethod, LIST_METHODS, paramsForUpstream, resolveTarget } from "./
 import { assembleLayers } from "./layers/index.ts";
 import { LayerChain } from "./pipeline/chain.ts";
 import type { MessageOutcome, RequestContext, RouteTarget } from "./pipeline/types.ts";
-import type { ClientSession } from "./session/clientSession.ts";
+import type { ClientSession, RequestRef } from "./session/clientSession.ts";
 import { GATEWAY_INFO, type ForwardOptions, type UpstreamConnection } from "./upstream/connection.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
 import { Upstream } from "./upstream/upstream.ts";
@@ -136,6 +136,8 @@ export class Gateway {
     id: string | number,
     method: string,
     params: Record<string, unknown> | undefined,
+    /** Aborts the request, e.g. when a stateless client closes its stream. */
+    signal?: AbortSignal,
   ): Promise<RpcOutcome> {
     const started = performance.now();
     let target: RouteTarget | undefined;
@@ -144,13 +146,16 @@ export class Gateway {
     let verdict: MessageOutcome["verdict"] = "allow";
     let errorCode: string | undefined;
     const controller = new AbortController();
-    const key = String(id);
+    const abortFromCaller = () => controller.abort(signal?.reason);
+    signal?.addEventListener("abort", abortFromCaller, { once: true });
+    const request = { id, key: ctx.id, controller, upstream: undefined as string | undefined };
     this.inFlightCount++;
-    session.inFlight.set(key, { id, controller });
+    session.inFlight.set(request.key, request);
     session.touch();
     try {
       if (this.draining) throw new GatewayError("PORTCULLIS_E_SHUTTING_DOWN");
       target = resolveTarget(method, params, this.catalog);
+      request.upstream = target.kind === "local" ? undefined : target.upstream;
       const inbound = await this.chain.runRequest({ method, params, target }, ctx);
       decisions = inbound.decisions;
       if (inbound.verdict.kind !== "pass") {
@@ -158,7 +163,15 @@ export class Gateway {
         decidedBy = { layer: inbound.decidedBy ?? "unknown", rule: inbound.verdict.rule };
         throw this.denial(inbound.verdict, inbound.decidedBy, ctx, method, target);
       }
-      const result = await this.execute(session, ctx, id, method, inbound.value, target, controller.signal);
+      const result = await this.execute(
+        session,
+        ctx,
+        request,
+        method,
+        inbound.value,
+        target,
+        controller.signal,
+      );
       const outbound = await this.chain.runResult({ method, target, result }, ctx);
       decisions = [...decisions, ...outbound.decisions];
       if (outbound.verdict.kind !== "pass") {
@@ -188,7 +201,8 @@ export class Gateway {
       };
       return { error: wire.toJsonRpcError() };
     } finally {
-      session.inFlight.delete(key);
+      signal?.removeEventListener("abort", abortFromCaller);
+      session.inFlight.delete(request.key);
       this.inFlightCount--;
       if (this.inFlightCount === 0) this.idle?.();
       this.chain.reportOutcome({
@@ -221,7 +235,7 @@ export class Gateway {
       const requestId = run.value?.requestId;
       if (typeof requestId === "string" || typeof requestId === "number") {
         const reason = typeof run.value?.reason === "string" ? run.value.reason : "cancelled by client";
-        session.inFlight.get(String(requestId))?.controller.abort(new Error(reason));
+        session.cancel(requestId, reason);
       }
       return;
     }
@@ -235,7 +249,7 @@ export class Gateway {
   private async execute(
     session: ClientSession,
     ctx: RequestContext,
-    id: string | number,
+    request: RequestRef,
     method: string,
     params: Record<string, unknown> | undefined,
     target: RouteTarget,
@@ -260,13 +274,13 @@ export class Gateway {
       onProgress:
         progressToken === undefined
           ? undefined
-          : (p) => session.channel.notify("notifications/progress", { ...p, progressToken }, id),
+          : (p) => session.channel.notify("notifications/progress", { ...p, progressToken }, request),
     };
     let result = await connection.request(method, upstreamParams, options);
     if (modern && session.channel.era === "legacy" && result.resultType === "input_required") {
       result = await fulfilInputRounds(
         session,
-        id,
+        request,
         connection,
         method,
         upstreamParams ?? {},
@@ -335,21 +349,31 @@ export class Gateway {
 
   /** The session's own connection to an upstream (isolation), or the shared one. */
   private connectionFor(session: ClientSession, upstream: Upstream): Promise<UpstreamConnection> {
+    if (session.isClosed)
+      return Promise.reject(new GatewayError("PORTCULLIS_E_SESSION_NOT_FOUND", "session closed"));
     const shared = upstream.shared;
     if (!shared) return Promise.reject(upstream.unavailable());
     if (upstream.config.isolation === "shared") return Promise.resolve(shared);
-    let pending = session.upstreams.get(upstream.name);
-    if (!pending) {
-      pending = this.openSessionConnection(session, upstream);
-      session.upstreams.set(upstream.name, pending);
-      pending.catch(() => session.upstreams.delete(upstream.name));
-    }
-    return pending;
+    const existing = session.upstreams.get(upstream.name);
+    if (existing) return existing;
+    const forget = () => {
+      if (session.upstreams.get(upstream.name) === opened) session.upstreams.delete(upstream.name);
+    };
+    // `forget` runs only from later events (close, failure), after `opened` is assigned.
+    const opened = this.openSessionConnection(session, upstream, forget);
+    session.upstreams.set(upstream.name, opened);
+    opened.then(
+      // A session that closed while its connection was being opened must not keep it.
+      (connection) => (session.isClosed ? void connection.close() : undefined),
+      forget,
+    );
+    return opened;
   }
 
   private async openSessionConnection(
     session: ClientSession,
     upstream: Upstream,
+    onClose: () => void,
   ): Promise<UpstreamConnection> {
     // The upstream may ask this client for what it can give: 2025 clients are asked directly,
     // 2026-07-28 clients through input-required rounds.
@@ -362,12 +386,9 @@ export class Gateway {
     const connection = await upstream.openFor(caps, {
       onNotification: (method, params) => this.deliverToSession(session, upstream.name, method, params),
       onServerRequest: (method, params, signal) =>
-        session.channel.request(method, params, { relatedRequestId: session.soleInFlightRequest(), signal }),
-      onClose: () => {
-        if (session.upstreams.get(upstream.name) === pending) session.upstreams.delete(upstream.name);
-      },
+        session.channel.request(method, params, { related: session.soleInFlightOn(upstream.name), signal }),
+      onClose,
     });
-    const pending = session.upstreams.get(upstream.name);
     if (session.logLevel) {
       await connection
         .request("logging/setLevel", { level: session.logLevel }, { timeoutMs: 5000 })
@@ -390,7 +411,7 @@ export class Gateway {
     }
     if (method === "notifications/progress" || method === "notifications/cancelled") return;
     // A log line belongs on the stream of the request that caused it, when that is unambiguous.
-    const related = method === "notifications/message" ? session.soleInFlightRequest() : undefined;
+    const related = method === "notifications/message" ? session.soleInFlightOn(upstream) : undefined;
     void this.forwardNotification(session, upstream, method, params, related);
   }
 
@@ -418,11 +439,11 @@ export class Gateway {
     upstream: string,
     method: string,
     params: Record<string, unknown> | undefined,
-    relatedRequestId?: string | number,
+    related?: RequestRef,
   ): Promise<void> {
     const ctx = this.systemContext(session);
     const run = await this.chain.runNotification({ direction: "to-client", method, params, upstream }, ctx);
-    if (run.verdict.kind === "pass") session.channel.notify(method, run.value, relatedRequestId);
+    if (run.verdict.kind === "pass") session.channel.notify(method, run.value, related);
   }
 
   /**

@@ -31,6 +31,10 @@ export async function runGateway(options: RunOptions): Promise<void> {
     if (event.severity !== "info")
       logger.warn({ event: { ...event, ctx: undefined } }, `security event ${event.type}`);
   });
+  // Last resort: a defect must not take every client down with it. Log loudly and keep serving;
+  // the fault is a bug to fix, and the security layers deny on their own errors.
+  process.on("uncaughtException", (err) => logger.fatal({ err }, "uncaught exception (bug); still serving"));
+  process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection (bug)"));
   const gateway = new Gateway(loaded, { logger, events, env });
   gateway.start();
 

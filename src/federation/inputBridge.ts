@@ -2,7 +2,7 @@
 // "input required", the gateway asks the client with real server-to-client requests (sampling,
 // elicitation, roots) on the stream of the original request, then retries with the answers.
 import { GatewayError } from "../errors.ts";
-import type { ClientSession } from "../session/clientSession.ts";
+import type { ClientSession, RequestRef } from "../session/clientSession.ts";
 import {
   relayedServerRequests,
   type ForwardOptions,
@@ -44,7 +44,7 @@ interface InputRequest {
 /** Runs input rounds against a 2025-era client until the upstream's result is complete. */
 export async function fulfilInputRounds(
   session: ClientSession,
-  requestId: string | number,
+  request: RequestRef,
   connection: UpstreamConnection,
   method: string,
   params: Record<string, unknown>,
@@ -61,15 +61,15 @@ export async function fulfilInputRounds(
     }
     const requests = (result.inputRequests ?? {}) as Record<string, InputRequest>;
     const responses: Record<string, unknown> = {};
-    for (const [key, request] of Object.entries(requests)) {
-      if (!(relayedServerRequests as readonly string[]).includes(request.method)) {
+    for (const [key, input] of Object.entries(requests)) {
+      if (!(relayedServerRequests as readonly string[]).includes(input.method)) {
         throw new GatewayError(
           "PORTCULLIS_E_NOT_BRIDGEABLE",
-          `input request ${request.method} cannot be relayed`,
+          `input request ${input.method} cannot be relayed`,
         );
       }
-      responses[key] = await session.channel.request(request.method, request.params, {
-        relatedRequestId: requestId,
+      responses[key] = await session.channel.request(input.method, input.params, {
+        related: request,
         signal: options.signal ?? new AbortController().signal,
       });
     }

@@ -8,7 +8,12 @@ import type { Logger } from "pino";
 import { GatewayError, toWireError } from "../errors.ts";
 import { MODERN_VERSIONS, type Gateway } from "../gateway.ts";
 import { anonymousPrincipal, type Principal, type RequestContext } from "../pipeline/types.ts";
-import { ClientSession, newSessionId, type ClientChannel } from "../session/clientSession.ts";
+import {
+  ClientSession,
+  newSessionId,
+  type ClientChannel,
+  type RequestRef,
+} from "../session/clientSession.ts";
 import { buildContext } from "./context.ts";
 import { encodeResult } from "./eraCodec.ts";
 import { honoredFilter, openListenStream, type ListenStream } from "./listen.ts";
@@ -35,16 +40,12 @@ class StatelessChannel implements ClientChannel {
   readonly listeners = new Map<string, ListenStream>();
   capabilities: ClientCapabilities = {};
 
-  notify(
-    method: string,
-    params: Record<string, unknown> | undefined,
-    relatedRequestId?: string | number,
-  ): void {
-    if (relatedRequestId === undefined) {
+  notify(method: string, params: Record<string, unknown> | undefined, related?: RequestRef): void {
+    if (related === undefined) {
       for (const listener of this.listeners.values()) listener.deliver(method, params);
       return;
     }
-    this.streams.get(String(relatedRequestId))?.({ jsonrpc: "2.0", method, ...(params ? { params } : {}) });
+    this.streams.get(related.key)?.({ jsonrpc: "2.0", method, ...(params ? { params } : {}) });
   }
 
   /** Requests of this client whose upstream call waits for input, by original request id and by token. */
@@ -61,12 +62,9 @@ class StatelessChannel implements ClientChannel {
   request(
     method: string,
     params: Record<string, unknown> | undefined,
-    options: { relatedRequestId?: string | number; signal: AbortSignal },
+    options: { related?: RequestRef; signal: AbortSignal },
   ): Promise<Record<string, unknown>> {
-    const flow =
-      options.relatedRequestId === undefined
-        ? undefined
-        : this.flowsByOrigin.get(String(options.relatedRequestId));
+    const flow = options.related === undefined ? undefined : this.flowsByOrigin.get(options.related.key);
     if (!flow) {
       return Promise.reject(
         new GatewayError(
@@ -106,7 +104,7 @@ export class ModernResponder {
     }
     const meta = (params?._meta ?? {}) as Record<string, unknown>;
     const principal = anonymousPrincipal;
-    const session = this.sessionFor(principal, meta);
+    const session = this.sessionFor(principal, meta, req.socket.remoteAddress);
     const channel = session.channel as StatelessChannel;
     channel.capabilities = (meta[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {};
     const ctx = buildContext(
@@ -135,15 +133,20 @@ export class ModernResponder {
         connection: "keep-alive",
       });
       stream = (m) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
-      channel.streams.set(String(id), stream);
+      channel.streams.set(ctx.id, stream);
     }
+    // A client that closes its stream before the answer cancels the upstream call.
+    const disconnected = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) disconnected.abort(new Error("the client closed the stream"));
+    });
     let reply: Record<string, unknown>;
     try {
-      reply = await this.answer(session, ctx, id, message.method, params);
+      reply = await this.answer(session, ctx, id, message.method, params, disconnected.signal);
     } catch (err) {
       reply = { jsonrpc: "2.0", id, error: toWireError(err).toJsonRpcError() };
     } finally {
-      channel.streams.delete(String(id));
+      channel.streams.delete(ctx.id);
     }
     if (stream) {
       stream(reply);
@@ -163,6 +166,7 @@ export class ModernResponder {
     id: string | number,
     method: string,
     params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
     const channel = session.channel as StatelessChannel;
     let flow: InputFlow | undefined;
@@ -176,21 +180,24 @@ export class ModernResponder {
       flow.answer(params?.inputResponses);
       round = await flow.next();
     } else if (INPUT_CAPABLE_METHODS.has(method)) {
-      const origin = String(id);
+      const origin = ctx.id;
       const forget = () => {
         channel.flowsByOrigin.delete(origin);
         if (flow) channel.flowsByToken.delete(flow.token);
       };
       flow = new InputFlow(
         channel.binding,
-        this.gateway.handleRequest(session, ctx, id, method, params),
+        this.gateway.handleRequest(session, ctx, id, method, params, signal),
         forget,
       );
       channel.flowsByOrigin.set(origin, flow);
       channel.flowsByToken.set(flow.token, flow);
       round = await flow.next();
     } else {
-      round = { kind: "done", outcome: await this.gateway.handleRequest(session, ctx, id, method, params) };
+      round = {
+        kind: "done",
+        outcome: await this.gateway.handleRequest(session, ctx, id, method, params, signal),
+      };
     }
     if (round.kind === "input")
       return { jsonrpc: "2.0", id, result: encodeResult("modern", method, round.result) };
@@ -235,7 +242,7 @@ export class ModernResponder {
       else delete filter.resourceSubscriptions;
     }
     const channel = session.channel as StatelessChannel;
-    const key = String(id);
+    const key = ctx.id;
     const stream = openListenStream(res, id, filter, () => {
       channel.listeners.delete(key);
       for (const uri of subscribed)
@@ -245,10 +252,17 @@ export class ModernResponder {
   }
 
   /** Stateless traffic keeps its state per principal and client name; no client-supplied handle is trusted. */
-  private sessionFor(principal: Principal, meta: Record<string, unknown>): ClientSession {
+  private sessionFor(
+    principal: Principal,
+    meta: Record<string, unknown>,
+    clientAddress: string | undefined,
+  ): ClientSession {
     const info = meta[CLIENT_INFO_META_KEY] as { name?: unknown; version?: unknown } | undefined;
     const clientName = typeof info?.name === "string" ? info.name : "unknown";
-    const key = `${principal.id}\u0000${clientName}`;
+    // The client name is self-declared: it separates an authenticated principal's agents, but for
+    // anonymous callers only the network address tells one caller from another.
+    const who = principal.kind === "anonymous" ? `${principal.id}@${clientAddress ?? "?"}` : principal.id;
+    const key = `${who}\u0000${clientName}`;
     let session = this.sessions.get(key);
     if (!session || session.isClosed) {
       session = new ClientSession(

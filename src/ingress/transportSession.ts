@@ -5,7 +5,12 @@ import type { ClientCapabilities } from "@modelcontextprotocol/client";
 import { GatewayError, JsonRpcCode, toWireError } from "../errors.ts";
 import { LEGACY_VERSIONS, MODERN_VERSIONS, type Gateway } from "../gateway.ts";
 import type { Era, Principal } from "../pipeline/types.ts";
-import { ClientSession, newSessionId, type ClientChannel } from "../session/clientSession.ts";
+import {
+  ClientSession,
+  newSessionId,
+  type ClientChannel,
+  type RequestRef,
+} from "../session/clientSession.ts";
 import { buildContext } from "./context.ts";
 import { encodeResult } from "./eraCodec.ts";
 
@@ -46,21 +51,17 @@ export class TransportSession implements ClientChannel {
     return this.options.transport.start();
   }
 
-  notify(
-    method: string,
-    params: Record<string, unknown> | undefined,
-    relatedRequestId?: string | number,
-  ): void {
+  notify(method: string, params: Record<string, unknown> | undefined, related?: RequestRef): void {
     const message = { jsonrpc: "2.0" as const, method, ...(params ? { params } : {}) };
     this.options.transport
-      .send(message, relatedRequestId === undefined ? undefined : { relatedRequestId })
+      .send(message, related === undefined ? undefined : { relatedRequestId: related.id })
       .catch(() => undefined);
   }
 
   request(
     method: string,
     params: Record<string, unknown> | undefined,
-    options: { relatedRequestId?: string | number; signal: AbortSignal },
+    options: { related?: RequestRef; signal: AbortSignal },
   ): Promise<Record<string, unknown>> {
     if (this.era === "modern") {
       return Promise.reject(
@@ -90,7 +91,7 @@ export class TransportSession implements ClientChannel {
       this.pending.set(id, { resolve: (r) => finish(undefined, r), reject: (e) => finish(e) });
       const message = { jsonrpc: "2.0" as const, id, method, ...(params ? { params } : {}) };
       const sendOptions =
-        options.relatedRequestId === undefined ? undefined : { relatedRequestId: options.relatedRequestId };
+        options.related === undefined ? undefined : { relatedRequestId: options.related.id };
       this.options.transport
         .send(message, sendOptions)
         .catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));

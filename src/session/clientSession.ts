@@ -5,22 +5,33 @@ import type { ClientCapabilities } from "@modelcontextprotocol/client";
 import type { Era } from "../pipeline/types.ts";
 import type { UpstreamConnection } from "../upstream/connection.ts";
 
+/**
+ * One client request as the gateway tracks it: `id` is the client's JSON-RPC id (for the wire),
+ * `key` is unique to this request at the gateway (clients may reuse ids across streams).
+ */
+export interface RequestRef {
+  readonly id: string | number;
+  readonly key: string;
+}
+
 /** How the gateway reaches back to one client; implemented by each ingress. */
 export interface ClientChannel {
   readonly era: Era;
   readonly capabilities: ClientCapabilities;
-  /** Sends a notification, on the stream of `relatedRequestId` when the transport has one. */
-  notify(
-    method: string,
-    params: Record<string, unknown> | undefined,
-    relatedRequestId?: string | number,
-  ): void;
+  /** Sends a notification, on the stream of the related request when the transport has one. */
+  notify(method: string, params: Record<string, unknown> | undefined, related?: RequestRef): void;
   /** Sends a server-to-client request and waits for the answer. */
   request(
     method: string,
     params: Record<string, unknown> | undefined,
-    options: { relatedRequestId?: string | number; signal: AbortSignal },
+    options: { related?: RequestRef; signal: AbortSignal },
   ): Promise<Record<string, unknown>>;
+}
+
+interface InFlightRequest extends RequestRef {
+  readonly controller: AbortController;
+  /** The upstream the request was forwarded to, once routed. */
+  upstream: string | undefined;
 }
 
 /** 256 random bits, base64url: far above the 128 bits the identity design asks for. */
@@ -39,11 +50,8 @@ export class ClientSession {
   lastSeen = Date.now();
   /** Upstream connections owned by this session, by upstream name. */
   readonly upstreams = new Map<string, Promise<UpstreamConnection>>();
-  /** In-flight client requests by JSON-RPC id (as a string), for notifications/cancelled. */
-  readonly inFlight = new Map<
-    string,
-    { readonly id: string | number; readonly controller: AbortController }
-  >();
+  /** In-flight client requests by their gateway key. */
+  readonly inFlight = new Map<string, InFlightRequest>();
   readonly subscriptions = new Set<string>();
   logLevel: string | undefined;
   private closed = false;
@@ -74,10 +82,25 @@ export class ClientSession {
     this.lastSeen = Date.now();
   }
 
-  /** The single in-flight request, if exactly one: server requests are related to it. */
-  soleInFlightRequest(): string | number | undefined {
-    if (this.inFlight.size !== 1) return undefined;
-    return this.inFlight.values().next().value?.id;
+  /**
+   * The request an upstream's own request or log line belongs to: the only request of this session
+   * in flight on that upstream. Undefined when there is none or several (then it is ambiguous).
+   */
+  soleInFlightOn(upstream: string): RequestRef | undefined {
+    let found: RequestRef | undefined;
+    for (const request of this.inFlight.values()) {
+      if (request.upstream !== upstream) continue;
+      if (found) return undefined;
+      found = { id: request.id, key: request.key };
+    }
+    return found;
+  }
+
+  /** notifications/cancelled names the client's id; 2025 sessions keep ids unique while in flight. */
+  cancel(clientId: string | number, reason: string): void {
+    for (const request of this.inFlight.values()) {
+      if (String(request.id) === String(clientId)) request.controller.abort(new Error(reason));
+    }
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,7 @@ import {
   type PriorDiscovery,
   type Transport,
 } from "@modelcontextprotocol/client";
-import { Agent } from "undici";
+import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from "undici";
 import type { Logger } from "pino";
 import type { HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig } from "../config/schema.ts";
 import { GatewayError, UpstreamRpcError } from "../errors.ts";
@@ -96,7 +96,12 @@ export class UpstreamConnection {
     client.onclose = () => {
       if (!connection.closedByUs)
         options.logger.warn({ upstream: options.name }, "upstream connection closed");
-      handlers.onClose();
+      // Runs inside child-process and socket events: an exception here would end the process.
+      try {
+        handlers.onClose();
+      } catch (err) {
+        options.logger.error({ upstream: options.name, err }, "upstream close handler failed");
+      }
     };
     client.onerror = (err) =>
       options.logger.debug({ upstream: options.name, err }, "upstream transport error");
@@ -219,8 +224,10 @@ function createHttpTransport(config: HttpUpstreamConfig): Transport {
         },
       })
     : undefined;
+  // undici's own fetch: Node's built-in fetch bundles an older undici that rejects newer dispatchers.
   const fetchWithTls = dispatcher
-    ? (input: string | URL, init?: RequestInit) => fetch(input, { ...init, dispatcher })
+    ? (input: string | URL, init?: RequestInit) =>
+        undiciFetch(input, { ...(init as UndiciRequestInit), dispatcher }) as unknown as Promise<Response>
     : undefined;
   const requestInit: RequestInit = { headers: config.headers };
   if (config.transport === "sse") {

@@ -208,7 +208,8 @@ export class Upstream {
   }
 
   private onSharedClosed(connection: UpstreamConnection | undefined): void {
-    if (this.stateValue === "stopped" || connection !== this.sharedConnection) return;
+    // A connection that never finished opening is reported by connectShared's own failure path.
+    if (this.stateValue === "stopped" || !connection || connection !== this.sharedConnection) return;
     this.sharedConnection = undefined;
     void this.listener?.close();
     this.listener = undefined;
@@ -231,6 +232,7 @@ export class Upstream {
         details: { upstream: this.name, error: this.lastError },
       });
     }
+    if (this.restartTimer) clearTimeout(this.restartTimer); // one restart loop, never two
     const { initialDelayMs, maxDelayMs } = this.config.restart;
     const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** this.restartAttempt);
     const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));

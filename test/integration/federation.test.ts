@@ -382,6 +382,15 @@ ${nodeUpstream("broken", fixture("broken-server.ts"))}
       upstreams: { name: string; state: string }[];
     };
     assert.equal(ready.upstreams.find((u) => u.name === "broken")?.state, "down");
+    // One restart loop with backoff (200 ms doubling to 1 s), never a loop per failure.
+    await new Promise((r) => setTimeout(r, 2500));
+    const attempts = gateway.logs.filter(
+      (l) => l.msg === "upstream failed to start" && l.upstream === "broken",
+    ).length;
+    const elapsedSeconds = (Date.now() - Date.parse(String(gateway.logs[0]?.time))) / 1000;
+    // At most one attempt per 0.8 s once the backoff reaches its 1 s cap (jitter is ±20 %).
+    const ceiling = 4 + elapsedSeconds / 0.8;
+    assert.ok(attempts >= 2 && attempts <= ceiling, `restart attempts: ${attempts} in ${elapsedSeconds} s`);
     const client = await connect(gateway.url, "auto");
     try {
       const { tools } = await client.listTools();
