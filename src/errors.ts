@@ -95,6 +95,16 @@ export const errorCatalogue = {
     http: 403,
     message: "Origin is not allowed (DNS-rebinding protection)",
   },
+  PORTCULLIS_E_BODY_TIMEOUT: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 408,
+    message: "Request body was not received in time",
+  },
+  PORTCULLIS_E_TOO_MANY_SESSIONS: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 503,
+    message: "The gateway holds as many client sessions as it is configured to",
+  },
   PORTCULLIS_E_DENIED: { jsonRpc: JsonRpcCode.denied, http: 403, message: "Denied by a security layer" },
   PORTCULLIS_E_INTERNAL: { jsonRpc: JsonRpcCode.internalError, http: 500, message: "Internal error" },
   PORTCULLIS_E_UPSTREAM_UNAVAILABLE: {

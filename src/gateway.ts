@@ -98,6 +98,11 @@ export class Gateway {
     return [...this.upstreams.values()].map((u) => u.status());
   }
 
+  /** Client sessions held now: 2025 sessions and stateless clients' state together. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
   register(session: ClientSession): void {
     this.sessions.add(session);
   }

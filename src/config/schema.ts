@@ -120,6 +120,14 @@ const serverSection = z
       .describe(
         "Origin hostnames accepted from browsers (requests without Origin are not browsers). Default: localhost names.",
       ),
+    maxSessions: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(10_000)
+      .describe("Most client sessions (2025 sessions plus stateless clients) held at once; beyond it, 503."),
+    bodyTimeoutMs: durationMs(30_000, "A request body not fully received in this time is refused (408)."),
     sessionIdleTimeoutMs: durationMs(30 * 60_000, "A client session unused this long is closed."),
     sessionMaxLifetimeMs: durationMs(12 * 3_600_000, "A client session is closed at this age."),
     shutdownGraceMs: durationMs(10_000, "On SIGTERM, how long in-flight calls may take to finish."),
@@ -167,6 +175,19 @@ export const configSchema = z
       .record(upstreamName, upstreamSchema)
       .refine((u) => Object.keys(u).length > 0, "at least one upstream is required")
       .describe("MCP servers behind the gateway, by name."),
+  })
+  .superRefine((config, ctx) => {
+    // The separator must identify the upstream in a public name: `a` + `__` + `b__c` and
+    // `a__b` + `__` + `c` would otherwise both be `a__b__c`.
+    for (const name of Object.keys(config.upstreams)) {
+      if (name.includes(config.federation.separator)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["upstreams", name],
+          message: `upstream name "${name}" contains the name separator "${config.federation.separator}"`,
+        });
+      }
+    }
   })
   .describe("Portcullis gateway configuration");
 

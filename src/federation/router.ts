@@ -115,6 +115,9 @@ export function paramsForUpstream(
  * client to the gateway; upstream, the gateway is the client and its SDK writes its own envelope.
  * The progress token is the gateway's own too (the SDK assigns one per forwarded request).
  */
+/** A 2026-07-28 client's per-request log level travels on to the upstream. */
+const LOG_LEVEL_META_KEY = "io.modelcontextprotocol/logLevel";
+
 function withoutClientEnvelope(
   params: Record<string, unknown> | undefined,
 ): Record<string, unknown> | undefined {
@@ -122,7 +125,8 @@ function withoutClientEnvelope(
   if (!params || !meta || typeof meta !== "object") return params;
   const kept: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(meta)) {
-    if (key !== "progressToken" && !key.startsWith("io.modelcontextprotocol/")) kept[key] = value;
+    const envelopeKey = key.startsWith("io.modelcontextprotocol/") && key !== LOG_LEVEL_META_KEY;
+    if (key !== "progressToken" && !envelopeKey) kept[key] = value;
   }
   const { _meta: _dropped, ...rest } = params;
   return Object.keys(kept).length > 0 ? { ...rest, _meta: kept } : rest;

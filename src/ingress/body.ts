@@ -6,7 +6,25 @@ export async function readJsonBody(
   req: IncomingMessage,
   maxBytes: number,
   maxDepth: number,
+  timeoutMs: number,
 ): Promise<unknown> {
+  // A client that trickles its body must not hold a connection and a buffer forever.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    req.destroy();
+  }, timeoutMs);
+  try {
+    return await readWithinLimits(req, maxBytes, maxDepth);
+  } catch (err) {
+    if (timedOut) throw new GatewayError("PORTCULLIS_E_BODY_TIMEOUT", `after ${timeoutMs} ms`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readWithinLimits(req: IncomingMessage, maxBytes: number, maxDepth: number): Promise<unknown> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new GatewayError("PORTCULLIS_E_BODY_TOO_LARGE", `${declared} bytes > ${maxBytes}`);

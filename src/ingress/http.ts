@@ -60,7 +60,9 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/readyz") {
       const ready = gateway.isReady() && accepting;
-      return sendJson(res, ready ? 200 : 503, { ready, upstreams: gateway.upstreamStatus() });
+      // States only: error texts, commands and URLs stay in the log, off this unauthenticated probe.
+      const upstreams = gateway.upstreamStatus().map(({ name, state }) => ({ name, state }));
+      return sendJson(res, ready ? 200 : 503, { ready, upstreams });
     }
     if (path !== config.server.path) return sendJson(res, 404, { error: "not found" });
     const rebinding = checkRebinding(req, config.server);
@@ -89,7 +91,12 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     }
     let body: unknown;
     try {
-      body = await readJsonBody(req, config.server.maxBodyBytes, config.server.maxJsonDepth);
+      body = await readJsonBody(
+        req,
+        config.server.maxBodyBytes,
+        config.server.maxJsonDepth,
+        config.server.bodyTimeoutMs,
+      );
     } catch (err) {
       return sendError(res, toWireError(err) as GatewayError);
     }
@@ -124,6 +131,12 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     }
     if (outcome.reason !== "initialize") {
       return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REQUIRED", "send initialize first"));
+    }
+    if (gateway.sessionCount >= config.server.maxSessions) {
+      return sendError(
+        res,
+        new GatewayError("PORTCULLIS_E_TOO_MANY_SESSIONS", `limit ${config.server.maxSessions}`),
+      );
     }
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: newSessionId,

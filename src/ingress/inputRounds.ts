@@ -37,10 +37,18 @@ export class InputFlow {
   private counter = 0;
   private expiry: NodeJS.Timeout | undefined;
   private readonly onAbandon: () => void;
+  /** The request the flow answers: a retry must repeat it, or it could read another call's result. */
+  readonly origin: { readonly method: string; readonly name: unknown };
 
   /** `binding` names the principal and client the flow belongs to; a state presented by anyone else fails. */
-  constructor(binding: string, work: Promise<RpcOutcome>, onAbandon: () => void) {
+  constructor(
+    binding: string,
+    origin: { method: string; name: unknown },
+    work: Promise<RpcOutcome>,
+    onAbandon: () => void,
+  ) {
     this.binding = binding;
+    this.origin = origin;
     this.work = work.then((outcome) => ({ kind: "done", outcome }));
     this.onAbandon = onAbandon;
   }
@@ -68,6 +76,8 @@ export class InputFlow {
 
   /** Waits until the upstream call completes, or needs input the client has not been asked for yet. */
   async next(): Promise<RoundOutcome> {
+    if (this.wake)
+      throw new GatewayError("PORTCULLIS_E_INVALID_PARAMS", "this requestState is already being resumed");
     if (this.expiry) clearTimeout(this.expiry);
     for (;;) {
       const unsent = [...this.waiting.entries()].filter(([, w]) => !w.sent);
@@ -122,6 +132,11 @@ export class InputFlow {
 }
 
 /** True when a request state is one this gateway issued (whatever its validity). */
+/** The name a request addresses (tool or prompt name, resource URI), to bind retries to it. */
+export function addressedName(params: Record<string, unknown> | undefined): unknown {
+  return params?.name ?? params?.uri;
+}
+
 export function isGatewayState(state: unknown): state is string {
   return typeof state === "string" && state.startsWith(STATE_PREFIX);
 }

@@ -18,6 +18,7 @@ import { buildContext } from "./context.ts";
 import { encodeResult } from "./eraCodec.ts";
 import { honoredFilter, openListenStream, type ListenStream } from "./listen.ts";
 import {
+  addressedName,
   INPUT_CAPABLE_METHODS,
   InputFlow,
   isGatewayState,
@@ -25,7 +26,7 @@ import {
   type RoundOutcome,
 } from "./inputRounds.ts";
 import { checkModernRequest } from "./modernHeaders.ts";
-import { rpcError, sendJson } from "./respond.ts";
+import { rpcError, sendError, sendJson } from "./respond.ts";
 
 const CLIENT_INFO_META_KEY = "io.modelcontextprotocol/clientInfo";
 const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
@@ -105,6 +106,11 @@ export class ModernResponder {
     const meta = (params?._meta ?? {}) as Record<string, unknown>;
     const principal = anonymousPrincipal;
     const session = this.sessionFor(principal, meta, req.socket.remoteAddress);
+    if (!session) {
+      const limit = this.gateway.currentConfig.server.maxSessions;
+      sendError(res, new GatewayError("PORTCULLIS_E_TOO_MANY_SESSIONS", `limit ${limit}`));
+      return;
+    }
     const channel = session.channel as StatelessChannel;
     channel.capabilities = (meta[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {};
     const ctx = buildContext(
@@ -177,6 +183,13 @@ export class ModernResponder {
       flow = token === undefined ? undefined : channel.flowsByToken.get(token);
       if (!flow)
         return rpcError(id, -32602, "requestState is unknown, expired or was issued to another client");
+      if (flow.origin.method !== method || flow.origin.name !== addressedName(params)) {
+        return rpcError(
+          id,
+          -32602,
+          "requestState belongs to another request: repeat the original method and name",
+        );
+      }
       flow.answer(params?.inputResponses);
       round = await flow.next();
     } else if (INPUT_CAPABLE_METHODS.has(method)) {
@@ -187,6 +200,7 @@ export class ModernResponder {
       };
       flow = new InputFlow(
         channel.binding,
+        { method, name: addressedName(params) },
         this.gateway.handleRequest(session, ctx, id, method, params, signal),
         forget,
       );
@@ -218,6 +232,8 @@ export class ModernResponder {
     id: string | number,
     params: Record<string, unknown> | undefined,
   ): Promise<void> {
+    let gone = false;
+    res.once("close", () => (gone = true));
     const admitted = await this.gateway.handleRequest(session, ctx, id, "subscriptions/listen", params);
     if ("error" in admitted) {
       sendJson(
@@ -241,12 +257,16 @@ export class ModernResponder {
       if (subscribed.length > 0) filter.resourceSubscriptions = subscribed;
       else delete filter.resourceSubscriptions;
     }
+    const release = () => {
+      for (const uri of subscribed)
+        void this.gateway.setResourceSubscription(session, uri, false).catch(() => undefined);
+    };
+    if (gone) return release(); // the client left while the subscriptions were being set up
     const channel = session.channel as StatelessChannel;
     const key = ctx.id;
     const stream = openListenStream(res, id, filter, () => {
       channel.listeners.delete(key);
-      for (const uri of subscribed)
-        void this.gateway.setResourceSubscription(session, uri, false).catch(() => undefined);
+      release();
     });
     channel.listeners.set(key, stream);
   }
@@ -256,7 +276,7 @@ export class ModernResponder {
     principal: Principal,
     meta: Record<string, unknown>,
     clientAddress: string | undefined,
-  ): ClientSession {
+  ): ClientSession | undefined {
     const info = meta[CLIENT_INFO_META_KEY] as { name?: unknown; version?: unknown } | undefined;
     const clientName = typeof info?.name === "string" ? info.name : "unknown";
     // The client name is self-declared: it separates an authenticated principal's agents, but for
@@ -265,6 +285,7 @@ export class ModernResponder {
     const key = `${who}\u0000${clientName}`;
     let session = this.sessions.get(key);
     if (!session || session.isClosed) {
+      if (this.gateway.sessionCount >= this.gateway.currentConfig.server.maxSessions) return undefined;
       session = new ClientSession(
         newSessionId(),
         new StatelessChannel(key),
@@ -282,6 +303,9 @@ export class ModernResponder {
   sweep(idleMs: number): void {
     const now = Date.now();
     for (const [key, session] of this.sessions) {
+      const channel = session.channel as StatelessChannel;
+      // Open listen streams and pending input rounds are activity, however quiet.
+      if (channel.listeners.size > 0 || channel.flowsByToken.size > 0) session.touch();
       if (now - session.lastSeen <= idleMs) continue;
       this.sessions.delete(key);
       void this.gateway.unregister(session);

@@ -2,7 +2,7 @@
 // answers the handshake, runs each message through the gateway, relays server-to-client requests.
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
 import type { ClientCapabilities } from "@modelcontextprotocol/client";
-import { GatewayError, JsonRpcCode, toWireError } from "../errors.ts";
+import { GatewayError, JsonRpcCode, toWireError, UpstreamRpcError } from "../errors.ts";
 import { LEGACY_VERSIONS, MODERN_VERSIONS, type Gateway } from "../gateway.ts";
 import type { Era, Principal } from "../pipeline/types.ts";
 import {
@@ -107,7 +107,9 @@ export class TransportSession implements ClientChannel {
       if (!waiter) return;
       if ("result" in message) waiter.resolve(message.result);
       else if ("error" in message)
-        waiter.reject(new GatewayError("PORTCULLIS_E_UPSTREAM_PROTOCOL", message.error.message));
+        waiter.reject(
+          new UpstreamRpcError("client", message.error.code, message.error.message, message.error.data),
+        );
     }
   }
 

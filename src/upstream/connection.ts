@@ -20,6 +20,9 @@ import { SpawnedStdioTransport } from "./stdioTransport.ts";
 
 export const GATEWAY_INFO = { name: "portcullis", version: "0.1.0" } as const;
 
+/** The SDK's own timer is a backstop only; the gateway keeps the real deadline (see request()). */
+const SDK_TIMEOUT_MS = 24 * 3_600_000;
+
 /** The server-to-client methods a gateway may relay to its client. */
 export const relayedServerRequests = ["sampling/createMessage", "elicitation/create", "roots/list"] as const;
 export type RelayedServerRequest = (typeof relayedServerRequests)[number];
@@ -63,11 +66,14 @@ export class UpstreamConnection {
   readonly name: string;
   readonly client: Client;
   private readonly transport: Transport;
+  /** Requests of the upstream to the client that are waiting for the client's answer. */
+  private readonly waiting: { count: number };
 
-  private constructor(name: string, client: Client, transport: Transport) {
+  private constructor(name: string, client: Client, transport: Transport, waiting: { count: number }) {
     this.name = name;
     this.client = client;
     this.transport = transport;
+    this.waiting = waiting;
   }
 
   static async open(options: OpenOptions): Promise<UpstreamConnection> {
@@ -84,15 +90,24 @@ export class UpstreamConnection {
       },
     );
     client.fallbackNotificationHandler = async (n) => handlers.onNotification(n.method, n.params);
+    const waiting = { count: 0 };
     for (const method of relayedServerRequests) {
       if (!capabilityFor(method, options.capabilities)) continue;
       client.setRequestHandler(method, async (request, ctx) => {
-        const result = await handlers.onServerRequest(method, request.params, ctx.mcpReq.signal);
-        // The downstream client's answer was validated by the SDK on the client side; relay as is.
-        return result as never;
+        waiting.count++;
+        try {
+          // The downstream client's answer was validated by the SDK on the client side; relay as is.
+          return (await handlers.onServerRequest(method, request.params, ctx.mcpReq.signal)) as never;
+        } catch (err) {
+          // The client's own error answer goes upstream with its code and data.
+          if (err instanceof UpstreamRpcError) throw new ProtocolError(err.rpcCode, err.message, err.rpcData);
+          throw err;
+        } finally {
+          waiting.count--;
+        }
       });
     }
-    const connection = new UpstreamConnection(options.name, client, transport);
+    const connection = new UpstreamConnection(options.name, client, transport, waiting);
     client.onclose = () => {
       if (!connection.closedByUs)
         options.logger.warn({ upstream: options.name }, "upstream connection closed");
@@ -132,24 +147,51 @@ export class UpstreamConnection {
   }
 
   /** Forwards one request; upstream JSON-RPC errors pass through, transport failures become gateway errors. */
+  /**
+   * Forwards one request; upstream JSON-RPC errors pass through, transport failures become gateway
+   * errors. The deadline restarts on progress and waits while the upstream waits for the client
+   * (an elicitation answered by a person may take longer than any call timeout).
+   */
   async request(
     method: string,
     params: Record<string, unknown> | undefined,
     options: ForwardOptions,
   ): Promise<Record<string, unknown>> {
+    const controller = new AbortController();
+    const cancel = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener("abort", cancel, { once: true });
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (this.waiting.count > 0) return arm();
+        timedOut = true;
+        controller.abort(new Error("upstream deadline"));
+      }, options.timeoutMs);
+    };
+    arm();
+    const onprogress = (progress: { progress: number; total?: number; message?: string }) => {
+      arm();
+      options.onProgress?.(progress);
+    };
     try {
       const result = await this.client.request({ method: method as "ping", params }, {
-        signal: options.signal,
-        timeout: options.timeoutMs,
+        signal: controller.signal,
+        timeout: SDK_TIMEOUT_MS,
         allowInputRequired: true,
-        onprogress: options.onProgress,
-        resetTimeoutOnProgress: true,
+        onprogress,
       } as never);
       return result;
     } catch (err) {
+      if (timedOut)
+        throw new GatewayError("PORTCULLIS_E_UPSTREAM_TIMEOUT", this.name, { upstream: this.name });
       if (options.signal?.aborted)
         throw new GatewayError("PORTCULLIS_E_CANCELLED", undefined, { upstream: this.name });
       throw toGatewayError(err, this.name);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", cancel);
     }
   }
 

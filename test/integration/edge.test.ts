@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { fixture, nodeUpstream, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
@@ -11,6 +12,8 @@ const configWith = (upstreams: string, extra = "") => `version: 1
 server:
   maxBodyBytes: 65536
   maxJsonDepth: 16
+  bodyTimeoutMs: 700
+  maxSessions: 40
 ${extra}upstreams:
 ${upstreams}`;
 
@@ -159,6 +162,43 @@ describe("bad input at the HTTP edge", () => {
       );
     } finally {
       await client.close();
+    }
+  });
+
+  it("cuts off a client that trickles its body", async () => {
+    const url = new URL(gateway.url);
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const started = Date.now();
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(
+          `POST ${url.pathname} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"jsonrpc":`,
+        );
+      });
+      socket.on("error", () => undefined);
+      socket.on("close", () => resolve(Date.now() - started));
+      setTimeout(() => reject(new Error("the slow client was never cut off")), 10_000).unref();
+    });
+    assert.ok(closedAfter >= 500, `closed after ${closedAfter} ms`);
+  });
+
+  it("refuses new sessions beyond the configured cap with 503", async () => {
+    const clients: Client[] = [];
+    try {
+      let refused: unknown;
+      for (let i = 0; i < 45 && refused === undefined; i++) {
+        const client = new Client({ name: `cap-${i}`, version: "1" });
+        try {
+          await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+          clients.push(client);
+        } catch (err) {
+          refused = err;
+        }
+      }
+      assert.ok(refused, "the cap was never reached");
+      assert.match(refused instanceof Error ? refused.message : "", /503|as many client sessions/);
+      assert.ok(clients.length <= 40);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
     }
   });
 

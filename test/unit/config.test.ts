@@ -65,6 +65,19 @@ upstreams:
     assert.ok(issues.some((i) => i.path.startsWith("upstreams")));
   });
 
+  it("refuses an upstream name containing the name separator (names must map one to one)", () => {
+    const issues = issuesOf(`version: 1\nupstreams:\n  a__b: { transport: stdio, command: x }\n`);
+    assert.match(issues[0]!.message, /contains the name separator "__"/);
+    assert.equal(issues[0]!.line, 3);
+    assert.doesNotThrow(() =>
+      parseConfigText(
+        `version: 1\nfederation: { separator: "." }\nupstreams:\n  a__b: { transport: stdio, command: x }\n`,
+        "x.yaml",
+        {},
+      ),
+    );
+  });
+
   it("reports YAML syntax errors with their line", () => {
     const [issue] = issuesOf(`version: 1\nupstreams:\n  a: [unclosed\n`);
     assert.ok(issue?.line !== undefined && issue.line >= 3, JSON.stringify(issue));
