@@ -16,6 +16,7 @@ import type { MessageOutcome, RequestContext, RouteTarget } from "./pipeline/typ
 import type { ClientSession, RequestRef } from "./session/clientSession.ts";
 import { GATEWAY_INFO, type ForwardOptions, type UpstreamConnection } from "./upstream/connection.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
+import { buildContext } from "./pipeline/context.ts";
 import { Upstream } from "./upstream/upstream.ts";
 import { refreshLists } from "./federation/refresh.ts";
 
@@ -273,13 +274,18 @@ export class Gateway {
     const modern = connection.era === "modern";
     const forwarded = paramsForUpstream(method, params, target);
     const upstreamParams = modern ? withClientEnvelope(forwarded, session) : forwarded;
+    // Progress crosses the layers like any notification, in order, and ahead of the result.
+    let progressSent: Promise<void> = Promise.resolve();
+    const relayProgress = (p: { progress: number; total?: number; message?: string }) => {
+      const notification = { ...p, progressToken };
+      progressSent = progressSent.then(() =>
+        this.forwardNotification(session, upstream.name, "notifications/progress", notification, request),
+      );
+    };
     const options: ForwardOptions = {
       signal,
       timeoutMs: upstream.config.requestTimeoutMs,
-      onProgress:
-        progressToken === undefined
-          ? undefined
-          : (p) => session.channel.notify("notifications/progress", { ...p, progressToken }, request),
+      onProgress: progressToken === undefined ? undefined : relayProgress,
     };
     let result = await connection.request(method, upstreamParams, options);
     if (modern && session.channel.era === "legacy" && result.resultType === "input_required") {
@@ -293,6 +299,7 @@ export class Gateway {
         options,
       );
     }
+    await progressSent;
     return result;
   }
 
@@ -391,7 +398,7 @@ export class Gateway {
     const connection = await upstream.openFor(caps, {
       onNotification: (method, params) => this.deliverToSession(session, upstream.name, method, params),
       onServerRequest: (method, params, signal) =>
-        session.channel.request(method, params, { related: session.soleInFlightOn(upstream.name), signal }),
+        this.relayServerRequest(session, upstream.name, method, params, signal),
       onClose,
     });
     if (session.logLevel) {
@@ -400,6 +407,27 @@ export class Gateway {
         .catch(() => undefined);
     }
     return connection;
+  }
+
+  /** An upstream's request to its session's client, after the layers have seen it. */
+  private async relayServerRequest(
+    session: ClientSession,
+    upstream: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    const ctx = this.upstreamContext(session);
+    const run = await this.chain.runServerRequest({ method, params, upstream }, ctx);
+    if (run.verdict.kind !== "pass") {
+      throw this.denial(run.verdict, run.decidedBy, ctx, method, {
+        upstream,
+        kind: "broadcast",
+        name: method,
+        publicName: undefined,
+      });
+    }
+    return session.channel.request(method, run.value, { related: session.soleInFlightOn(upstream), signal });
   }
 
   /** Upstream → client notifications of a session's own connection. */
@@ -446,7 +474,7 @@ export class Gateway {
     params: Record<string, unknown> | undefined,
     related?: RequestRef,
   ): Promise<void> {
-    const ctx = this.systemContext(session);
+    const ctx = this.upstreamContext(session);
     const run = await this.chain.runNotification({ direction: "to-client", method, params, upstream }, ctx);
     if (run.verdict.kind === "pass") session.channel.notify(method, run.value, related);
   }
@@ -487,21 +515,17 @@ export class Gateway {
   }
 
   private notifySessions(methods: readonly string[]): void {
-    for (const session of this.sessions)
-      for (const method of methods) session.channel.notify(method, undefined);
+    for (const session of this.sessions) {
+      for (const method of methods) void this.forwardNotification(session, "portcullis", method, undefined);
+    }
   }
 
-  private systemContext(session: ClientSession): RequestContext {
-    return {
-      id: "upstream",
-      transport: "stdio",
-      era: session.channel.era,
-      protocolVersion: session.protocolVersion,
-      clientAddress: undefined,
-      principal: { id: "anonymous", kind: "anonymous", roles: [], authMethod: "none" },
-      sessionDigest: session.digest,
-      clientInfo: session.clientInfo,
-    };
+  /** The context of a message that arrives from upstream on a session's behalf. */
+  private upstreamContext(session: ClientSession): RequestContext {
+    return buildContext(
+      { ...session.origin, era: session.channel.era, protocolVersion: session.protocolVersion },
+      session,
+    );
   }
 
   private denial(

@@ -14,7 +14,7 @@ import {
   type ClientChannel,
   type RequestRef,
 } from "../session/clientSession.ts";
-import { buildContext } from "./context.ts";
+import { buildContext } from "../pipeline/context.ts";
 import { encodeResult } from "./eraCodec.ts";
 import { honoredFilter, openListenStream, type ListenStream } from "./listen.ts";
 import {
@@ -246,12 +246,11 @@ export class ModernResponder {
     const filter = honoredFilter(params?.notifications);
     const subscribed: string[] = [];
     for (const uri of filter.resourceSubscriptions ?? []) {
-      try {
-        await this.gateway.setResourceSubscription(session, uri, true);
-        subscribed.push(uri);
-      } catch (err) {
-        this.logger.debug({ err, uri }, "listen: resource subscription refused");
-      }
+      // Each URI is a subscription request of its own: the layers decide it and it is logged.
+      const outcome = await this.gateway.handleRequest(session, ctx, id, "resources/subscribe", { uri });
+      if ("error" in outcome)
+        this.logger.debug({ uri, error: outcome.error }, "listen: resource subscription refused");
+      else subscribed.push(uri);
     }
     if (filter.resourceSubscriptions) {
       if (subscribed.length > 0) filter.resourceSubscriptions = subscribed;
@@ -291,6 +290,7 @@ export class ModernResponder {
         new StatelessChannel(key),
         { name: clientName, version: typeof info?.version === "string" ? info.version : "" },
         MODERN_VERSIONS[0],
+        { transport: "http", clientAddress, principal },
       );
       this.sessions.set(key, session);
       this.gateway.register(session);

@@ -4,14 +4,14 @@ import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
 import type { ClientCapabilities } from "@modelcontextprotocol/client";
 import { GatewayError, JsonRpcCode, toWireError, UpstreamRpcError } from "../errors.ts";
 import { LEGACY_VERSIONS, MODERN_VERSIONS, type Gateway } from "../gateway.ts";
-import type { Era, Principal } from "../pipeline/types.ts";
+import { anonymousPrincipal, type Era, type Principal } from "../pipeline/types.ts";
 import {
   ClientSession,
   newSessionId,
   type ClientChannel,
   type RequestRef,
 } from "../session/clientSession.ts";
-import { buildContext } from "./context.ts";
+import { buildContext } from "../pipeline/context.ts";
 import { encodeResult } from "./eraCodec.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
@@ -182,6 +182,11 @@ export class TransportSession implements ClientChannel {
         ? { name: info.name, version: typeof info.version === "string" ? info.version : "" }
         : undefined,
       protocolVersion,
+      {
+        transport: this.options.kind,
+        clientAddress: this.options.clientAddress,
+        principal: this.options.principal ?? anonymousPrincipal,
+      },
     );
     this.session = session;
     this.options.gateway.register(session);

@@ -12,6 +12,7 @@ import type {
   RequestContext,
   RequestView,
   ResultView,
+  ServerRequestView,
   Verdict,
 } from "./types.ts";
 
@@ -80,6 +81,21 @@ export class LayerChain {
       view.params,
       ctx,
       (layer, v, c) => layer.onNotification?.(v, c),
+      (v, params) => ({ ...v, params }),
+    );
+  }
+
+  runServerRequest(
+    view: ServerRequestView,
+    ctx: RequestContext,
+  ): Promise<ChainRun<Record<string, unknown> | undefined>> {
+    return this.run(
+      this.reversed,
+      "onServerRequest",
+      view,
+      view.params,
+      ctx,
+      (layer, v, c) => layer.onServerRequest?.(v, c),
       (v, params) => ({ ...v, params }),
     );
   }

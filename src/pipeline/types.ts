@@ -61,6 +61,13 @@ export interface NotificationView {
   readonly upstream: string | undefined;
 }
 
+/** A request from an upstream to the client (sampling, elicitation, roots) on its way to the client. */
+export interface ServerRequestView {
+  readonly method: string;
+  readonly params: Record<string, unknown> | undefined;
+  readonly upstream: string;
+}
+
 export type CatalogKind = "tools" | "prompts" | "resources" | "resourceTemplates";
 
 /** A list on its way to the client (after merging and name-spacing). */
@@ -128,6 +135,11 @@ export interface Layer {
   /** A notification in either direction. */
   onNotification?(
     notification: NotificationView,
+    ctx: RequestContext,
+  ): MaybePromise<Verdict<Record<string, unknown>>>;
+  /** An upstream's request to the client (sampling, elicitation, roots) before it is relayed. */
+  onServerRequest?(
+    request: ServerRequestView,
     ctx: RequestContext,
   ): MaybePromise<Verdict<Record<string, unknown>>>;
   /** A merged list (tools, prompts, resources, templates) on its way to the client. */

@@ -2,7 +2,7 @@
 // (isolation), its in-flight requests (for cancellation) and its resource subscriptions.
 import { createHash, randomBytes } from "node:crypto";
 import type { ClientCapabilities } from "@modelcontextprotocol/client";
-import type { Era } from "../pipeline/types.ts";
+import type { Era, Principal } from "../pipeline/types.ts";
 import type { UpstreamConnection } from "../upstream/connection.ts";
 
 /**
@@ -26,6 +26,13 @@ export interface ClientChannel {
     params: Record<string, unknown> | undefined,
     options: { related?: RequestRef; signal: AbortSignal },
   ): Promise<Record<string, unknown>>;
+}
+
+/** The edge facts of the request that opened a session. */
+export interface SessionOrigin {
+  readonly transport: "http" | "stdio";
+  readonly clientAddress: string | undefined;
+  readonly principal: Principal;
 }
 
 interface InFlightRequest extends RequestRef {
@@ -61,12 +68,17 @@ export class ClientSession {
   readonly clientInfo: { name: string; version: string } | undefined;
   readonly protocolVersion: string;
 
+  /** Where the session was opened from, for messages that arrive from upstream on its behalf. */
+  readonly origin: SessionOrigin;
+
   constructor(
     id: string,
     channel: ClientChannel,
     clientInfo: { name: string; version: string } | undefined,
     protocolVersion: string,
+    origin: SessionOrigin,
   ) {
+    this.origin = origin;
     this.id = id;
     this.channel = channel;
     this.clientInfo = clientInfo;

@@ -335,6 +335,8 @@ describe("isolation, cancellation and supervision", () => {
 
   before(async () => {
     gateway = await startGateway(`version: 1
+federation:
+  pageSize: 2
 upstreams:
 ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}
 ${nodeUpstream("sharedprobe", fixture("session-probe-server.ts"), [], "    isolation: shared\n")}
@@ -396,6 +398,37 @@ ${nodeUpstream("broken", fixture("broken-server.ts"))}
       const { tools } = await client.listTools();
       assert.ok(tools.some((t) => t.name === "probe__whoami"));
       assert.ok(!tools.some((t) => t.name.startsWith("broken__")));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("pages through merged lists that span several pages", async () => {
+    const client = await connect(gateway.url, "auto");
+    try {
+      const { tools } = await client.listTools();
+      const names = tools.map((t) => t.name);
+      assert.equal(new Set(names).size, names.length, "no tool twice");
+      for (const name of ["probe__whoami", "probe__sleep", "sharedprobe__whoami", "sharedprobe__add-tool"]) {
+        assert.ok(names.includes(name), name);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("tells a 2025 client when an upstream's tool list changes", async () => {
+    const client = await connect(gateway.url, "legacy");
+    const changed = new Promise<void>((resolve) =>
+      client.setNotificationHandler("notifications/tools/list_changed", () => resolve()),
+    );
+    try {
+      await client.callTool({ name: "sharedprobe__add-tool", arguments: {} });
+      await changed;
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t) => t.name === "sharedprobe__extra-1"));
+      const result = await client.callTool({ name: "sharedprobe__extra-1", arguments: {} });
+      assert.deepEqual(result.content, [{ type: "text", text: "extra-1" }]);
     } finally {
       await client.close();
     }

@@ -82,6 +82,45 @@ describe("layer chain", () => {
     assert.deepEqual(order, ["inner", "outer"]);
   });
 
+  it("lets a layer refuse an upstream's request to the client, and fails secure there too", async () => {
+    const order: string[] = [];
+    const { chain } = chainOf([
+      { name: "outer", onServerRequest: () => (order.push("outer"), { kind: "pass" }) },
+      {
+        name: "sampling-guard",
+        onServerRequest: (v) =>
+          v.method === "sampling/createMessage"
+            ? { kind: "deny", rule: "no-sampling", reason: "sampling is not allowed" }
+            : (order.push("guard"), { kind: "pass" }),
+      },
+    ]);
+    const denied = await chain.runServerRequest(
+      { method: "sampling/createMessage", params: {}, upstream: "u" },
+      ctx,
+    );
+    assert.equal(denied.verdict.kind, "deny");
+    assert.equal(denied.decidedBy, "sampling-guard");
+    const allowed = await chain.runServerRequest(
+      { method: "elicitation/create", params: {}, upstream: "u" },
+      ctx,
+    );
+    assert.equal(allowed.verdict.kind, "pass");
+    assert.deepEqual(order, ["guard", "outer"], "server requests travel the chain in reverse");
+    const { chain: broken } = chainOf([
+      {
+        name: "buggy",
+        onServerRequest: () => {
+          throw new Error("boom");
+        },
+      },
+    ]);
+    assert.equal(
+      (await broken.runServerRequest({ method: "roots/list", params: undefined, upstream: "u" }, ctx)).verdict
+        .kind,
+      "deny",
+    );
+  });
+
   it("keeps going when an outcome observer throws", () => {
     let observed = false;
     const { chain } = chainOf([

@@ -1,7 +1,7 @@
 // Builds the request context of the edge stage. Until the identity layer exists every caller is the
 // anonymous principal (stdio: the local user), which later layers must treat as least privileged.
 import { randomUUID } from "node:crypto";
-import { anonymousPrincipal, type Era, type Principal, type RequestContext } from "../pipeline/types.ts";
+import { anonymousPrincipal, type Era, type Principal, type RequestContext } from "./types.ts";
 import type { ClientSession } from "../session/clientSession.ts";
 
 export interface EdgeFacts {
