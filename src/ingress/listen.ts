@@ -3,7 +3,7 @@
 // tagged with the subscription id (the listen request's id), until the client goes away.
 import type { ServerResponse } from "node:http";
 
-const SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId";
+export const SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId";
 const KEEP_ALIVE_MS = 15_000;
 
 export interface SubscriptionFilter {
@@ -51,6 +51,19 @@ export function filterAccepts(
   }
 }
 
+/** A notification of a listen stream, tagged with its subscription id. */
+export function tagged(
+  method: string,
+  params: Record<string, unknown> | undefined,
+  subscriptionId: string | number,
+): { jsonrpc: "2.0"; method: string; params: Record<string, unknown> } {
+  const meta = {
+    ...((params?._meta as Record<string, unknown> | undefined) ?? {}),
+    [SUBSCRIPTION_ID_META_KEY]: subscriptionId,
+  };
+  return { jsonrpc: "2.0", method, params: { ...params, _meta: meta } };
+}
+
 /** Opens the event stream on `res`, writes the acknowledgement, and returns the stream's handle. */
 export function openListenStream(
   res: ServerResponse,
@@ -64,13 +77,7 @@ export function openListenStream(
     connection: "keep-alive",
   });
   const write = (method: string, params: Record<string, unknown> | undefined) => {
-    const meta = {
-      ...((params?._meta as Record<string, unknown> | undefined) ?? {}),
-      [SUBSCRIPTION_ID_META_KEY]: subscriptionId,
-    };
-    res.write(
-      `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method, params: { ...params, _meta: meta } })}\n\n`,
-    );
+    res.write(`event: message\ndata: ${JSON.stringify(tagged(method, params, subscriptionId))}\n\n`);
   };
   write("notifications/subscriptions/acknowledged", { notifications: filter });
   const keepAlive = setInterval(() => res.write(": keepalive\n\n"), KEEP_ALIVE_MS);

@@ -13,6 +13,7 @@ import {
 } from "../session/clientSession.ts";
 import { buildContext } from "../pipeline/context.ts";
 import { encodeResult } from "./eraCodec.ts";
+import { filterAccepts, honoredFilter, tagged, type SubscriptionFilter } from "./listen.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
@@ -38,6 +39,8 @@ export class TransportSession implements ClientChannel {
   session: ClientSession | undefined;
   private readonly options: TransportSessionOptions;
   private readonly pending = new Map<string, Pending>();
+  /** Open listen streams of a 2026-07-28 stdio client, by subscription (request) id. */
+  private readonly listens = new Map<string | number, SubscriptionFilter>();
   private nextRequestId = 0;
 
   constructor(options: TransportSessionOptions) {
@@ -52,6 +55,14 @@ export class TransportSession implements ClientChannel {
   }
 
   notify(method: string, params: Record<string, unknown> | undefined, related?: RequestRef): void {
+    if (this.era === "modern" && related === undefined) {
+      // 2026-07-28 has no unsolicited notifications: changes travel on the client's listen streams.
+      for (const [subscriptionId, filter] of this.listens) {
+        if (!filterAccepts(filter, method, params)) continue;
+        void this.options.transport.send(tagged(method, params, subscriptionId)).catch(() => undefined);
+      }
+      return;
+    }
     const message = { jsonrpc: "2.0" as const, method, ...(params ? { params } : {}) };
     this.options.transport
       .send(message, related === undefined ? undefined : { relatedRequestId: related.id })
@@ -139,6 +150,7 @@ export class TransportSession implements ClientChannel {
     );
     const outcome = await this.options.gateway.handleRequest(session, ctx, id, method, params);
     if ("error" in outcome) return this.reply(id, undefined, outcome.error);
+    if (era === "modern" && method === "subscriptions/listen") return this.openListen(id, params);
     try {
       return this.reply(id, encodeResult(era, method, outcome.result));
     } catch (err) {
@@ -192,9 +204,23 @@ export class TransportSession implements ClientChannel {
     this.options.gateway.register(session);
   }
 
+  /** A listen stream over stdio: acknowledged now, answered only when the client cancels it. */
+  private openListen(id: string | number, params: Record<string, unknown> | undefined): Promise<void> {
+    const filter = honoredFilter(params?.notifications);
+    const subscriptionId = id;
+    this.listens.set(subscriptionId, filter);
+    const ack = tagged("notifications/subscriptions/acknowledged", { notifications: filter }, subscriptionId);
+    return this.options.transport.send(ack).catch(() => undefined);
+  }
+
   private async onNotification(method: string, params: unknown): Promise<void> {
     const session = this.session;
     if (!session) return;
+    if (method === "notifications/cancelled") {
+      const requestId = (params as { requestId?: unknown } | undefined)?.requestId;
+      if ((typeof requestId === "string" || typeof requestId === "number") && this.listens.delete(requestId))
+        return;
+    }
     const ctx = buildContext(
       {
         transport: this.options.kind,

@@ -45,6 +45,41 @@ describe("stdio ingress", () => {
   }
 });
 
+describe("stdio ingress, 2026-07-28 listen streams", () => {
+  it("acknowledges a listen stream and delivers tagged list changes on it", async () => {
+    const config = `version: 1
+upstreams:
+${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n    isolation: shared\n")}`;
+    const client = new Client(
+      { name: "desktop", version: "1.0.0" },
+      { versionNegotiation: { mode: "auto" } },
+    );
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [cliPath, "stdio", "--config", tempConfig(config)],
+        env: { PATH: process.env.PATH ?? "" },
+        stderr: "pipe",
+      }),
+    );
+    try {
+      assert.equal(client.getProtocolEra(), "modern");
+      const changed = new Promise<void>((resolve) =>
+        client.setNotificationHandler("notifications/tools/list_changed", () => resolve()),
+      );
+      const subscription = await client.listen({ toolsListChanged: true });
+      assert.deepEqual(subscription.honoredFilter, { toolsListChanged: true });
+      await client.callTool({ name: "probe__add-tool", arguments: {} });
+      await changed;
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t) => t.name === "probe__extra-1"));
+      await subscription.close();
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("command line", () => {
   const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: "utf8" });
 
