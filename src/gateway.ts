@@ -14,6 +14,7 @@ import { assembleLayers } from "./layers/index.ts";
 import { LayerChain } from "./pipeline/chain.ts";
 import type { MessageOutcome, RequestContext, RouteTarget } from "./pipeline/types.ts";
 import type { ClientSession, RequestRef } from "./session/clientSession.ts";
+import type { SubscriptionSource } from "./session/subscriptions.ts";
 import { GATEWAY_INFO, type ForwardOptions, type UpstreamConnection } from "./upstream/connection.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
 import { buildContext } from "./pipeline/context.ts";
@@ -36,6 +37,13 @@ const LIST_CHANGED_NOTIFICATIONS = [
   "notifications/prompts/list_changed",
   "notifications/resources/list_changed",
 ] as const;
+
+export interface HandleOptions {
+  /** Aborts the request, e.g. when a stateless client closes its stream. */
+  readonly signal?: AbortSignal;
+  /** Whose claim a resources/subscribe is: the client's own (default) or one of its listen streams. */
+  readonly subscriptionSource?: SubscriptionSource;
+}
 
 export type RpcOutcome =
   { result: Record<string, unknown> } | { error: ReturnType<WireError["toJsonRpcError"]> };
@@ -110,9 +118,9 @@ export class Gateway {
 
   async unregister(session: ClientSession): Promise<void> {
     this.sessions.delete(session);
-    for (const uri of session.subscriptions) {
+    for (const uri of session.subscriptions.uris()) {
       const upstream = this.upstreams.get(this.catalog.resolveResource(uri) ?? "");
-      if (upstream?.shared?.era === "modern") upstream.watchResource(uri, false);
+      if (upstream && this.watchedThroughUpstream(upstream)) upstream.watchResource(uri, false);
     }
     session.subscriptions.clear();
     await session.close();
@@ -142,9 +150,9 @@ export class Gateway {
     id: string | number,
     method: string,
     params: Record<string, unknown> | undefined,
-    /** Aborts the request, e.g. when a stateless client closes its stream. */
-    signal?: AbortSignal,
+    options: HandleOptions = {},
   ): Promise<RpcOutcome> {
+    const { signal } = options;
     const started = performance.now();
     let target: RouteTarget | undefined;
     let decidedBy: MessageOutcome["decidedBy"];
@@ -169,15 +177,10 @@ export class Gateway {
         decidedBy = { layer: inbound.decidedBy ?? "unknown", rule: inbound.verdict.rule };
         throw this.denial(inbound.verdict, inbound.decidedBy, ctx, method, target);
       }
-      const result = await this.execute(
-        session,
-        ctx,
-        request,
-        method,
-        inbound.value,
-        target,
-        controller.signal,
-      );
+      const result = await this.execute(session, ctx, request, method, inbound.value, target, {
+        signal: controller.signal,
+        subscriptionSource: options.subscriptionSource ?? "explicit",
+      });
       const outbound = await this.chain.runResult({ method, target, result }, ctx);
       decisions = [...decisions, ...outbound.decisions];
       if (outbound.verdict.kind !== "pass") {
@@ -259,14 +262,16 @@ export class Gateway {
     method: string,
     params: Record<string, unknown> | undefined,
     target: RouteTarget,
-    signal: AbortSignal,
+    how: { signal: AbortSignal; subscriptionSource: SubscriptionSource },
   ): Promise<Record<string, unknown>> {
+    const { signal } = how;
     if (target.kind === "local") return this.answerLocally(ctx, method, params);
     if (target.kind === "broadcast") return this.broadcastSetLevel(session, params);
     const upstream = this.upstreams.get(target.upstream);
     if (!upstream) throw new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", target.upstream);
     if (method === "resources/subscribe" || method === "resources/unsubscribe") {
-      await this.setResourceSubscription(session, String(target.name), method === "resources/subscribe");
+      const subscribe = method === "resources/subscribe";
+      await this.setResourceSubscription(session, String(target.name), subscribe, how.subscriptionSource);
       return {};
     }
     const connection = await this.connectionFor(session, upstream);
@@ -304,29 +309,53 @@ export class Gateway {
   }
 
   /**
-   * Subscribes a session to a resource's updates (or ends that), whatever its upstream speaks:
-   * 2025-era upstreams get resources/subscribe on the session's connection; 2026-07-28 upstreams,
-   * which have none, are watched through the gateway's listen stream.
+   * Adds or drops a session's claim on a resource's updates. The upstream hears of it only when the
+   * session's subscription starts or ends: a 2025-era per-session connection gets resources/subscribe
+   * itself; a shared connection and a 2026-07-28 upstream (which has no resources/subscribe, and is
+   * watched through the gateway's listen stream) are counted across sessions by the upstream.
    */
-  async setResourceSubscription(session: ClientSession, uri: string, on: boolean): Promise<void> {
+  async setResourceSubscription(
+    session: ClientSession,
+    uri: string,
+    on: boolean,
+    source: SubscriptionSource,
+  ): Promise<void> {
     const upstreamName = this.catalog.resolveResource(uri);
     const upstream = upstreamName === undefined ? undefined : this.upstreams.get(upstreamName);
     if (!upstream) throw new GatewayError("PORTCULLIS_E_UNKNOWN_RESOURCE", uri, { uri });
-    const connection = await this.connectionFor(session, upstream);
-    const had = session.subscriptions.has(uri);
-    if (connection.era === "modern") {
-      if (had !== on) upstream.watchResource(uri, on);
-    } else {
-      await connection.request(
-        on ? "resources/subscribe" : "resources/unsubscribe",
-        { uri },
-        {
-          timeoutMs: upstream.config.requestTimeoutMs,
-        },
-      );
+    const changed = on ? session.subscriptions.add(uri, source) : session.subscriptions.remove(uri, source);
+    if (!changed) return;
+    try {
+      await this.applySubscription(session, upstream, uri, on);
+    } catch (err) {
+      if (on) session.subscriptions.remove(uri, source);
+      throw err;
     }
-    if (on) session.subscriptions.add(uri);
-    else session.subscriptions.delete(uri);
+  }
+
+  private async applySubscription(
+    session: ClientSession,
+    upstream: Upstream,
+    uri: string,
+    on: boolean,
+  ): Promise<void> {
+    if (this.watchedThroughUpstream(upstream)) return upstream.watchResource(uri, on);
+    // Unsubscribing never opens a connection: a closed one has no subscriptions left.
+    const connection = on
+      ? await this.connectionFor(session, upstream)
+      : await session.upstreams.get(upstream.name);
+    if (!connection) return;
+    await connection.request(
+      on ? "resources/subscribe" : "resources/unsubscribe",
+      { uri },
+      {
+        timeoutMs: upstream.config.requestTimeoutMs,
+      },
+    );
+  }
+
+  private watchedThroughUpstream(upstream: Upstream): boolean {
+    return upstream.config.isolation === "shared" || upstream.shared?.era === "modern";
   }
 
   private async answerLocally(
@@ -405,6 +434,11 @@ export class Gateway {
       await connection
         .request("logging/setLevel", { level: session.logLevel }, { timeoutMs: 5000 })
         .catch(() => undefined);
+    }
+    // A connection opened again (the previous one closed) carries the session's subscriptions on.
+    for (const uri of session.subscriptions.uris()) {
+      if (this.catalog.resolveResource(uri) !== upstream.name) continue;
+      await connection.request("resources/subscribe", { uri }, { timeoutMs: 5000 }).catch(() => undefined);
     }
     return connection;
   }

@@ -201,7 +201,7 @@ export class ModernResponder {
       flow = new InputFlow(
         channel.binding,
         { method, name: addressedName(params) },
-        this.gateway.handleRequest(session, ctx, id, method, params, signal),
+        this.gateway.handleRequest(session, ctx, id, method, params, { signal }),
         forget,
       );
       channel.flowsByOrigin.set(origin, flow);
@@ -210,7 +210,7 @@ export class ModernResponder {
     } else {
       round = {
         kind: "done",
-        outcome: await this.gateway.handleRequest(session, ctx, id, method, params, signal),
+        outcome: await this.gateway.handleRequest(session, ctx, id, method, params, { signal }),
       };
     }
     if (round.kind === "input")
@@ -247,7 +247,16 @@ export class ModernResponder {
     const subscribed: string[] = [];
     for (const uri of filter.resourceSubscriptions ?? []) {
       // Each URI is a subscription request of its own: the layers decide it and it is logged.
-      const outcome = await this.gateway.handleRequest(session, ctx, id, "resources/subscribe", { uri });
+      const outcome = await this.gateway.handleRequest(
+        session,
+        ctx,
+        id,
+        "resources/subscribe",
+        { uri },
+        {
+          subscriptionSource: "stream",
+        },
+      );
       if ("error" in outcome)
         this.logger.debug({ uri, error: outcome.error }, "listen: resource subscription refused");
       else subscribed.push(uri);
@@ -258,7 +267,7 @@ export class ModernResponder {
     }
     const release = () => {
       for (const uri of subscribed)
-        void this.gateway.setResourceSubscription(session, uri, false).catch(() => undefined);
+        void this.gateway.setResourceSubscription(session, uri, false, "stream").catch(() => undefined);
     };
     if (gone) return release(); // the client left while the subscriptions were being set up
     const channel = session.channel as StatelessChannel;

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { ClientCapabilities } from "@modelcontextprotocol/client";
 import type { Era, Principal } from "../pipeline/types.ts";
 import type { UpstreamConnection } from "../upstream/connection.ts";
+import { ResourceSubscriptions } from "./subscriptions.ts";
 
 /**
  * One client request as the gateway tracks it: `id` is the client's JSON-RPC id (for the wire),
@@ -59,7 +60,7 @@ export class ClientSession {
   readonly upstreams = new Map<string, Promise<UpstreamConnection>>();
   /** In-flight client requests by their gateway key. */
   readonly inFlight = new Map<string, InFlightRequest>();
-  readonly subscriptions = new Set<string>();
+  readonly subscriptions = new ResourceSubscriptions();
   logLevel: string | undefined;
   private closed = false;
 

@@ -6,7 +6,6 @@ import type { Logger } from "pino";
 import type { UpstreamConnection } from "./connection.ts";
 
 export class UpstreamListener {
-  private readonly watched = new Map<string, number>();
   private subscription: McpSubscription | undefined;
   private reopening: Promise<void> | undefined;
   private dirty = false;
@@ -14,20 +13,21 @@ export class UpstreamListener {
   private readonly connection: UpstreamConnection;
   private readonly logger: Logger;
 
-  constructor(connection: UpstreamConnection, logger: Logger) {
+  /** The URIs some client watches; owned by the upstream so that they survive reconnects. */
+  private readonly watched: () => readonly string[];
+
+  constructor(connection: UpstreamConnection, logger: Logger, watched: () => readonly string[]) {
     this.connection = connection;
     this.logger = logger;
+    this.watched = watched;
   }
 
   start(): void {
     this.schedule();
   }
 
-  /** Counts watchers per URI, so one client's unsubscribe does not end another's. */
-  watch(uri: string, on: boolean): void {
-    const count = (this.watched.get(uri) ?? 0) + (on ? 1 : -1);
-    if (count > 0) this.watched.set(uri, count);
-    else this.watched.delete(uri);
+  /** The set of watched resources changed: reopen the stream with the new filter. */
+  refresh(): void {
     this.schedule();
   }
 
@@ -56,8 +56,8 @@ export class UpstreamListener {
       ...(caps.tools?.listChanged ? { toolsListChanged: true } : {}),
       ...(caps.prompts?.listChanged ? { promptsListChanged: true } : {}),
       ...(caps.resources?.listChanged ? { resourcesListChanged: true } : {}),
-      ...(caps.resources?.subscribe && this.watched.size > 0
-        ? { resourceSubscriptions: [...this.watched.keys()] }
+      ...(caps.resources?.subscribe && this.watched().length > 0
+        ? { resourceSubscriptions: [...this.watched()] }
         : {}),
     };
     if (Object.keys(filter).length === 0) {

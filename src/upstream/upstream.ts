@@ -45,6 +45,7 @@ export class Upstream {
   private stateValue: UpstreamState = "starting";
   private sharedConnection: UpstreamConnection | undefined;
   private listener: UpstreamListener | undefined;
+  private readonly watched = new Map<string, number>();
   private lastError: string | undefined;
   private restartAttempt = 0;
   private restarts = 0;
@@ -129,12 +130,28 @@ export class Upstream {
   }
 
   /**
-   * Watches a resource on a 2026-07-28 upstream (which has no resources/subscribe): its updates
-   * arrive on the gateway's listen stream and reach the sessions subscribed to that URI.
+   * Counts the sessions that watch a resource through the shared connection: a 2026-07-28
+   * upstream's listen stream (it has no resources/subscribe), or a shared 2025 session. The
+   * upstream hears only the first subscribe and the last unsubscribe, and again after a restart.
    */
   watchResource(uri: string, on: boolean): void {
-    if (!this.listener) throw this.unavailable();
-    this.listener.watch(uri, on);
+    const count = (this.watched.get(uri) ?? 0) + (on ? 1 : -1);
+    if (count > 0) this.watched.set(uri, count);
+    else this.watched.delete(uri);
+    if ((on && count !== 1) || (!on && count !== 0)) return;
+    if (this.listener) this.listener.refresh();
+    else void this.tellShared(on ? "resources/subscribe" : "resources/unsubscribe", uri);
+  }
+
+  private async tellShared(method: string, uri: string): Promise<void> {
+    try {
+      await this.shared?.request(method, { uri }, { timeoutMs: this.config.requestTimeoutMs });
+    } catch (err) {
+      this.deps.logger.warn(
+        { upstream: this.name, uri, method, err },
+        "could not change a shared subscription",
+      );
+    }
   }
 
   async stop(): Promise<void> {
@@ -195,10 +212,12 @@ export class Upstream {
     }
     this.sharedConnection = connection;
     if (connection.era === "modern") {
-      this.listener = new UpstreamListener(connection, log);
+      this.listener = new UpstreamListener(connection, log, () => [...this.watched.keys()]);
       this.listener.start();
     }
     this.stateValue = "up";
+    if (!this.listener)
+      for (const uri of this.watched.keys()) void this.tellShared("resources/subscribe", uri);
     this.restartAttempt = 0;
     this.lastError = undefined;
     log.info({ protocolVersion: connection.protocolVersion, era: connection.era }, "upstream connected");
