@@ -166,7 +166,7 @@ export const configSchema = z
       .enum(["strict", "balanced", "dev"])
       .default("strict")
       .describe(
-        "Security profile of the layers: strict (default) runs every check, balanced trades some for speed, dev turns security layers off. Today's chain holds only the decision log, which runs in every profile.",
+        "Security profile of the layers: strict (default) runs every check, balanced trades some for speed, dev runs no layer at all (not even the decision log). Today's chain holds only the decision log, so strict and balanced are the same.",
       ),
     server: serverSection,
     federation: federationSection,

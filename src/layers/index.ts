@@ -1,4 +1,6 @@
-// Assembles the message stage from the config: one line per layer, in chain order.
+// Assembles the message stage from the config: one line per layer, in chain order. The profile
+// decides which layers run: `dev` turns every layer off; `strict` (the default) and `balanced` run
+// all that exist today (layers that trade checks for speed will differ between the two).
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.ts";
 import type { Layer } from "../pipeline/types.ts";
@@ -10,7 +12,9 @@ export interface LayerDependencies {
 }
 
 export function assembleLayers(deps: LayerDependencies): Layer[] {
+  const { config } = deps;
+  if (config.profile === "dev") return [];
   const layers: Layer[] = [];
-  if (deps.config.logging.decisions) layers.push(decisionLog({ logger: deps.logger }));
+  if (config.logging.decisions) layers.push(decisionLog({ logger: deps.logger }));
   return layers;
 }

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pino } from "pino";
 import { SecurityEventBus } from "../../src/events/bus.ts";
+import { parseConfigText } from "../../src/config/load.ts";
+import { assembleLayers } from "../../src/layers/index.ts";
 import { LayerChain } from "../../src/pipeline/chain.ts";
 import { anonymousPrincipal, type Layer, type RequestContext } from "../../src/pipeline/types.ts";
 
@@ -143,5 +145,24 @@ describe("layer chain", () => {
       layerDecisions: [],
     });
     assert.equal(observed, true);
+  });
+});
+
+describe("profiles", () => {
+  const base = parseConfigText(
+    `version: 1\nupstreams:\n  a: { transport: stdio, command: x }\n`,
+    "x.yaml",
+    {},
+  );
+  it("runs the decision log in strict (the default) and balanced", () => {
+    assert.equal(base.profile, "strict");
+    assert.deepEqual(
+      assembleLayers({ config: base, logger: log }).map((l) => l.name),
+      ["decision-log"],
+    );
+    assert.equal(assembleLayers({ config: { ...base, profile: "balanced" }, logger: log }).length, 1);
+  });
+  it("runs no layer in dev", () => {
+    assert.deepEqual(assembleLayers({ config: { ...base, profile: "dev" }, logger: log }), []);
   });
 });
