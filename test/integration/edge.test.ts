@@ -209,6 +209,29 @@ describe("bad input at the HTTP edge", () => {
   });
 });
 
+describe("an upstream that writes garbage on stdout", () => {
+  let gateway: RunningGateway;
+  before(async () => {
+    gateway = await startGateway(configWith(nodeUpstream("junk", fixture("garbage-server.ts"))));
+  });
+  after(async () => gateway?.stop());
+
+  it("skips the garbage, logs it, and still answers", async () => {
+    const client = new Client({ name: "t", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+    try {
+      for (const text of ["one", "two"]) {
+        const result = await client.callTool({ name: "junk__echo", arguments: { text } });
+        assert.deepEqual(result.content, [{ type: "text", text }]);
+      }
+      const warning = await gateway.waitForLog((l) => l.msg === "upstream wrote a line that is not JSON-RPC");
+      assert.equal(warning.upstream, "junk");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("hot reload and shutdown", () => {
   let gateway: RunningGateway;
   before(async () => {
