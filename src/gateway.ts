@@ -6,7 +6,8 @@ import type { LoadedConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
 import { GatewayError, toWireError, type WireError } from "./errors.ts";
 import type { SecurityEventBus } from "./events/bus.ts";
-import { Catalog, type UpstreamLists } from "./federation/catalog.ts";
+import { Catalog } from "./federation/catalog.ts";
+import { ChangeNotifier } from "./federation/changeNotifier.ts";
 import { NameSpacer } from "./federation/naming.ts";
 import { paginate } from "./federation/pagination.ts";
 import { isListMethod, LIST_METHODS, paramsForUpstream, resolveTarget } from "./federation/router.ts";
@@ -15,28 +16,12 @@ import { LayerChain } from "./pipeline/chain.ts";
 import type { MessageOutcome, RequestContext, RouteTarget } from "./pipeline/types.ts";
 import type { ClientSession, RequestRef } from "./session/clientSession.ts";
 import type { SubscriptionSource } from "./session/subscriptions.ts";
-import { GATEWAY_INFO, type ForwardOptions, type UpstreamConnection } from "./upstream/connection.ts";
+import type { ForwardOptions, UpstreamConnection } from "./upstream/connection.ts";
+import { planReload, type ReloadPlan } from "./config/reloadPlan.ts";
+import { discoverResult, LIST_CHANGED_NOTIFICATIONS } from "./protocol.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
 import { buildContext } from "./pipeline/context.ts";
 import { Upstream } from "./upstream/upstream.ts";
-import { refreshLists } from "./federation/refresh.ts";
-
-export const LEGACY_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
-export const MODERN_VERSIONS = ["2026-07-28"] as const;
-
-export const gatewayCapabilities = {
-  tools: { listChanged: true },
-  prompts: { listChanged: true },
-  resources: { subscribe: true, listChanged: true },
-  completions: {},
-  logging: {},
-} as const;
-
-const LIST_CHANGED_NOTIFICATIONS = [
-  "notifications/tools/list_changed",
-  "notifications/prompts/list_changed",
-  "notifications/resources/list_changed",
-] as const;
 
 export interface HandleOptions {
   /** Aborts the request, e.g. when a stateless client closes its stream. */
@@ -66,8 +51,17 @@ export class Gateway {
 
   private loaded: LoadedConfig;
   private readonly deps: GatewayDependencies;
+  private readonly notifier: ChangeNotifier;
 
   constructor(loaded: LoadedConfig, deps: GatewayDependencies) {
+    this.notifier = new ChangeNotifier({
+      chain: () => this.chain,
+      catalog: () => this.catalog,
+      upstream: (name) => this.upstreams.get(name),
+      sessions: () => this.sessions,
+      contextFor: (session) => this.upstreamContext(session),
+      logger: deps.logger,
+    });
     this.loaded = loaded;
     this.deps = deps;
     this.config = loaded.config;
@@ -124,23 +118,6 @@ export class Gateway {
     }
     session.subscriptions.clear();
     await session.close();
-  }
-
-  initializeResult(requestedVersion: unknown): Record<string, unknown> {
-    const version =
-      typeof requestedVersion === "string" &&
-      (LEGACY_VERSIONS as readonly string[]).includes(requestedVersion)
-        ? requestedVersion
-        : LEGACY_VERSIONS[0];
-    return { protocolVersion: version, capabilities: gatewayCapabilities, serverInfo: { ...GATEWAY_INFO } };
-  }
-
-  discoverResult(): Record<string, unknown> {
-    return {
-      supportedVersions: [...MODERN_VERSIONS],
-      capabilities: gatewayCapabilities,
-      _meta: { "io.modelcontextprotocol/serverInfo": { ...GATEWAY_INFO } },
-    };
   }
 
   /** Runs one client request through the pipeline; always resolves to a result or a wire error. */
@@ -284,7 +261,7 @@ export class Gateway {
     const relayProgress = (p: { progress: number; total?: number; message?: string }) => {
       const notification = { ...p, progressToken };
       progressSent = progressSent.then(() =>
-        this.forwardNotification(session, upstream.name, "notifications/progress", notification, request),
+        this.notifier.forward(session, upstream.name, "notifications/progress", notification, request),
       );
     };
     const options: ForwardOptions = {
@@ -364,7 +341,7 @@ export class Gateway {
     params: Record<string, unknown> | undefined,
   ): Promise<Record<string, unknown>> {
     if (method === "ping") return {};
-    if (method === "server/discover") return this.discoverResult();
+    if (method === "server/discover") return discoverResult();
     if (method === "subscriptions/listen") return {}; // admitted; the ingress holds the stream open
     if (!isListMethod(method)) throw new GatewayError("PORTCULLIS_E_METHOD_NOT_FOUND", method);
     const kind = LIST_METHODS[method];
@@ -425,7 +402,8 @@ export class Gateway {
       ...(roots ? { roots } : {}),
     };
     const connection = await upstream.openFor(caps, {
-      onNotification: (method, params) => this.deliverToSession(session, upstream.name, method, params),
+      onNotification: (method, params) =>
+        this.notifier.fromSessionConnection(session, upstream.name, method, params),
       onServerRequest: (method, params, signal) =>
         this.relayServerRequest(session, upstream.name, method, params, signal),
       onClose,
@@ -462,96 +440,6 @@ export class Gateway {
       });
     }
     return session.channel.request(method, run.value, { related: session.soleInFlightOn(upstream), signal });
-  }
-
-  /** Upstream → client notifications of a session's own connection. */
-  private deliverToSession(
-    session: ClientSession,
-    upstream: string,
-    method: string,
-    params: Record<string, unknown> | undefined,
-  ): void {
-    if (method.endsWith("/list_changed")) {
-      // Lists come from the shared catalogue: refresh it, then pass the news on.
-      void this.refresh(upstream, method);
-      return;
-    }
-    if (method === "notifications/progress" || method === "notifications/cancelled") return;
-    // A log line belongs on the stream of the request that caused it, when that is unambiguous.
-    const related = method === "notifications/message" ? session.soleInFlightOn(upstream) : undefined;
-    void this.forwardNotification(session, upstream, method, params, related);
-  }
-
-  /** Upstream → client notifications of the shared connection. */
-  private onSharedNotification(
-    upstream: Upstream,
-    method: string,
-    params: Record<string, unknown> | undefined,
-  ): void {
-    if (method.endsWith("/list_changed")) {
-      void this.refresh(upstream.name, method);
-      return;
-    }
-    if (method === "notifications/resources/updated") {
-      const uri = String(params?.uri);
-      for (const session of this.sessions) {
-        if (session.subscriptions.has(uri))
-          void this.forwardNotification(session, upstream.name, method, params);
-      }
-    }
-  }
-
-  private async forwardNotification(
-    session: ClientSession,
-    upstream: string,
-    method: string,
-    params: Record<string, unknown> | undefined,
-    related?: RequestRef,
-  ): Promise<void> {
-    const ctx = this.upstreamContext(session);
-    const run = await this.chain.runNotification({ direction: "to-client", method, params, upstream }, ctx);
-    if (run.verdict.kind === "pass") session.channel.notify(method, run.value, related);
-  }
-
-  /**
-   * Reloads an upstream's lists into the catalogue. Clients hear of every list that differs, and
-   * of the list the upstream said changed (its per-session view may differ from the shared one).
-   */
-  private async refresh(upstreamName: string, signalled?: string): Promise<void> {
-    const upstream = this.upstreams.get(upstreamName);
-    const connection = upstream?.shared;
-    if (!upstream || !connection) return;
-    const before = this.catalog.lists(upstreamName);
-    try {
-      const lists = await refreshLists(connection, upstream.config.requestTimeoutMs);
-      this.catalog.set(upstreamName, lists);
-      this.announceChanges(before, lists, signalled);
-    } catch (err) {
-      this.deps.logger.warn({ upstream: upstreamName, err }, "could not refresh the catalogue");
-    }
-  }
-
-  private announceChanges(
-    before: ReturnType<Catalog["lists"]>,
-    after: ReturnType<Catalog["lists"]>,
-    signalled?: string,
-  ): void {
-    const changed = new Set<string>();
-    if (signalled && (LIST_CHANGED_NOTIFICATIONS as readonly string[]).includes(signalled))
-      changed.add(signalled);
-    const differs = (kind: keyof UpstreamLists) =>
-      JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(after?.[kind] ?? []);
-    if (differs("tools")) changed.add("notifications/tools/list_changed");
-    if (differs("prompts")) changed.add("notifications/prompts/list_changed");
-    if (differs("resources") || differs("resourceTemplates"))
-      changed.add("notifications/resources/list_changed");
-    this.notifySessions([...changed]);
-  }
-
-  private notifySessions(methods: readonly string[]): void {
-    for (const session of this.sessions) {
-      for (const method of methods) void this.forwardNotification(session, "portcullis", method, undefined);
-    }
   }
 
   /** The context of a message that arrives from upstream on a session's behalf. */
@@ -596,8 +484,8 @@ export class Gateway {
       env: this.deps.env,
       logger: this.deps.logger,
       events: this.deps.events,
-      onUp: (u) => this.refresh(u.name),
-      onSharedNotification: (u, method, params) => this.onSharedNotification(u, method, params),
+      onUp: (u) => this.notifier.refresh(u.name),
+      onSharedNotification: (u, method, params) => this.notifier.fromSharedConnection(u.name, method, params),
     });
   }
 
@@ -606,7 +494,7 @@ export class Gateway {
    * upstreams that were added start, removed ones stop, changed ones are replaced (calls already
    * running on the old connection finish there).
    */
-  async reload(next: LoadedConfig): Promise<{ added: string[]; removed: string[]; replaced: string[] }> {
+  async reload(next: LoadedConfig): Promise<ReloadPlan> {
     const previous = this.config;
     const oldChain = this.chain;
     this.loaded = next;
@@ -616,15 +504,7 @@ export class Gateway {
       this.deps.events,
       this.deps.logger,
     );
-    const added: string[] = [];
-    const removed: string[] = [];
-    const replaced: string[] = [];
-    for (const name of this.upstreams.keys()) {
-      if (!(name in next.config.upstreams)) removed.push(name);
-      else if (JSON.stringify(previous.upstreams[name]) !== JSON.stringify(next.config.upstreams[name]))
-        replaced.push(name);
-    }
-    for (const name of Object.keys(next.config.upstreams)) if (!this.upstreams.has(name)) added.push(name);
+    const { added, removed, replaced } = planReload(previous, next.config);
     const retired: Upstream[] = [];
     for (const name of [...removed, ...replaced]) {
       const old = this.upstreams.get(name);
@@ -647,7 +527,7 @@ export class Gateway {
       this.upstreams.set(name, upstream);
       upstream.start();
     }
-    if (removed.length > 0) this.notifySessions(LIST_CHANGED_NOTIFICATIONS);
+    if (removed.length > 0) this.notifier.notifyAll(LIST_CHANGED_NOTIFICATIONS);
     await Promise.allSettled(retired.map((u) => u.stop()));
     await oldChain.close();
     return { added, removed, replaced };

@@ -6,7 +6,8 @@ import type { InboundModernRoute } from "@modelcontextprotocol/server";
 import type { ClientCapabilities } from "@modelcontextprotocol/client";
 import type { Logger } from "pino";
 import { GatewayError, toWireError } from "../errors.ts";
-import { MODERN_VERSIONS, type Gateway } from "../gateway.ts";
+import type { Gateway } from "../gateway.ts";
+import { MODERN_VERSIONS } from "../protocol.ts";
 import { anonymousPrincipal, type Principal, type RequestContext } from "../pipeline/types.ts";
 import {
   ClientSession,

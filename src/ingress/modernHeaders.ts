@@ -2,7 +2,7 @@
 // one this gateway speaks (-32022), and the standard headers must be present and agree with the
 // body (-32020), so that no proxy on the path can route on a header the server never sees.
 import type { IncomingMessage } from "node:http";
-import { MODERN_VERSIONS } from "../gateway.ts";
+import { MODERN_VERSIONS } from "../protocol.ts";
 
 export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 export const METHOD_NOT_FOUND = -32601;

@@ -3,7 +3,8 @@
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
 import type { ClientCapabilities } from "@modelcontextprotocol/client";
 import { GatewayError, JsonRpcCode, toWireError, UpstreamRpcError } from "../errors.ts";
-import { LEGACY_VERSIONS, MODERN_VERSIONS, type Gateway } from "../gateway.ts";
+import type { Gateway } from "../gateway.ts";
+import { initializeResult, MODERN_VERSIONS } from "../protocol.ts";
 import { anonymousPrincipal, type Era, type Principal } from "../pipeline/types.ts";
 import {
   ClientSession,
@@ -168,7 +169,7 @@ export class TransportSession implements ClientChannel {
         message: "Session is already initialized",
       });
     }
-    const result = this.options.gateway.initializeResult(params?.protocolVersion);
+    const result = initializeResult(params?.protocolVersion);
     this.capabilities = (params?.capabilities as ClientCapabilities | undefined) ?? {};
     this.era = "legacy";
     this.openSession(String(result.protocolVersion), params?.clientInfo);
@@ -258,5 +259,3 @@ export class TransportSession implements ClientChannel {
     this.options.onClosed?.(session);
   }
 }
-
-export { LEGACY_VERSIONS };

@@ -1,0 +1,113 @@
+// Carries what upstreams announce to the clients that should hear it: list changes (after the
+// catalogue is reloaded), resource updates (to subscribed sessions), log lines and other
+// notifications (to the session whose connection sent them), every one through the layer chain.
+import type { Logger } from "pino";
+import type { LayerChain } from "../pipeline/chain.ts";
+import type { RequestContext } from "../pipeline/types.ts";
+import { LIST_CHANGED_NOTIFICATIONS } from "../protocol.ts";
+import type { ClientSession, RequestRef } from "../session/clientSession.ts";
+import type { Upstream } from "../upstream/upstream.ts";
+import type { Catalog, UpstreamLists } from "./catalog.ts";
+import { refreshLists } from "./refresh.ts";
+
+/** What the notifier reads from the gateway; getters, because a reload replaces chain and catalogue. */
+export interface NotifierSurroundings {
+  readonly chain: () => LayerChain;
+  readonly catalog: () => Catalog;
+  readonly upstream: (name: string) => Upstream | undefined;
+  readonly sessions: () => Iterable<ClientSession>;
+  readonly contextFor: (session: ClientSession) => RequestContext;
+  readonly logger: Logger;
+}
+
+export class ChangeNotifier {
+  private readonly at: NotifierSurroundings;
+
+  constructor(surroundings: NotifierSurroundings) {
+    this.at = surroundings;
+  }
+
+  /** A notification on a session's own upstream connection. */
+  fromSessionConnection(
+    session: ClientSession,
+    upstream: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): void {
+    if (method.endsWith("/list_changed")) {
+      // Lists come from the shared catalogue: refresh it, then pass the news on.
+      void this.refresh(upstream, method);
+      return;
+    }
+    if (method === "notifications/progress" || method === "notifications/cancelled") return;
+    // A log line belongs on the stream of the request that caused it, when that is unambiguous.
+    const related = method === "notifications/message" ? session.soleInFlightOn(upstream) : undefined;
+    void this.forward(session, upstream, method, params, related);
+  }
+
+  /** A notification on an upstream's shared connection. */
+  fromSharedConnection(upstream: string, method: string, params: Record<string, unknown> | undefined): void {
+    if (method.endsWith("/list_changed")) {
+      void this.refresh(upstream, method);
+      return;
+    }
+    if (method !== "notifications/resources/updated") return;
+    const uri = String(params?.uri);
+    for (const session of this.at.sessions()) {
+      if (session.subscriptions.has(uri)) void this.forward(session, upstream, method, params);
+    }
+  }
+
+  /** Sends one notification to one client, if the layers let it pass. */
+  async forward(
+    session: ClientSession,
+    upstream: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    related?: RequestRef,
+  ): Promise<void> {
+    const ctx = this.at.contextFor(session);
+    const run = await this.at
+      .chain()
+      .runNotification({ direction: "to-client", method, params, upstream }, ctx);
+    if (run.verdict.kind === "pass") session.channel.notify(method, run.value, related);
+  }
+
+  /**
+   * Reloads an upstream's lists into the catalogue. Clients hear of every list that differs, and
+   * of the list the upstream said changed (its per-session view may differ from the shared one).
+   */
+  async refresh(upstreamName: string, signalled?: string): Promise<void> {
+    const upstream = this.at.upstream(upstreamName);
+    const connection = upstream?.shared;
+    if (!upstream || !connection) return;
+    const catalog = this.at.catalog();
+    const before = catalog.lists(upstreamName);
+    try {
+      const lists = await refreshLists(connection, upstream.config.requestTimeoutMs);
+      catalog.set(upstreamName, lists);
+      this.notifyAll(changedLists(before, lists, signalled));
+    } catch (err) {
+      this.at.logger.warn({ upstream: upstreamName, err }, "could not refresh the catalogue");
+    }
+  }
+
+  notifyAll(methods: readonly string[]): void {
+    for (const session of this.at.sessions()) {
+      for (const method of methods) void this.forward(session, "portcullis", method, undefined);
+    }
+  }
+}
+
+function changedLists(before: UpstreamLists | undefined, after: UpstreamLists, signalled?: string): string[] {
+  const changed = new Set<string>();
+  if (signalled && (LIST_CHANGED_NOTIFICATIONS as readonly string[]).includes(signalled))
+    changed.add(signalled);
+  const differs = (kind: keyof UpstreamLists) =>
+    JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(after[kind]);
+  if (differs("tools")) changed.add("notifications/tools/list_changed");
+  if (differs("prompts")) changed.add("notifications/prompts/list_changed");
+  if (differs("resources") || differs("resourceTemplates"))
+    changed.add("notifications/resources/list_changed");
+  return [...changed];
+}
