@@ -105,6 +105,11 @@ export const errorCatalogue = {
     http: 503,
     message: "The gateway holds as many client sessions as it is configured to",
   },
+  PORTCULLIS_E_AUDIT_UNAVAILABLE: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 503,
+    message: "The decision could not be recorded in the audit trail; its result is withheld",
+  },
   PORTCULLIS_E_DENIED: { jsonRpc: JsonRpcCode.denied, http: 403, message: "Denied by a security layer" },
   PORTCULLIS_E_INTERNAL: { jsonRpc: JsonRpcCode.internalError, http: 500, message: "Internal error" },
   PORTCULLIS_E_UPSTREAM_UNAVAILABLE: {

@@ -17,6 +17,7 @@ import type { MessageOutcome, RequestContext, RouteTarget } from "./pipeline/typ
 import type { ClientSession, RequestRef } from "./session/clientSession.ts";
 import type { SubscriptionSource } from "./session/subscriptions.ts";
 import type { ForwardOptions, UpstreamConnection } from "./upstream/connection.ts";
+import type { AuditSink } from "./audit/sqliteStore.ts";
 import { planReload, type ReloadPlan } from "./config/reloadPlan.ts";
 import { discoverResult, LIST_CHANGED_NOTIFICATIONS } from "./protocol.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
@@ -30,6 +31,15 @@ export interface HandleOptions {
   readonly subscriptionSource?: SubscriptionSource;
 }
 
+/** How a request was decided, filled in as it crosses the gateway. */
+interface DecisionTrace {
+  target: RouteTarget | undefined;
+  decidedBy: MessageOutcome["decidedBy"];
+  decisions: MessageOutcome["layerDecisions"];
+  verdict: MessageOutcome["verdict"];
+  errorCode?: string;
+}
+
 export type RpcOutcome =
   { result: Record<string, unknown> } | { error: ReturnType<WireError["toJsonRpcError"]> };
 
@@ -37,6 +47,9 @@ export interface GatewayDependencies {
   readonly logger: Logger;
   readonly events: SecurityEventBus;
   readonly env: NodeJS.ProcessEnv;
+  /** The audit store, if the config keeps one; closed when the gateway shuts down. */
+  readonly auditSink?: AuditSink;
+  readonly node: string;
 }
 
 export class Gateway {
@@ -67,7 +80,12 @@ export class Gateway {
     this.config = loaded.config;
     this.catalog = this.newCatalog(loaded.config);
     this.chain = new LayerChain(
-      assembleLayers({ config: this.config, logger: deps.logger }),
+      assembleLayers({
+        config: this.config,
+        logger: deps.logger,
+        auditSink: deps.auditSink,
+        node: deps.node,
+      }),
       deps.events,
       deps.logger,
     );
@@ -120,7 +138,10 @@ export class Gateway {
     await session.close();
   }
 
-  /** Runs one client request through the pipeline; always resolves to a result or a wire error. */
+  /**
+   * Runs one client request through the pipeline; always resolves to a result or a wire error. The
+   * outcome is recorded before the answer is released; an answer whose record fails is withheld.
+   */
   async handleRequest(
     session: ClientSession,
     ctx: RequestContext,
@@ -131,11 +152,7 @@ export class Gateway {
   ): Promise<RpcOutcome> {
     const { signal } = options;
     const started = performance.now();
-    let target: RouteTarget | undefined;
-    let decidedBy: MessageOutcome["decidedBy"];
-    let decisions: MessageOutcome["layerDecisions"] = [];
-    let verdict: MessageOutcome["verdict"] = "allow";
-    let errorCode: string | undefined;
+    const trace: DecisionTrace = { target: undefined, decidedBy: undefined, decisions: [], verdict: "allow" };
     const controller = new AbortController();
     const abortFromCaller = () => controller.abort(signal?.reason);
     signal?.addEventListener("abort", abortFromCaller, { once: true });
@@ -144,64 +161,108 @@ export class Gateway {
     session.inFlight.set(request.key, request);
     session.touch();
     try {
-      if (this.draining) throw new GatewayError("PORTCULLIS_E_SHUTTING_DOWN");
-      target = resolveTarget(method, params, this.catalog);
-      request.upstream = target.kind === "local" ? undefined : target.upstream;
-      const inbound = await this.chain.runRequest({ method, params, target }, ctx);
-      decisions = inbound.decisions;
-      if (inbound.verdict.kind !== "pass") {
-        verdict = inbound.verdict.kind;
-        decidedBy = { layer: inbound.decidedBy ?? "unknown", rule: inbound.verdict.rule };
-        throw this.denial(inbound.verdict, inbound.decidedBy, ctx, method, target);
-      }
-      const result = await this.execute(session, ctx, request, method, inbound.value, target, {
-        signal: controller.signal,
-        subscriptionSource: options.subscriptionSource ?? "explicit",
-      });
-      const outbound = await this.chain.runResult({ method, target, result }, ctx);
-      decisions = [...decisions, ...outbound.decisions];
-      if (outbound.verdict.kind !== "pass") {
-        verdict = outbound.verdict.kind;
-        decidedBy = { layer: outbound.decidedBy ?? "unknown", rule: outbound.verdict.rule };
-        throw this.denial(outbound.verdict, outbound.decidedBy, ctx, method, target);
-      }
-      return { result: outbound.value };
-    } catch (err) {
-      const wire = toWireError(err);
-      if (wire === err) {
-        if (verdict === "allow") verdict = "error";
-      } else {
-        verdict = "error";
-        this.deps.logger.error(
-          { err, method, correlationId: ctx.id },
-          "unexpected error while handling a request",
-        );
-      }
-      errorCode =
-        "code" in wire && typeof wire.code === "string"
-          ? wire.code
-          : `upstream:${wire.toJsonRpcError().code}`;
-      decidedBy ??= {
-        layer: wire instanceof GatewayError && wire.code.includes("UPSTREAM") ? "upstream" : "router",
-        rule: errorCode,
+      const answer = await this.decide(session, ctx, request, method, params, options, trace);
+      const outcome: MessageOutcome = {
+        ctx,
+        method,
+        target: trace.target,
+        decidedBy: trace.verdict === "allow" ? undefined : trace.decidedBy,
+        verdict: trace.verdict,
+        errorCode: trace.errorCode,
+        latencyMs: performance.now() - started,
+        layerDecisions: trace.decisions,
+        params,
       };
-      return { error: wire.toJsonRpcError() };
+      return await this.recordThenRelease(outcome, answer);
     } finally {
       signal?.removeEventListener("abort", abortFromCaller);
       session.inFlight.delete(request.key);
       this.inFlightCount--;
       if (this.inFlightCount === 0) this.idle?.();
-      this.chain.reportOutcome({
-        ctx,
-        method,
-        target,
-        decidedBy: verdict === "allow" ? undefined : decidedBy,
-        verdict,
-        errorCode,
-        latencyMs: performance.now() - started,
-        layerDecisions: decisions,
-      });
     }
+  }
+
+  /** Routes, runs the layers both ways and forwards; fills `trace` with how it was decided. */
+  private async decide(
+    session: ClientSession,
+    ctx: RequestContext,
+    request: RequestRef & { upstream: string | undefined; controller: AbortController },
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: HandleOptions,
+    trace: DecisionTrace,
+  ): Promise<RpcOutcome> {
+    try {
+      if (this.draining) throw new GatewayError("PORTCULLIS_E_SHUTTING_DOWN");
+      const target = resolveTarget(method, params, this.catalog);
+      trace.target = target;
+      request.upstream = target.kind === "local" ? undefined : target.upstream;
+      const inbound = await this.chain.runRequest({ method, params, target }, ctx);
+      trace.decisions = inbound.decisions;
+      if (inbound.verdict.kind !== "pass") {
+        trace.verdict = inbound.verdict.kind;
+        trace.decidedBy = { layer: inbound.decidedBy ?? "unknown", rule: inbound.verdict.rule };
+        throw this.denial(inbound.verdict, inbound.decidedBy, ctx, method, target);
+      }
+      const result = await this.execute(session, ctx, request, method, inbound.value, target, {
+        signal: request.controller.signal,
+        subscriptionSource: options.subscriptionSource ?? "explicit",
+      });
+      const outbound = await this.chain.runResult({ method, target, result }, ctx);
+      trace.decisions = [...trace.decisions, ...outbound.decisions];
+      if (outbound.verdict.kind !== "pass") {
+        trace.verdict = outbound.verdict.kind;
+        trace.decidedBy = { layer: outbound.decidedBy ?? "unknown", rule: outbound.verdict.rule };
+        throw this.denial(outbound.verdict, outbound.decidedBy, ctx, method, target);
+      }
+      return { result: outbound.value };
+    } catch (err) {
+      const wire = toWireError(err);
+      if (wire !== err) {
+        this.deps.logger.error(
+          { err, method, correlationId: ctx.id },
+          "unexpected error while handling a request",
+        );
+      }
+      if (trace.verdict === "allow" || wire !== err) trace.verdict = "error";
+      const errorCode =
+        "code" in wire && typeof wire.code === "string"
+          ? wire.code
+          : `upstream:${wire.toJsonRpcError().code}`;
+      trace.errorCode = errorCode;
+      trace.decidedBy ??= {
+        layer: wire instanceof GatewayError && wire.code.includes("UPSTREAM") ? "upstream" : "router",
+        rule: errorCode,
+      };
+      return { error: wire.toJsonRpcError() };
+    }
+  }
+
+  /** Makes the outcome durable, then tells the observers; a record that fails withholds a result. */
+  private async recordThenRelease(outcome: MessageOutcome, answer: RpcOutcome): Promise<RpcOutcome> {
+    try {
+      await this.chain.record(outcome);
+    } catch (err) {
+      this.deps.logger.error({ err, correlationId: outcome.ctx.id }, "could not record a decision");
+      this.deps.events.emit({
+        type: "audit_unavailable",
+        severity: "high",
+        ctx: outcome.ctx,
+        details: { method: outcome.method, error: err instanceof Error ? err.message : String(err) },
+      });
+      if ("result" in answer) {
+        const withheld = new GatewayError("PORTCULLIS_E_AUDIT_UNAVAILABLE");
+        this.chain.reportOutcome({
+          ...outcome,
+          verdict: "error",
+          errorCode: withheld.code,
+          decidedBy: { layer: "audit", rule: "audit-unavailable" },
+        });
+        return { error: withheld.toJsonRpcError() };
+      }
+    }
+    this.chain.reportOutcome(outcome);
+    return answer;
   }
 
   /** A notification from the client: cancellation, roots changes, and the initialized handshake. */
@@ -500,7 +561,7 @@ export class Gateway {
     this.loaded = next;
     this.config = next.config;
     this.chain = new LayerChain(
-      assembleLayers({ config: next.config, logger: this.deps.logger }),
+      assembleLayers({ ...this.deps, config: next.config }),
       this.deps.events,
       this.deps.logger,
     );
@@ -545,6 +606,11 @@ export class Gateway {
     await Promise.allSettled([...this.sessions].map((s) => this.unregister(s)));
     await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
     await this.chain.close();
+    try {
+      this.deps.auditSink?.close(); // flushes batched records and signs the head
+    } catch (err) {
+      this.deps.logger.error({ err }, "could not close the audit store cleanly");
+    }
   }
 }
 

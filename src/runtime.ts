@@ -11,6 +11,9 @@ import { Gateway } from "./gateway.ts";
 import { startHttpIngress, type HttpIngress } from "./ingress/http.ts";
 import { serveStdio } from "./ingress/stdio.ts";
 import { createLogger } from "./observability/logger.ts";
+import { loadSigningKey } from "./audit/signing.ts";
+import { SqliteAuditStore, type AuditSink } from "./audit/sqliteStore.ts";
+import { hostname } from "node:os";
 
 export interface RunOptions {
   readonly configPath: string;
@@ -35,7 +38,9 @@ export async function runGateway(options: RunOptions): Promise<void> {
   // the fault is a bug to fix, and the security layers deny on their own errors.
   process.on("uncaughtException", (err) => logger.fatal({ err }, "uncaught exception (bug); still serving"));
   process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection (bug)"));
-  const gateway = new Gateway(loaded, { logger, events, env });
+  const node = loaded.config.audit.node ?? hostname();
+  const auditSink = openAuditStore(loaded, node, logger);
+  const gateway = new Gateway(loaded, { logger, events, env, auditSink, node });
   gateway.start();
 
   let http: HttpIngress | undefined;
@@ -92,6 +97,26 @@ export async function runGateway(options: RunOptions): Promise<void> {
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/** The audit store the config asks for; opened once, so that a reload never forks the chain. */
+function openAuditStore(loaded: LoadedConfig, node: string, logger: Logger): AuditSink | undefined {
+  const { audit, profile } = loaded.config;
+  if (!audit.enabled || profile === "dev") return undefined;
+  const path = resolve(loaded.dir, audit.path);
+  const key = loadSigningKey(audit.signingKey, `${path}.key`);
+  const store = new SqliteAuditStore({
+    path,
+    node,
+    durability: audit.durability,
+    batchMs: audit.batchMs,
+    fsync: audit.fsync,
+    checkpointEvery: audit.checkpointEvery,
+    key,
+    logger,
+  });
+  logger.info({ path, keyId: key.keyId, durability: audit.durability }, "audit trail open");
+  return store;
 }
 
 function watchConfig(path: string, logger: Logger, onChange: () => void): FSWatcher | undefined {

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { loadConfigFile } from "../config/load.ts";
 import { ConfigError, formatConfigIssue } from "../errors.ts";
 import { runGateway } from "../runtime.ts";
+import { runAuditCommand } from "./audit.ts";
 import { starterConfig } from "./starterConfig.ts";
 
 const usage = `Usage: portcullis <command> [options]
@@ -14,6 +15,11 @@ Commands:
   serve --config FILE [--host H] [--port P]   run the gateway with the Streamable HTTP ingress
   stdio --config FILE                         run the gateway as a stdio MCP server (desktop clients)
   validate --config FILE                      check a config file; exit 1 listing every error
+  audit verify --config FILE [--public-key PEM]   check the audit trail; exit 1 naming the first bad record
+  audit query --config FILE [--principal P] [--tool T] [--verdict V] [--since T] [--until T] [--json]
+  audit export --config FILE [--format jsonl|ocsf]
+  audit public-key --config FILE              print the key that verifies the checkpoints
+                                              (every audit command also takes --db PATH instead of --config)
   help                                        show this text
 `;
 
@@ -25,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     options: {
       config: { type: "string", short: "c" },
@@ -33,7 +39,18 @@ async function main(argv: string[]): Promise<number> {
       port: { type: "string" },
       out: { type: "string" },
       force: { type: "boolean" },
+      db: { type: "string" },
+      "public-key": { type: "string" },
+      principal: { type: "string" },
+      tool: { type: "string" },
+      verdict: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      limit: { type: "string" },
+      json: { type: "boolean" },
+      format: { type: "string" },
     },
+    allowPositionals: true,
     strict: true,
   });
   switch (command) {
@@ -63,6 +80,13 @@ async function main(argv: string[]): Promise<number> {
     case "stdio":
       await runGateway({ configPath: requireConfig(values.config), mode: "stdio" });
       return -1;
+    case "audit":
+      try {
+        return runAuditCommand(positionals[0], { ...values, publicKey: values["public-key"] });
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      }
     case undefined:
     case "help":
     case "--help":

@@ -159,6 +159,56 @@ const loggingSection = z
   })
   .prefault({});
 
+const auditSection = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("Record every decision (not in the dev profile)."),
+    path: z
+      .string()
+      .min(1)
+      .default("portcullis-audit.sqlite")
+      .describe("The SQLite audit store, relative to the config file."),
+    node: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("This gateway's name in the records; default: the host name."),
+    durability: z
+      .enum(["strict", "batched"])
+      .default("strict")
+      .describe(
+        "strict: a record is committed before its answer is released; batched: group commit within batchMs.",
+      ),
+    batchMs: z.number().int().min(1).max(1000).default(5).describe("Longest wait before a batched commit."),
+    fsync: z
+      .boolean()
+      .default(false)
+      .describe("Also survive an OS crash or power loss (fsync every commit; costs throughput)."),
+    checkpointEvery: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(100)
+      .describe("Sign the chain's head every this many records (and at shutdown)."),
+    signingKey: z
+      .string()
+      .optional()
+      .describe(
+        "Ed25519 private key (PEM, e.g. ${file:audit.pem}); default: made once beside the store (0600).",
+      ),
+    arguments: z
+      .enum(["off", "hashed"])
+      .default("hashed")
+      .describe("What records keep of tool arguments: nothing, or a SHA-256 of their canonical JSON."),
+    failOpen: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Allow tool calls while the store cannot be written. Off: such calls are refused (fail-secure).",
+      ),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     version: z.literal(1).describe("Config format version."),
@@ -171,6 +221,7 @@ export const configSchema = z
     server: serverSection,
     federation: federationSection,
     logging: loggingSection,
+    audit: auditSection,
     upstreams: z
       .record(upstreamName, upstreamSchema)
       .refine((u) => Object.keys(u).length > 0, "at least one upstream is required")

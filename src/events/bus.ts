@@ -19,7 +19,8 @@ export type SecurityEvent =
   | EventBase<"upstream_down">
   | EventBase<"upstream_up">
   | EventBase<"config_reloaded">
-  | EventBase<"config_rejected">;
+  | EventBase<"config_rejected">
+  | EventBase<"audit_unavailable">;
 
 export type SecurityEventType = SecurityEvent["type"];
 export type EventListener = (event: SecurityEvent & { readonly time: string }) => void;

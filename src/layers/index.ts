@@ -1,20 +1,31 @@
 // Assembles the message stage from the config: one line per layer, in chain order. The profile
 // decides which layers run: `dev` turns every layer off; `strict` (the default) and `balanced` run
-// all that exist today (layers that trade checks for speed will differ between the two).
+// all that exist today (layers that trade checks for speed will differ between the two). The audit
+// layer comes first, so that an unwritable trail stops a call before anything else runs.
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.ts";
 import type { Layer } from "../pipeline/types.ts";
+import type { AuditSink } from "../audit/sqliteStore.ts";
+import { auditLayer } from "./audit/index.ts";
 import { decisionLog } from "./decision-log/index.ts";
 
 export interface LayerDependencies {
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** The audit store, opened once per process (it outlives config reloads). */
+  readonly auditSink?: AuditSink;
+  /** This gateway node's name in audit records. */
+  readonly node: string;
 }
 
 export function assembleLayers(deps: LayerDependencies): Layer[] {
   const { config } = deps;
   if (config.profile === "dev") return [];
   const layers: Layer[] = [];
+  if (deps.auditSink && config.audit.enabled) {
+    const { arguments: args, failOpen } = config.audit;
+    layers.push(auditLayer({ sink: deps.auditSink, node: deps.node, arguments: args, failOpen }));
+  }
   if (config.logging.decisions) layers.push(decisionLog({ logger: deps.logger }));
   return layers;
 }

@@ -29,7 +29,7 @@ type Hook<V, T> = (
   layer: Layer,
   view: V,
   ctx: RequestContext,
-) => Verdict<T> | Promise<Verdict<T>> | undefined;
+) => Verdict<T> | Promise<Verdict<T> | undefined> | undefined;
 
 export class LayerChain {
   private readonly reversed: readonly Layer[];
@@ -110,6 +110,11 @@ export class LayerChain {
       (layer, v, c) => layer.onCatalog?.(v, c),
       (v, items) => ({ ...v, items }),
     );
+  }
+
+  /** Records an outcome with every layer that keeps records; the first failure is thrown. */
+  async record(outcome: MessageOutcome): Promise<void> {
+    for (const layer of this.layers) await layer.onRecord?.(outcome);
   }
 
   /** Reports a finished message to every layer that observes outcomes; observers cannot fail a message. */

@@ -113,6 +113,8 @@ export interface MessageOutcome {
   readonly errorCode: string | undefined;
   readonly latencyMs: number;
   readonly layerDecisions: readonly LayerDecision[];
+  /** The request's params as the layers passed them on (what an audit may hash). */
+  readonly params: Record<string, unknown> | undefined;
 }
 
 export interface LayerDecision {
@@ -122,29 +124,44 @@ export interface LayerDecision {
 }
 
 /**
- * One layer of the message stage. Every hook is optional; a hook that throws denies (fail-secure).
+ * One layer of the message stage. Every hook is optional and may return undefined (no opinion); a
+ * hook that throws denies (fail-secure).
  * Hooks run in chain order on the way in (requests, client notifications) and in reverse order on
  * the way out (results, upstream notifications, catalogues).
  */
 export interface Layer {
   readonly name: string;
   /** A client request on its way to an upstream (or to the gateway itself). */
-  onRequest?(request: RequestView, ctx: RequestContext): MaybePromise<Verdict<Record<string, unknown>>>;
+  onRequest?(
+    request: RequestView,
+    ctx: RequestContext,
+  ): MaybePromise<Verdict<Record<string, unknown>> | undefined>;
   /** An upstream's result on its way back to the client. */
-  onResult?(result: ResultView, ctx: RequestContext): MaybePromise<Verdict<Record<string, unknown>>>;
+  onResult?(
+    result: ResultView,
+    ctx: RequestContext,
+  ): MaybePromise<Verdict<Record<string, unknown>> | undefined>;
   /** A notification in either direction. */
   onNotification?(
     notification: NotificationView,
     ctx: RequestContext,
-  ): MaybePromise<Verdict<Record<string, unknown>>>;
+  ): MaybePromise<Verdict<Record<string, unknown>> | undefined>;
   /** An upstream's request to the client (sampling, elicitation, roots) before it is relayed. */
   onServerRequest?(
     request: ServerRequestView,
     ctx: RequestContext,
-  ): MaybePromise<Verdict<Record<string, unknown>>>;
+  ): MaybePromise<Verdict<Record<string, unknown>> | undefined>;
   /** A merged list (tools, prompts, resources, templates) on its way to the client. */
-  onCatalog?(catalog: CatalogView, ctx: RequestContext): MaybePromise<Verdict<readonly CatalogItem[]>>;
-  /** After a request has been answered: observe the outcome (logging, audit, metrics). Never throws. */
+  onCatalog?(
+    catalog: CatalogView,
+    ctx: RequestContext,
+  ): MaybePromise<Verdict<readonly CatalogItem[]> | undefined>;
+  /**
+   * Before an answer is released: make the outcome durable (the audit trail). A hook that throws
+   * withholds a successful answer, which becomes an error (fail-secure).
+   */
+  onRecord?(outcome: MessageOutcome): MaybePromise<void>;
+  /** After a request has been answered: observe the outcome (logging, metrics). Never throws. */
   onOutcome?(outcome: MessageOutcome): void;
   /** Called once when the chain is discarded (reload or shutdown). */
   close?(): MaybePromise<void>;

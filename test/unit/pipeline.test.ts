@@ -4,6 +4,11 @@ import { describe, it } from "node:test";
 import { pino } from "pino";
 import { SecurityEventBus } from "../../src/events/bus.ts";
 import { parseConfigText } from "../../src/config/load.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadSigningKey } from "../../src/audit/signing.ts";
+import { SqliteAuditStore } from "../../src/audit/sqliteStore.ts";
 import { assembleLayers } from "../../src/layers/index.ts";
 import { LayerChain } from "../../src/pipeline/chain.ts";
 import { anonymousPrincipal, type Layer, type RequestContext } from "../../src/pipeline/types.ts";
@@ -143,6 +148,7 @@ describe("layer chain", () => {
       errorCode: undefined,
       latencyMs: 1,
       layerDecisions: [],
+      params: undefined,
     });
     assert.equal(observed, true);
   });
@@ -154,15 +160,27 @@ describe("profiles", () => {
     "x.yaml",
     {},
   );
-  it("runs the decision log in strict (the default) and balanced", () => {
-    assert.equal(base.profile, "strict");
-    assert.deepEqual(
-      assembleLayers({ config: base, logger: log }).map((l) => l.name),
-      ["decision-log"],
-    );
-    assert.equal(assembleLayers({ config: { ...base, profile: "balanced" }, logger: log }).length, 1);
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-profile-"));
+  const auditSink = new SqliteAuditStore({
+    path: join(dir, "audit.sqlite"),
+    node: "n",
+    durability: "strict",
+    batchMs: 5,
+    fsync: false,
+    checkpointEvery: 100,
+    key: loadSigningKey(undefined, join(dir, "audit.key")),
+    logger: log,
   });
+  const names = (profile: "strict" | "balanced" | "dev") =>
+    assembleLayers({ config: { ...base, profile }, logger: log, auditSink, node: "n" }).map((l) => l.name);
+
+  it("runs the audit trail first, then the decision log, in strict (the default) and balanced", () => {
+    assert.equal(base.profile, "strict");
+    assert.deepEqual(names("strict"), ["audit", "decision-log"]);
+    assert.deepEqual(names("balanced"), ["audit", "decision-log"]);
+  });
+
   it("runs no layer in dev", () => {
-    assert.deepEqual(assembleLayers({ config: { ...base, profile: "dev" }, logger: log }), []);
+    assert.deepEqual(names("dev"), []);
   });
 });

@@ -1,0 +1,80 @@
+// The audit record of one decision and the hash chain over records: each record's hash is SHA-256
+// over the previous hash and the record's RFC 8785 canonical JSON, so editing, deleting, inserting
+// or reordering any record breaks every hash after it.
+import { createHash } from "node:crypto";
+import canonicalize from "canonicalize";
+import type { LayerDecision, MessageOutcome } from "../pipeline/types.ts";
+
+/** The hash before the first record of a chain. */
+export const GENESIS_HASH = "0".repeat(64);
+
+export interface AuditBody {
+  readonly time: string;
+  readonly node: string;
+  readonly correlationId: string;
+  readonly principal: string;
+  readonly authMethod: string;
+  /** A digest of the session id, never the id. */
+  readonly session: string | undefined;
+  readonly client: string | undefined;
+  readonly transport: string;
+  readonly era: string;
+  readonly method: string;
+  readonly upstream: string | undefined;
+  readonly target: string | undefined;
+  readonly verdict: MessageOutcome["verdict"];
+  readonly decidedBy: { readonly layer: string; readonly rule: string } | undefined;
+  readonly layers: readonly LayerDecision[];
+  readonly errorCode: string | undefined;
+  readonly latencyMs: number;
+  /** The arguments, as the configured mode allows: a hash, or nothing. */
+  readonly arguments: { readonly mode: "hashed"; readonly sha256: string } | undefined;
+}
+
+export interface StoredRecord {
+  readonly seq: number;
+  readonly body: string;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export function auditBody(outcome: MessageOutcome, node: string, args: AuditBody["arguments"]): AuditBody {
+  const { ctx, target } = outcome;
+  return {
+    time: new Date().toISOString(),
+    node,
+    correlationId: ctx.id,
+    principal: ctx.principal.id,
+    authMethod: ctx.principal.authMethod,
+    session: ctx.sessionDigest,
+    client: ctx.clientAddress,
+    transport: ctx.transport,
+    era: ctx.era,
+    method: outcome.method,
+    upstream: target?.kind === "local" ? undefined : target?.upstream,
+    target: target?.publicName ?? target?.name,
+    verdict: outcome.verdict,
+    decidedBy: outcome.decidedBy,
+    layers: outcome.layerDecisions,
+    errorCode: outcome.errorCode,
+    latencyMs: Math.round(outcome.latencyMs * 1000) / 1000,
+    arguments: args,
+  };
+}
+
+/** The canonical text of a body: what is stored and what is hashed. */
+export function canonicalBody(body: AuditBody): string {
+  const text = canonicalize(body);
+  if (text === undefined) throw new Error("audit record cannot be encoded");
+  return text;
+}
+
+export function chainHash(prevHash: string, canonical: string): string {
+  return createHash("sha256").update(prevHash).update("\n").update(canonical).digest("hex");
+}
+
+/** A digest of tool arguments, so that equal calls can be matched without storing their content. */
+export function hashArguments(args: unknown): AuditBody["arguments"] {
+  const text = canonicalize(args ?? null) ?? "null";
+  return { mode: "hashed", sha256: createHash("sha256").update(text).digest("hex") };
+}

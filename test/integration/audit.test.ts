@@ -1,0 +1,173 @@
+// The audit trail of a running gateway: every decision is recorded and verifies; tool calls are
+// refused while the store cannot be written; and a gateway killed under load loses no record of an
+// answer it released.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { after, before, describe, it } from "node:test";
+import canonicalize from "canonicalize";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import {
+  cliPath,
+  fixture,
+  nodeUpstream,
+  startGateway,
+  type RunningGateway,
+} from "../helpers/gatewayProcess.ts";
+
+const probe = nodeUpstream(
+  "probe",
+  fixture("session-probe-server.ts"),
+  [],
+  "    protocol: 2025-11-25\n    isolation: shared\n",
+);
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [cliPath, ...args], { encoding: "utf8" });
+}
+
+async function connect(url: string): Promise<Client> {
+  const client = new Client({ name: "audit-test", version: "1" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+describe("audit trail of a running gateway", () => {
+  let gateway: RunningGateway;
+  before(async () => {
+    gateway = await startGateway(`version: 1\naudit:\n  checkpointEvery: 3\nupstreams:\n${probe}`);
+  });
+  after(async () => gateway?.stop());
+
+  it("records allowed calls and refusals, and the trail verifies", async () => {
+    const client = await connect(gateway.url);
+    try {
+      await client.callTool({ name: "probe__remember", arguments: { value: "first" } });
+      await client.callTool({ name: "probe__remember", arguments: { value: "second" } });
+      await assert.rejects(client.callTool({ name: "probe__nope", arguments: {} }));
+    } finally {
+      await client.close();
+    }
+    const verify = cli("audit", "verify", "--config", gateway.configPath);
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stdout, /OK: the chain is intact/);
+
+    const query = cli(
+      "audit",
+      "query",
+      "--config",
+      gateway.configPath,
+      "--tool",
+      "probe__remember",
+      "--json",
+    );
+    const rows = query.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(rows.length, 2);
+    assert.ok(
+      rows.every((r) => r.verdict === "allow" && r.upstream === "probe" && r.method === "tools/call"),
+    );
+    assert.doesNotMatch(query.stdout, /first|second/, "arguments are kept only as a hash");
+    const refused = cli("audit", "query", "--config", gateway.configPath, "--verdict", "error", "--json");
+    assert.match(refused.stdout, /PORTCULLIS_E_UNKNOWN_TOOL/);
+
+    const ocsf = cli("audit", "export", "--config", gateway.configPath, "--format", "ocsf");
+    const first = JSON.parse(ocsf.stdout.split("\n")[0]!) as Record<string, unknown>;
+    assert.equal(first.class_uid, 6003);
+  });
+
+  it("finds an edit made behind the gateway's back", () => {
+    const path = join(gateway.dir, "portcullis-audit.sqlite");
+    const db = new DatabaseSync(path);
+    db.prepare("UPDATE records SET body = replace(body, '\"allow\"', '\"deny\"') WHERE seq = 2").run();
+    db.close();
+    const verify = cli("audit", "verify", "--db", path);
+    assert.equal(verify.status, 1);
+    assert.match(verify.stdout, /FAILED at record 2/);
+  });
+});
+
+describe("fail-secure when the audit store cannot be written", () => {
+  let gateway: RunningGateway;
+  before(async () => {
+    gateway = await startGateway(`version: 1\nupstreams:\n${probe}`);
+  });
+  after(async () => gateway?.stop());
+
+  it("withholds the answer whose record failed, refuses tool calls, and recovers", async () => {
+    const client = await connect(gateway.url);
+    const lock = new DatabaseSync(join(gateway.dir, "portcullis-audit.sqlite"));
+    try {
+      await client.callTool({ name: "probe__whoami", arguments: {} });
+      lock.exec("BEGIN EXCLUSIVE"); // another writer holds the store
+      await assert.rejects(
+        client.callTool({ name: "probe__whoami", arguments: {} }, { timeout: 30_000 }),
+        /could not be recorded|audit/i,
+      );
+      await assert.rejects(
+        client.callTool({ name: "probe__whoami", arguments: {} }),
+        /audit trail cannot be written/,
+      );
+      lock.exec("ROLLBACK");
+      await client.listTools(); // a recorded request shows the store is writable again
+      const pid = await client.callTool({ name: "probe__whoami", arguments: {} });
+      assert.ok(Array.isArray(pid.content));
+    } finally {
+      lock.close();
+      await client.close();
+    }
+  });
+});
+
+describe("crash safety", () => {
+  it("keeps the record of every answer released before a SIGKILL, and the chain verifies", async () => {
+    const gateway = await startGateway(`version: 1\nupstreams:\n${probe}`);
+    const clients = await Promise.all([1, 2, 3, 4].map(() => connect(gateway.url)));
+    const released: string[] = [];
+    let stop = false;
+    const load = clients.map(async (client, c) => {
+      for (let i = 0; !stop && i < 2000; i++) {
+        const args = { value: `c${c}-${i}` };
+        try {
+          await client.callTool({ name: "probe__remember", arguments: args });
+          released.push(
+            createHash("sha256")
+              .update(canonicalize(args) ?? "")
+              .digest("hex"),
+          );
+        } catch {
+          return; // the gateway is gone
+        }
+      }
+    });
+    while (released.length < 150) await new Promise((r) => setTimeout(r, 20));
+    gateway.process.kill("SIGKILL");
+    stop = true;
+    await Promise.all(load);
+    await gateway.stop();
+    await Promise.allSettled(clients.map((c) => c.close()));
+
+    const path = join(gateway.dir, "portcullis-audit.sqlite");
+    const verify = cli("audit", "verify", "--db", path);
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+    const db = new DatabaseSync(path, { readOnly: true });
+    const stored = new Set(
+      (
+        db.prepare("SELECT json_extract(body, '$.arguments.sha256') AS h FROM records").all() as {
+          h: string | null;
+        }[]
+      ).map((r) => r.h),
+    );
+    db.close();
+    const missing = released.filter((h) => !stored.has(h));
+    assert.equal(
+      missing.length,
+      0,
+      `${missing.length} of ${released.length} released answers have no record`,
+    );
+  });
+});
