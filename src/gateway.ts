@@ -18,6 +18,7 @@ import type { ClientSession, RequestRef } from "./session/clientSession.ts";
 import type { SubscriptionSource } from "./session/subscriptions.ts";
 import type { ForwardOptions, UpstreamConnection } from "./upstream/connection.ts";
 import type { AuditSink } from "./audit/sqliteStore.ts";
+import type { GatewayMetrics } from "./observability/metrics.ts";
 import { planReload, type ReloadPlan } from "./config/reloadPlan.ts";
 import { discoverResult, LIST_CHANGED_NOTIFICATIONS } from "./protocol.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
@@ -50,6 +51,7 @@ export interface GatewayDependencies {
   /** The audit store, if the config keeps one; closed when the gateway shuts down. */
   readonly auditSink?: AuditSink;
   readonly node: string;
+  readonly metrics?: GatewayMetrics;
 }
 
 export class Gateway {
@@ -79,16 +81,7 @@ export class Gateway {
     this.deps = deps;
     this.config = loaded.config;
     this.catalog = this.newCatalog(loaded.config);
-    this.chain = new LayerChain(
-      assembleLayers({
-        config: this.config,
-        logger: deps.logger,
-        auditSink: deps.auditSink,
-        node: deps.node,
-      }),
-      deps.events,
-      deps.logger,
-    );
+    this.chain = this.newChain(this.config);
     for (const [name, upstreamConfig] of Object.entries(loaded.config.upstreams)) {
       this.upstreams.set(name, this.newUpstream(name, upstreamConfig));
     }
@@ -535,6 +528,17 @@ export class Gateway {
     return new GatewayError(code, verdict.reason, { layer, rule: verdict.rule, verdict: verdict.kind });
   }
 
+  private newChain(config: GatewayConfig): LayerChain {
+    const { metrics } = this.deps;
+    const timer = metrics ? metrics.observeHook.bind(metrics) : undefined;
+    return new LayerChain(
+      assembleLayers({ ...this.deps, config }),
+      this.deps.events,
+      this.deps.logger,
+      timer,
+    );
+  }
+
   private newCatalog(config: GatewayConfig): Catalog {
     return new Catalog(Object.keys(config.upstreams), namingFor(config));
   }
@@ -560,11 +564,7 @@ export class Gateway {
     const oldChain = this.chain;
     this.loaded = next;
     this.config = next.config;
-    this.chain = new LayerChain(
-      assembleLayers({ ...this.deps, config: next.config }),
-      this.deps.events,
-      this.deps.logger,
-    );
+    this.chain = this.newChain(next.config);
     const { added, removed, replaced } = planReload(previous, next.config);
     const retired: Upstream[] = [];
     for (const name of [...removed, ...replaced]) {

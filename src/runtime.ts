@@ -11,6 +11,7 @@ import { Gateway } from "./gateway.ts";
 import { startHttpIngress, type HttpIngress } from "./ingress/http.ts";
 import { serveStdio } from "./ingress/stdio.ts";
 import { createLogger } from "./observability/logger.ts";
+import { GatewayMetrics } from "./observability/metrics.ts";
 import { loadSigningKey } from "./audit/signing.ts";
 import { SqliteAuditStore, type AuditSink } from "./audit/sqliteStore.ts";
 import { hostname } from "node:os";
@@ -40,12 +41,18 @@ export async function runGateway(options: RunOptions): Promise<void> {
   process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection (bug)"));
   const node = loaded.config.audit.node ?? hostname();
   const auditSink = openAuditStore(loaded, node, logger);
-  const gateway = new Gateway(loaded, { logger, events, env, auditSink, node });
+  // Read at scrape time, once the gateway exists.
+  const metrics: GatewayMetrics = new GatewayMetrics({
+    upstreams: () => gateway.upstreamStatus(),
+    sessions: () => gateway.sessionCount,
+  });
+  events.subscribe((event) => metrics.observeEvent(event));
+  const gateway: Gateway = new Gateway(loaded, { logger, events, env, auditSink, node, metrics });
   gateway.start();
 
   let http: HttpIngress | undefined;
   if (options.mode === "http") {
-    http = await startHttpIngress({ gateway, logger, config: () => gateway.currentConfig });
+    http = await startHttpIngress({ gateway, logger, metrics, config: () => gateway.currentConfig });
   } else {
     await gateway.ready();
     await serveStdio({

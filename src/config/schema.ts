@@ -120,6 +120,10 @@ const serverSection = z
       .describe(
         "Origin hostnames accepted from browsers (requests without Origin are not browsers). Default: localhost names.",
       ),
+    metrics: z
+      .boolean()
+      .default(true)
+      .describe("Serve Prometheus metrics at /metrics on this listener (loopback by default)."),
     maxSessions: z
       .number()
       .int()

@@ -7,6 +7,7 @@ import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
 import { classifyInboundRequest } from "@modelcontextprotocol/server";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.ts";
+import type { GatewayMetrics } from "../observability/metrics.ts";
 import { GatewayError, JsonRpcCode, toWireError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { LEGACY_VERSIONS } from "../protocol.ts";
@@ -21,6 +22,7 @@ import { TransportSession } from "./transportSession.ts";
 export interface HttpIngressOptions {
   readonly gateway: Gateway;
   readonly logger: Logger;
+  readonly metrics?: GatewayMetrics;
   readonly config: () => GatewayConfig;
 }
 
@@ -64,6 +66,12 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       // States only: error texts, commands and URLs stay in the log, off this unauthenticated probe.
       const upstreams = gateway.upstreamStatus().map(({ name, state }) => ({ name, state }));
       return sendJson(res, ready ? 200 : 503, { ready, upstreams });
+    }
+    if (path === "/metrics" && options.metrics && config.server.metrics) {
+      const text = await options.metrics.render();
+      res.writeHead(200, { "content-type": options.metrics.contentType });
+      res.end(text);
+      return;
     }
     if (path !== config.server.path) return sendJson(res, 404, { error: "not found" });
     const rebinding = checkRebinding(req, config.server);

@@ -8,6 +8,8 @@ import type { Layer } from "../pipeline/types.ts";
 import type { AuditSink } from "../audit/sqliteStore.ts";
 import { auditLayer } from "./audit/index.ts";
 import { decisionLog } from "./decision-log/index.ts";
+import { metricsLayer } from "./metrics/index.ts";
+import type { GatewayMetrics } from "../observability/metrics.ts";
 
 export interface LayerDependencies {
   readonly config: GatewayConfig;
@@ -16,12 +18,14 @@ export interface LayerDependencies {
   readonly auditSink?: AuditSink;
   /** This gateway node's name in audit records. */
   readonly node: string;
+  readonly metrics?: GatewayMetrics;
 }
 
 export function assembleLayers(deps: LayerDependencies): Layer[] {
   const { config } = deps;
-  if (config.profile === "dev") return [];
-  const layers: Layer[] = [];
+  const observers: Layer[] = deps.metrics ? [metricsLayer(deps.metrics)] : [];
+  if (config.profile === "dev") return observers;
+  const layers: Layer[] = [...observers];
   if (deps.auditSink && config.audit.enabled) {
     const { arguments: args, failOpen } = config.audit;
     layers.push(auditLayer({ sink: deps.auditSink, node: deps.node, arguments: args, failOpen }));

@@ -1,5 +1,6 @@
 // Runs the message stage: each layer's hook in order, stopping at the first deny or challenge.
 // Fail-secure: a hook that throws is a deny with rule "internal", a security event and a log line.
+import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { SecurityEventBus } from "../events/bus.ts";
 import type {
@@ -25,6 +26,9 @@ export interface ChainRun<T> {
   readonly decisions: LayerDecision[];
 }
 
+/** Told how long each layer's hook took, in seconds (metrics). */
+export type HookTimer = (layer: string, hook: string, seconds: number) => void;
+
 type Hook<V, T> = (
   layer: Layer,
   view: V,
@@ -37,11 +41,13 @@ export class LayerChain {
   readonly layers: readonly Layer[];
   private readonly events: SecurityEventBus;
   private readonly log: Logger;
+  private readonly hookTimer: HookTimer | undefined;
 
-  constructor(layers: readonly Layer[], events: SecurityEventBus, log: Logger) {
+  constructor(layers: readonly Layer[], events: SecurityEventBus, log: Logger, hookTimer?: HookTimer) {
     this.layers = layers;
     this.events = events;
     this.log = log;
+    this.hookTimer = hookTimer;
     this.reversed = [...layers].reverse();
   }
 
@@ -153,11 +159,13 @@ export class LayerChain {
     const decisions: LayerDecision[] = [];
     for (const layer of order) {
       let verdict: Verdict<T> | undefined;
+      const started = this.hookTimer ? performance.now() : 0;
       try {
         verdict = await call(layer, view, ctx);
       } catch (err) {
         verdict = this.failSecure(layer, hookName, err, ctx);
       }
+      this.hookTimer?.(layer.name, hookName, (performance.now() - started) / 1000);
       if (verdict === undefined) continue;
       decisions.push({
         layer: layer.name,

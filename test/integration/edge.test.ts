@@ -182,14 +182,15 @@ describe("bad input at the HTTP edge", () => {
   });
 
   it("refuses new sessions beyond the configured cap with 503", async () => {
-    const clients: Client[] = [];
+    const clients: { client: Client; transport: StreamableHTTPClientTransport }[] = [];
     try {
       let refused: unknown;
       for (let i = 0; i < 45 && refused === undefined; i++) {
         const client = new Client({ name: `cap-${i}`, version: "1" });
+        const transport = new StreamableHTTPClientTransport(new URL(gateway.url));
         try {
-          await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
-          clients.push(client);
+          await client.connect(transport);
+          clients.push({ client, transport });
         } catch (err) {
           refused = err;
         }
@@ -198,8 +199,26 @@ describe("bad input at the HTTP edge", () => {
       assert.match(refused instanceof Error ? refused.message : "", /503|as many client sessions/);
       assert.ok(clients.length <= 40);
     } finally {
-      await Promise.all(clients.map((c) => c.close()));
+      // End the sessions (DELETE), so the cap is free again for the tests after this one.
+      await Promise.all(clients.map(({ transport }) => transport.terminateSession().catch(() => undefined)));
+      await Promise.all(clients.map(({ client }) => client.close()));
     }
+  });
+
+  it("exposes Prometheus metrics: requests, per-layer hook time, upstream health, sessions", async () => {
+    const client = new Client({ name: "metrics-test", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+    await client.callTool({ name: "probe__whoami", arguments: {} });
+    await client.close();
+    const res = await fetch(`${gateway.base}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
+    const text = await res.text();
+    assert.match(text, /portcullis_requests_total\{method="tools\/call",verdict="allow"\} [1-9]/);
+    assert.match(text, /portcullis_layer_duration_seconds_count\{layer="audit",hook="onRequest"\} [1-9]/);
+    assert.match(text, /portcullis_upstream_up\{upstream="probe",state="up"\} 1/);
+    assert.match(text, /portcullis_sessions_active [1-9]/);
+    assert.match(text, /portcullis_request_duration_seconds_bucket/);
   });
 
   it("keeps serving after all of that", async () => {

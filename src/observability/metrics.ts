@@ -1,0 +1,102 @@
+// Prometheus metrics (prom-client) in a registry of the gateway's own: requests and latency per
+// method, decisions and hook time per layer, upstream health, sessions, and security events.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { SecurityEvent } from "../events/bus.ts";
+import type { MessageOutcome } from "../pipeline/types.ts";
+
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const hookBuckets = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025];
+
+export interface MetricSources {
+  readonly upstreams: () => readonly { name: string; state: string }[];
+  readonly sessions: () => number;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"method" | "verdict">;
+  private readonly duration: Histogram<"method">;
+  private readonly layerDecisions: Counter<"layer" | "verdict">;
+  private readonly layerDuration: Histogram<"layer" | "hook">;
+  private readonly events: Counter<"type" | "severity">;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "portcullis_process_" });
+    this.requests = new Counter({
+      name: "portcullis_requests_total",
+      help: "Client requests answered, by method and verdict (allow, deny, challenge, error).",
+      labelNames: ["method", "verdict"],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: "portcullis_request_duration_seconds",
+      help: "Time from a request's arrival at the pipeline to its answer.",
+      labelNames: ["method"],
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.layerDecisions = new Counter({
+      name: "portcullis_layer_decisions_total",
+      help: "Verdicts of each layer that gave one.",
+      labelNames: ["layer", "verdict"],
+      registers,
+    });
+    this.layerDuration = new Histogram({
+      name: "portcullis_layer_duration_seconds",
+      help: "Time spent in each layer's hooks.",
+      labelNames: ["layer", "hook"],
+      buckets: hookBuckets,
+      registers,
+    });
+    this.events = new Counter({
+      name: "portcullis_security_events_total",
+      help: "Security events raised, by type and severity.",
+      labelNames: ["type", "severity"],
+      registers,
+    });
+    new Gauge({
+      name: "portcullis_upstream_up",
+      help: "1 when an upstream is connected, 0 otherwise.",
+      labelNames: ["upstream", "state"],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of sources.upstreams())
+          this.set({ upstream: u.name, state: u.state }, u.state === "up" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "portcullis_sessions_active",
+      help: "Client sessions held (2025 sessions and stateless clients).",
+      registers,
+      collect() {
+        this.set(sources.sessions());
+      },
+    });
+  }
+
+  observeOutcome(outcome: MessageOutcome): void {
+    this.requests.inc({ method: outcome.method, verdict: outcome.verdict });
+    this.duration.observe({ method: outcome.method }, outcome.latencyMs / 1000);
+    for (const decision of outcome.layerDecisions) {
+      this.layerDecisions.inc({ layer: decision.layer, verdict: decision.verdict });
+    }
+  }
+
+  observeHook(layer: string, hook: string, seconds: number): void {
+    this.layerDuration.observe({ layer, hook }, seconds);
+  }
+
+  observeEvent(event: SecurityEvent): void {
+    this.events.inc({ type: event.type, severity: event.severity });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
