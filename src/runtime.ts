@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { loadConfigFile, type LoadedConfig } from "./config/load.ts";
 import { ConfigError } from "./errors.ts";
 import { SecurityEventBus } from "./events/bus.ts";
+import { WebhookSink } from "./events/webhook.ts";
 import { Gateway } from "./gateway.ts";
 import { startHttpIngress, type HttpIngress } from "./ingress/http.ts";
 import { serveStdio } from "./ingress/stdio.ts";
@@ -47,6 +48,10 @@ export async function runGateway(options: RunOptions): Promise<void> {
     sessions: () => gateway.sessionCount,
   });
   events.subscribe((event) => metrics.observeEvent(event));
+  for (const webhook of loaded.config.alerts.webhooks) {
+    const sink = new WebhookSink({ ...webhook, logger });
+    events.subscribe((event) => sink.offer(event));
+  }
   const gateway: Gateway = new Gateway(loaded, { logger, events, env, auditSink, node, metrics });
   gateway.start();
 

@@ -213,6 +213,49 @@ const auditSection = z
   })
   .prefault({});
 
+const severity = z.enum(["info", "low", "medium", "high", "critical"]);
+
+const webhookAlert = z.strictObject({
+  url: z
+    .url({ protocol: /^https?$/ })
+    .refine(
+      (url) =>
+        url.startsWith("https://") || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url),
+      "alerts leave the gateway over HTTPS (plain HTTP only to loopback)",
+    )
+    .describe("Where alerts are posted."),
+  secret: z
+    .string()
+    .min(16, "use a secret of at least 16 characters")
+    .describe("HMAC-SHA256 key for the X-Portcullis-Signature header, e.g. ${env:ALERT_WEBHOOK_SECRET}."),
+  minSeverity: severity.default("medium").describe("Lowest severity that is sent."),
+  dedupeWindowMs: durationMs(60_000, "The same event (type, principal, details) is sent once per window."),
+  maxAttempts: z
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(5)
+    .describe("Deliveries tried, with backoff, before giving up."),
+  timeoutMs: durationMs(5_000, "How long one delivery may take."),
+  queueSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(1_000)
+    .describe("Alerts waiting at most; beyond it they are dropped, counted and logged."),
+});
+
+const alertsSection = z
+  .strictObject({
+    webhooks: z
+      .array(webhookAlert)
+      .default([])
+      .describe("Webhooks that receive security events (applied at start)."),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     version: z.literal(1).describe("Config format version."),
@@ -226,6 +269,7 @@ export const configSchema = z
     federation: federationSection,
     logging: loggingSection,
     audit: auditSection,
+    alerts: alertsSection,
     upstreams: z
       .record(upstreamName, upstreamSchema)
       .refine((u) => Object.keys(u).length > 0, "at least one upstream is required")
