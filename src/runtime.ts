@@ -43,15 +43,15 @@ export async function runGateway(options: RunOptions): Promise<void> {
   const node = loaded.config.audit.node ?? hostname();
   const auditSink = openAuditStore(loaded, node, logger);
   // Read at scrape time, once the gateway exists.
+  const webhooks = loaded.config.alerts.webhooks.map((webhook) => new WebhookSink({ ...webhook, logger }));
+  for (const sink of webhooks) events.subscribe((event) => sink.offer(event));
   const metrics: GatewayMetrics = new GatewayMetrics({
     upstreams: () => gateway.upstreamStatus(),
     sessions: () => gateway.sessionCount,
+    // Sinks are named by position: a URL may carry credentials.
+    alertQueues: () => webhooks.map((s, i) => ({ name: `webhook-${i}`, depth: s.depth, dropped: s.dropped })),
   });
   events.subscribe((event) => metrics.observeEvent(event));
-  for (const webhook of loaded.config.alerts.webhooks) {
-    const sink = new WebhookSink({ ...webhook, logger });
-    events.subscribe((event) => sink.offer(event));
-  }
   const gateway: Gateway = new Gateway(loaded, { logger, events, env, auditSink, node, metrics });
   gateway.start();
 

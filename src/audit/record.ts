@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import type { LayerDecision, MessageOutcome } from "../pipeline/types.ts";
+import type { EncryptedArguments } from "./argumentsCipher.ts";
 
 /** The hash before the first record of a chain. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -27,8 +28,8 @@ export interface AuditBody {
   readonly layers: readonly LayerDecision[];
   readonly errorCode: string | undefined;
   readonly latencyMs: number;
-  /** The arguments, as the configured mode allows: a hash, or nothing. */
-  readonly arguments: { readonly mode: "hashed"; readonly sha256: string } | undefined;
+  /** The arguments, as the configured mode allows: a hash, a ciphertext, or nothing. */
+  readonly arguments: { readonly mode: "hashed"; readonly sha256: string } | EncryptedArguments | undefined;
 }
 
 export interface StoredRecord {

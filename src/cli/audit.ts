@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { loadConfigFile } from "../config/load.ts";
 import { verifyAuditStore } from "../audit/verify.ts";
+import { ArgumentsCipher, type EncryptedArguments } from "../audit/argumentsCipher.ts";
 
 export interface AuditCommandOptions {
   readonly config?: string;
@@ -17,6 +18,7 @@ export interface AuditCommandOptions {
   readonly until?: string;
   readonly limit?: string;
   readonly json?: boolean;
+  readonly decrypt?: boolean;
   readonly format?: string;
 }
 
@@ -41,6 +43,31 @@ function storePath(options: AuditCommandOptions): string {
   if (!options.config) throw new Error("--config FILE or --db PATH is required");
   const loaded = loadConfigFile(options.config);
   return resolve(loaded.dir, loaded.config.audit.path);
+}
+
+/** The cipher for `--decrypt`: keys come from the config, never from the store. */
+function cipherFor(options: AuditCommandOptions): ArgumentsCipher | undefined {
+  if (!options.decrypt) return undefined;
+  if (!options.config) throw new Error("--decrypt needs --config FILE (the keys live in the config)");
+  const { encryptionKeys } = loadConfigFile(options.config).config.audit;
+  if (encryptionKeys.length === 0) throw new Error("the config names no audit.encryptionKeys");
+  return new ArgumentsCipher(encryptionKeys);
+}
+
+function readable(
+  body: Record<string, unknown>,
+  cipher: ArgumentsCipher | undefined,
+): Record<string, unknown> {
+  const args = body.arguments as EncryptedArguments | undefined;
+  if (!cipher || args?.mode !== "encrypted") return body;
+  try {
+    return {
+      ...body,
+      arguments: { mode: "decrypted", value: cipher.decrypt(args, String(body.correlationId)) },
+    };
+  } catch (err) {
+    return { ...body, arguments: { ...args, error: err instanceof Error ? err.message : String(err) } };
+  }
 }
 
 function verify(path: string, publicKeyFile: string | undefined): number {
@@ -98,11 +125,12 @@ function query(path: string, options: AuditCommandOptions): number {
   }
   const limit = Math.min(100_000, Math.max(1, Number(options.limit ?? 100) || 100));
   const sql = `SELECT seq, hash, prev_hash, body FROM records ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${limit}`;
+  const cipher = cipherFor(options);
   const db = openReadOnly(path);
   try {
     const rows = (db.prepare(sql).all(...params) as unknown as Row[]).reverse();
     for (const row of rows) {
-      const body = JSON.parse(row.body) as Record<string, unknown>;
+      const body = readable(JSON.parse(row.body) as Record<string, unknown>, cipher);
       if (options.json) process.stdout.write(`${JSON.stringify({ seq: row.seq, ...body })}\n`);
       else process.stdout.write(`${tableLine(row.seq, body)}\n`);
     }

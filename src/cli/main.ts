@@ -16,7 +16,7 @@ Commands:
   stdio --config FILE                         run the gateway as a stdio MCP server (desktop clients)
   validate --config FILE                      check a config file; exit 1 listing every error
   audit verify --config FILE [--public-key PEM]   check the audit trail; exit 1 naming the first bad record
-  audit query --config FILE [--principal P] [--tool T] [--verdict V] [--since T] [--until T] [--json]
+  audit query --config FILE [--principal P] [--tool T] [--verdict V] [--since T] [--until T] [--json] [--decrypt]
   audit export --config FILE [--format jsonl|ocsf]
   audit public-key --config FILE              print the key that verifies the checkpoints
                                               (every audit command also takes --db PATH instead of --config)
@@ -48,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
       until: { type: "string" },
       limit: { type: "string" },
       json: { type: "boolean" },
+      decrypt: { type: "boolean" },
       format: { type: "string" },
     },
     allowPositionals: true,

@@ -201,9 +201,25 @@ const auditSection = z
         "Ed25519 private key (PEM, e.g. ${file:audit.pem}); default: made once beside the store (0600).",
       ),
     arguments: z
-      .enum(["off", "hashed"])
+      .enum(["off", "hashed", "encrypted"])
       .default("hashed")
-      .describe("What records keep of tool arguments: nothing, or a SHA-256 of their canonical JSON."),
+      .describe(
+        "What records keep of tool arguments: nothing, a SHA-256 of their canonical JSON, or the arguments encrypted with AES-256-GCM.",
+      ),
+    encryptionKeys: z
+      .array(
+        z.strictObject({
+          id: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, "key ids use letters, digits, '_', '.', '-'"),
+          key: z
+            .string()
+            .refine((k) => Buffer.from(k, "base64").length === 32, "must be 32 bytes, base64-encoded")
+            .describe("e.g. ${env:AUDIT_KEY_2026}"),
+        }),
+      )
+      .default([])
+      .describe(
+        "Keys for encrypted arguments: the first encrypts, all decrypt (rotate by adding a new first key).",
+      ),
     failOpen: z
       .boolean()
       .default(false)
@@ -276,6 +292,13 @@ export const configSchema = z
       .describe("MCP servers behind the gateway, by name."),
   })
   .superRefine((config, ctx) => {
+    if (config.audit.arguments === "encrypted" && config.audit.encryptionKeys.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["audit", "encryptionKeys"],
+        message: 'audit.arguments is "encrypted": at least one key is needed',
+      });
+    }
     // The separator must identify the upstream in a public name: `a` + `__` + `b__c` and
     // `a__b` + `__` + `c` would otherwise both be `a__b__c`.
     for (const name of Object.keys(config.upstreams)) {

@@ -32,6 +32,11 @@ export class WebhookSink {
     this.options = options;
   }
 
+  /** Alerts waiting to be delivered. */
+  get depth(): number {
+    return this.queue.length;
+  }
+
   /** Events lost to a full queue since start. */
   get dropped(): number {
     return this.droppedCount;

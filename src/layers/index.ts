@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.ts";
 import type { Layer } from "../pipeline/types.ts";
+import { ArgumentsCipher } from "../audit/argumentsCipher.ts";
 import type { AuditSink } from "../audit/sqliteStore.ts";
 import { auditLayer } from "./audit/index.ts";
 import { decisionLog } from "./decision-log/index.ts";
@@ -27,8 +28,9 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
   if (config.profile === "dev") return observers;
   const layers: Layer[] = [...observers];
   if (deps.auditSink && config.audit.enabled) {
-    const { arguments: args, failOpen } = config.audit;
-    layers.push(auditLayer({ sink: deps.auditSink, node: deps.node, arguments: args, failOpen }));
+    const { arguments: args, failOpen, encryptionKeys } = config.audit;
+    const cipher = args === "encrypted" ? new ArgumentsCipher(encryptionKeys) : undefined;
+    layers.push(auditLayer({ sink: deps.auditSink, node: deps.node, arguments: args, cipher, failOpen }));
   }
   if (config.logging.decisions) layers.push(decisionLog({ logger: deps.logger }));
   return layers;

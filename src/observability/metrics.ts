@@ -10,6 +10,8 @@ const hookBuckets = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.00
 export interface MetricSources {
   readonly upstreams: () => readonly { name: string; state: string }[];
   readonly sessions: () => number;
+  /** Alert sinks' queues: alerts waiting, and alerts dropped because the queue was full. */
+  readonly alertQueues: () => readonly { name: string; depth: number; dropped: number }[];
 }
 
 export class GatewayMetrics {
@@ -64,6 +66,24 @@ export class GatewayMetrics {
         this.reset();
         for (const u of sources.upstreams())
           this.set({ upstream: u.name, state: u.state }, u.state === "up" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "portcullis_alert_queue_depth",
+      help: "Alerts waiting for delivery, per sink.",
+      labelNames: ["sink"],
+      registers,
+      collect() {
+        for (const q of sources.alertQueues()) this.set({ sink: q.name }, q.depth);
+      },
+    });
+    new Gauge({
+      name: "portcullis_alerts_dropped",
+      help: "Alerts dropped since start because a sink's queue was full.",
+      labelNames: ["sink"],
+      registers,
+      collect() {
+        for (const q of sources.alertQueues()) this.set({ sink: q.name }, q.dropped);
       },
     });
     new Gauge({

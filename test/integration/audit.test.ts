@@ -91,6 +91,37 @@ describe("audit trail of a running gateway", () => {
   });
 });
 
+describe("tool arguments encrypted at rest", () => {
+  it("stores no argument in clear, and --decrypt reads it back with the configured key", async () => {
+    const key = createHash("sha256").update("test key material").digest().toString("base64");
+    const gateway = await startGateway(
+      `version: 1\naudit:\n  arguments: encrypted\n  encryptionKeys:\n    - { id: k1, key: "\${env:AUDIT_KEY}" }\nupstreams:\n${probe}`,
+      { env: { AUDIT_KEY: key } },
+    );
+    try {
+      const client = await connect(gateway.url);
+      await client.callTool({ name: "probe__remember", arguments: { value: "classified-value" } });
+      await client.close();
+      const env = { ...process.env, AUDIT_KEY: key };
+      const sealed = spawnSync(
+        process.execPath,
+        [cliPath, "audit", "query", "--config", gateway.configPath, "--json"],
+        { encoding: "utf8", env },
+      );
+      assert.doesNotMatch(sealed.stdout, /classified-value/);
+      assert.match(sealed.stdout, /"mode":"encrypted"/);
+      const open = spawnSync(
+        process.execPath,
+        [cliPath, "audit", "query", "--config", gateway.configPath, "--json", "--decrypt"],
+        { encoding: "utf8", env },
+      );
+      assert.match(open.stdout, /classified-value/);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
 describe("fail-secure when the audit store cannot be written", () => {
   let gateway: RunningGateway;
   before(async () => {
