@@ -52,6 +52,7 @@ export interface GatewayDependencies {
   readonly auditSink?: AuditSink;
   readonly node: string;
   readonly metrics?: GatewayMetrics;
+  readonly decisionLogger?: Logger;
 }
 
 export class Gateway {

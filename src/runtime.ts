@@ -11,7 +11,7 @@ import { WebhookSink } from "./events/webhook.ts";
 import { Gateway } from "./gateway.ts";
 import { startHttpIngress, type HttpIngress } from "./ingress/http.ts";
 import { serveStdio } from "./ingress/stdio.ts";
-import { createLogger } from "./observability/logger.ts";
+import { createDecisionLogger, createLogger } from "./observability/logger.ts";
 import { GatewayMetrics } from "./observability/metrics.ts";
 import { loadSigningKey } from "./audit/signing.ts";
 import { SqliteAuditStore, type AuditSink } from "./audit/sqliteStore.ts";
@@ -52,7 +52,16 @@ export async function runGateway(options: RunOptions): Promise<void> {
     alertQueues: () => webhooks.map((s, i) => ({ name: `webhook-${i}`, depth: s.depth, dropped: s.dropped })),
   });
   events.subscribe((event) => metrics.observeEvent(event));
-  const gateway: Gateway = new Gateway(loaded, { logger, events, env, auditSink, node, metrics });
+  const decisionLogger = createDecisionLogger(loaded.config.logging.level);
+  const gateway: Gateway = new Gateway(loaded, {
+    logger,
+    decisionLogger,
+    events,
+    env,
+    auditSink,
+    node,
+    metrics,
+  });
   gateway.start();
 
   let http: HttpIngress | undefined;
@@ -86,6 +95,7 @@ export async function runGateway(options: RunOptions): Promise<void> {
     loaded = next;
     const changes = await gateway.reload(next);
     logger.level = next.config.logging.level;
+    decisionLogger.level = next.config.logging.level;
     logger.info({ why, ...changes }, "config reloaded");
     events.emit({ type: "config_reloaded", severity: "info", details: { why, ...changes } });
   };
@@ -105,6 +115,7 @@ export async function runGateway(options: RunOptions): Promise<void> {
     await http?.close();
     logger.info("stopped");
     logger.flush();
+    decisionLogger.flush();
     setTimeout(() => process.exit(0), 50).unref();
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));

@@ -20,6 +20,8 @@ export interface LayerDependencies {
   /** This gateway node's name in audit records. */
   readonly node: string;
   readonly metrics?: GatewayMetrics;
+  /** Where decision lines go (a logger without redaction); default: `logger`. */
+  readonly decisionLogger?: Logger;
 }
 
 export function assembleLayers(deps: LayerDependencies): Layer[] {
@@ -32,6 +34,6 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
     const cipher = args === "encrypted" ? new ArgumentsCipher(encryptionKeys) : undefined;
     layers.push(auditLayer({ sink: deps.auditSink, node: deps.node, arguments: args, cipher, failOpen }));
   }
-  if (config.logging.decisions) layers.push(decisionLog({ logger: deps.logger }));
+  if (config.logging.decisions) layers.push(decisionLog({ logger: deps.decisionLogger ?? deps.logger }));
   return layers;
 }

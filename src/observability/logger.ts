@@ -14,15 +14,24 @@ export const redactedPaths = [
   "*.env",
 ];
 
+const baseOptions = {
+  base: { service: "portcullis" },
+  timestamp: pino.stdTimeFunctions.isoTime,
+  formatters: { level: (label: string) => ({ level: label }) },
+};
+
 export function createLogger(level: LevelWithSilent = "info"): Logger {
   return pino(
-    {
-      level,
-      base: { service: "portcullis" },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: redactedPaths, censor: "[redacted]" },
-      formatters: { level: (label) => ({ level: label }) },
-    },
+    { ...baseOptions, level, redact: { paths: redactedPaths, censor: "[redacted]" } },
     pino.destination({ fd: 2, sync: false }),
   );
+}
+
+/**
+ * The logger of the decision log: one line per request, so it skips wildcard redaction (a third of
+ * the line's cost when measured). Safe because a decision line holds only fields the decision log
+ * chooses, none of them a secret.
+ */
+export function createDecisionLogger(level: LevelWithSilent = "info"): Logger {
+  return pino({ ...baseOptions, level }, pino.destination({ fd: 2, sync: false }));
 }
