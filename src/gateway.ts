@@ -62,6 +62,7 @@ export class Gateway {
   private readonly upstreams = new Map<string, Upstream>();
   private readonly sessions = new Set<ClientSession>();
   private inFlightCount = 0;
+  private idleSweep: NodeJS.Timeout | undefined;
   private draining = false;
   private idle: (() => void) | undefined;
 
@@ -98,6 +99,31 @@ export class Gateway {
 
   start(): void {
     for (const upstream of this.upstreams.values()) upstream.start();
+    this.idleSweep = setInterval(() => this.closeIdleConnections(Date.now()), 1000);
+    this.idleSweep.unref();
+  }
+
+  /**
+   * Closes the sessions' own upstream connections that have been unused for their upstream's
+   * `sessionIdleMs`, unless a call is on its way or the session is subscribed to one of the
+   * upstream's resources. The next call opens a fresh one (and carries subscriptions over).
+   */
+  private closeIdleConnections(now: number): void {
+    for (const session of this.sessions) {
+      for (const [name, connection] of session.upstreams) {
+        const idleMs = this.upstreams.get(name)?.config.sessionIdleMs ?? 0;
+        const usedAt = session.upstreamUsedAt.get(name) ?? session.createdAt;
+        if (idleMs === 0 || now - usedAt < idleMs || session.busyOn(name)) continue;
+        if (session.subscriptions.uris().some((uri) => this.catalog.resolveResource(uri) === name)) continue;
+        session.upstreams.delete(name);
+        session.upstreamUsedAt.delete(name);
+        this.deps.logger.debug(
+          { upstream: name, session: session.digest },
+          "closed an idle upstream connection",
+        );
+        void connection.then((c) => c.close()).catch(() => undefined);
+      }
+    }
   }
 
   /** Resolves once every upstream is connected or marked down. */
@@ -171,6 +197,9 @@ export class Gateway {
     } finally {
       signal?.removeEventListener("abort", abortFromCaller);
       session.inFlight.delete(request.key);
+      if (request.upstream && session.upstreams.has(request.upstream)) {
+        session.upstreamUsedAt.set(request.upstream, Date.now());
+      }
       this.inFlightCount--;
       if (this.inFlightCount === 0) this.idle?.();
     }
@@ -427,6 +456,7 @@ export class Gateway {
     const shared = upstream.shared;
     if (!shared) return Promise.reject(upstream.unavailable());
     if (upstream.config.isolation === "shared") return Promise.resolve(shared);
+    session.upstreamUsedAt.set(upstream.name, Date.now());
     const existing = session.upstreams.get(upstream.name);
     if (existing) return existing;
     const forget = () => {
@@ -598,6 +628,7 @@ export class Gateway {
   /** Stops taking new requests, waits for in-flight ones (up to the grace period), closes everything. */
   async shutdown(graceMs: number): Promise<void> {
     this.draining = true;
+    if (this.idleSweep) clearInterval(this.idleSweep);
     if (this.inFlightCount > 0) {
       await new Promise<void>((resolve) => {
         this.idle = resolve;

@@ -38,6 +38,10 @@ const commonUpstream = {
   isolation,
   connectTimeoutMs: durationMs(15_000, "How long connecting (spawn, handshake) may take."),
   requestTimeoutMs: durationMs(30_000, "How long one forwarded request may take before it fails."),
+  sessionIdleMs: durationMs(
+    300_000,
+    "A client session's own connection to this upstream (for stdio: its own process) closes after this long unused; the next call reopens it. 0: never.",
+  ),
   restart: restartPolicy,
   enabled: z.boolean().default(true).describe("Set to false to keep the entry but not start it."),
 };

@@ -58,6 +58,8 @@ export class ClientSession {
   lastSeen = Date.now();
   /** Upstream connections owned by this session, by upstream name. */
   readonly upstreams = new Map<string, Promise<UpstreamConnection>>();
+  /** When each of the session's own upstream connections was last used, by upstream name. */
+  readonly upstreamUsedAt = new Map<string, number>();
   /** In-flight client requests by their gateway key. */
   readonly inFlight = new Map<string, InFlightRequest>();
   readonly subscriptions = new ResourceSubscriptions();
@@ -93,6 +95,12 @@ export class ClientSession {
 
   touch(): void {
     this.lastSeen = Date.now();
+  }
+
+  /** True while a request of this session is forwarded to `upstream`. */
+  busyOn(upstream: string): boolean {
+    for (const request of this.inFlight.values()) if (request.upstream === upstream) return true;
+    return false;
   }
 
   /**

@@ -341,6 +341,7 @@ upstreams:
 ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}
 ${nodeUpstream("sharedprobe", fixture("session-probe-server.ts"), [], "    isolation: shared\n")}
 ${nodeUpstream("broken", fixture("broken-server.ts"))}
+${nodeUpstream("idleprobe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n    sessionIdleMs: 400\n")}
 `);
   });
   after(async () => gateway?.stop());
@@ -356,6 +357,21 @@ ${nodeUpstream("broken", fixture("broken-server.ts"))}
       assert.notEqual(pidA, pidB);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("closes a session's idle upstream connection and opens a fresh one on the next call", async () => {
+    const client = await connect(gateway.url, "legacy");
+    try {
+      const before = text(await client.callTool({ name: "idleprobe__whoami", arguments: {} }));
+      await client.callTool({ name: "idleprobe__remember", arguments: { value: "kept-while-busy" } });
+      await new Promise((r) => setTimeout(r, 2_000)); // idle for well over 400 ms (the sweep runs every second)
+      const after = text(await client.callTool({ name: "idleprobe__whoami", arguments: {} }));
+      assert.notEqual(after, before, "a new upstream process serves the session");
+      const seen = text(await client.callTool({ name: "idleprobe__remember", arguments: { value: "x" } }));
+      assert.equal(seen, "", "the closed connection's state is gone");
+    } finally {
+      await client.close();
     }
   });
 
