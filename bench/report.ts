@@ -13,15 +13,13 @@ export interface CellKey {
   readonly concurrency: number;
 }
 
-export interface Figures {
-  readonly throughput?: number;
-  readonly p50?: number;
-  readonly p90?: number;
-  readonly p99?: number;
-  readonly targetCpuMsPerCall?: number;
-  readonly processCpuMsPerCall?: number;
-  readonly clientCpuMsPerCall?: number;
-}
+/** The medians of a cell: the measured figures of a window, each possibly missing. */
+export type Figures = Partial<
+  Pick<
+    WindowResult,
+    "throughput" | "p50" | "p90" | "p99" | "targetCpuMsPerCall" | "processCpuMsPerCall" | "clientCpuMsPerCall"
+  >
+>;
 
 export interface Cell extends CellKey {
   readonly rounds: (WindowResult & { readonly round: number })[];

@@ -178,21 +178,26 @@ const supergateway: TargetDefinition = {
       "--healthEndpoint",
       "/healthz",
     ]);
-    const base = `http://127.0.0.1:${port}`;
-    await waitForHttp(
-      `${base}/healthz`,
-      (s) => s === 200,
-      15_000,
-      () => child.child.exitCode === null,
-    );
-    return {
-      endpoint: { kind: "http", url: `${base}/mcp` },
-      pid: child.pid,
-      process: child,
-      stop: () => child.stop(),
-    };
+    return startedPeer(child, port, "/healthz");
   },
 };
+
+/** A peer proxy on `port`, once its health path answers 200: serving MCP at /mcp. */
+async function startedPeer(child: Spawned, port: number, healthPath: string) {
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(
+    `${base}${healthPath}`,
+    (s) => s === 200,
+    15_000,
+    () => child.child.exitCode === null,
+  );
+  return {
+    endpoint: { kind: "http" as const, url: `${base}/mcp` },
+    pid: child.pid,
+    process: child,
+    stop: () => child.stop(),
+  };
+}
 
 const mcpProxy: TargetDefinition = {
   name: "mcp-proxy",
@@ -216,19 +221,7 @@ const mcpProxy: TargetDefinition = {
       echoStdio.command,
       ...echoStdio.args,
     ]);
-    const base = `http://127.0.0.1:${port}`;
-    await waitForHttp(
-      `${base}/ping`,
-      (s) => s === 200,
-      15_000,
-      () => child.child.exitCode === null,
-    );
-    return {
-      endpoint: { kind: "http", url: `${base}/mcp` },
-      pid: child.pid,
-      process: child,
-      stop: () => child.stop(),
-    };
+    return startedPeer(child, port, "/ping");
   },
 };
 
