@@ -56,11 +56,6 @@ export const errorCatalogue = {
     http: 415,
     message: "Content-Type must be application/json",
   },
-  PORTCULLIS_E_NOT_ACCEPTABLE: {
-    jsonRpc: JsonRpcCode.invalidRequest,
-    http: 406,
-    message: "Accept must include application/json and text/event-stream",
-  },
   PORTCULLIS_E_METHOD_NOT_FOUND: {
     jsonRpc: JsonRpcCode.methodNotFound,
     http: 200,

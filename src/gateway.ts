@@ -22,7 +22,7 @@ import type { GatewayMetrics } from "./observability/metrics.ts";
 import { planReload, type ReloadPlan } from "./config/reloadPlan.ts";
 import { discoverResult, LIST_CHANGED_NOTIFICATIONS } from "./protocol.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
-import { buildContext } from "./pipeline/context.ts";
+import { sessionContext } from "./pipeline/context.ts";
 import { Upstream } from "./upstream/upstream.ts";
 
 export interface HandleOptions {
@@ -76,7 +76,6 @@ export class Gateway {
       catalog: () => this.catalog,
       upstream: (name) => this.upstreams.get(name),
       sessions: () => this.sessions,
-      contextFor: (session) => this.upstreamContext(session),
       logger: deps.logger,
     });
     this.loaded = loaded;
@@ -91,10 +90,6 @@ export class Gateway {
 
   get currentConfig(): GatewayConfig {
     return this.config;
-  }
-
-  get isDraining(): boolean {
-    return this.draining;
   }
 
   start(): void {
@@ -514,7 +509,7 @@ export class Gateway {
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
-    const ctx = this.upstreamContext(session);
+    const ctx = sessionContext(session);
     const run = await this.chain.runServerRequest({ method, params, upstream }, ctx);
     if (run.verdict.kind !== "pass") {
       throw this.denial(run.verdict, run.decidedBy, ctx, method, {
@@ -525,14 +520,6 @@ export class Gateway {
       });
     }
     return session.channel.request(method, run.value, { related: session.soleInFlightOn(upstream), signal });
-  }
-
-  /** The context of a message that arrives from upstream on a session's behalf. */
-  private upstreamContext(session: ClientSession): RequestContext {
-    return buildContext(
-      { ...session.origin, era: session.channel.era, protocolVersion: session.protocolVersion },
-      session,
-    );
   }
 
   private denial(

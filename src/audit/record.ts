@@ -32,13 +32,6 @@ export interface AuditBody {
   readonly arguments: { readonly mode: "hashed"; readonly sha256: string } | EncryptedArguments | undefined;
 }
 
-export interface StoredRecord {
-  readonly seq: number;
-  readonly body: string;
-  readonly prevHash: string;
-  readonly hash: string;
-}
-
 export function auditBody(outcome: MessageOutcome, node: string, args: AuditBody["arguments"]): AuditBody {
   const { ctx, target } = outcome;
   return {

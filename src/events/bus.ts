@@ -22,7 +22,6 @@ export type SecurityEvent =
   | EventBase<"config_rejected">
   | EventBase<"audit_unavailable">;
 
-export type SecurityEventType = SecurityEvent["type"];
 export type EventListener = (event: SecurityEvent & { readonly time: string }) => void;
 
 export class SecurityEventBus {

@@ -3,7 +3,7 @@
 // notifications (to the session whose connection sent them), every one through the layer chain.
 import type { Logger } from "pino";
 import type { LayerChain } from "../pipeline/chain.ts";
-import type { RequestContext } from "../pipeline/types.ts";
+import { sessionContext } from "../pipeline/context.ts";
 import { LIST_CHANGED_NOTIFICATIONS } from "../protocol.ts";
 import type { ClientSession, RequestRef } from "../session/clientSession.ts";
 import type { Upstream } from "../upstream/upstream.ts";
@@ -16,12 +16,13 @@ export interface NotifierSurroundings {
   readonly catalog: () => Catalog;
   readonly upstream: (name: string) => Upstream | undefined;
   readonly sessions: () => Iterable<ClientSession>;
-  readonly contextFor: (session: ClientSession) => RequestContext;
   readonly logger: Logger;
 }
 
 export class ChangeNotifier {
   private readonly at: NotifierSurroundings;
+  /** Refreshes under way, by upstream: news that arrives meanwhile asks for one more pass. */
+  private readonly refreshing = new Map<string, { again: boolean; signalled: Set<string> }>();
 
   constructor(surroundings: NotifierSurroundings) {
     this.at = surroundings;
@@ -66,7 +67,7 @@ export class ChangeNotifier {
     params: Record<string, unknown> | undefined,
     related?: RequestRef,
   ): Promise<void> {
-    const ctx = this.at.contextFor(session);
+    const ctx = sessionContext(session);
     const run = await this.at
       .chain()
       .runNotification({ direction: "to-client", method, params, upstream }, ctx);
@@ -76,8 +77,31 @@ export class ChangeNotifier {
   /**
    * Reloads an upstream's lists into the catalogue. Clients hear of every list that differs, and
    * of the list the upstream said changed (its per-session view may differ from the shared one).
+   * One refresh per upstream at a time: every session's connection may report the same change, and
+   * what arrives while a refresh runs is folded into a single further pass.
    */
   async refresh(upstreamName: string, signalled?: string): Promise<void> {
+    const running = this.refreshing.get(upstreamName);
+    if (running) {
+      running.again = true;
+      if (signalled) running.signalled.add(signalled);
+      return;
+    }
+    const state = { again: true, signalled: new Set(signalled ? [signalled] : []) };
+    this.refreshing.set(upstreamName, state);
+    try {
+      while (state.again) {
+        state.again = false;
+        const reported = [...state.signalled];
+        state.signalled.clear();
+        await this.refreshOnce(upstreamName, reported);
+      }
+    } finally {
+      this.refreshing.delete(upstreamName);
+    }
+  }
+
+  private async refreshOnce(upstreamName: string, signalled: readonly string[]): Promise<void> {
     const upstream = this.at.upstream(upstreamName);
     const connection = upstream?.shared;
     if (!upstream || !connection) return;
@@ -99,10 +123,15 @@ export class ChangeNotifier {
   }
 }
 
-function changedLists(before: UpstreamLists | undefined, after: UpstreamLists, signalled?: string): string[] {
+function changedLists(
+  before: UpstreamLists | undefined,
+  after: UpstreamLists,
+  signalled: readonly string[],
+): string[] {
   const changed = new Set<string>();
-  if (signalled && (LIST_CHANGED_NOTIFICATIONS as readonly string[]).includes(signalled))
-    changed.add(signalled);
+  for (const method of signalled) {
+    if ((LIST_CHANGED_NOTIFICATIONS as readonly string[]).includes(method)) changed.add(method);
+  }
   const differs = (kind: keyof UpstreamLists) =>
     JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(after[kind]);
   if (differs("tools")) changed.add("notifications/tools/list_changed");

@@ -12,7 +12,7 @@ import {
   type ClientChannel,
   type RequestRef,
 } from "../session/clientSession.ts";
-import { buildContext } from "../pipeline/context.ts";
+import { sessionContext } from "../pipeline/context.ts";
 import { encodeResult } from "./eraCodec.ts";
 import { filterAccepts, honoredFilter, tagged, type SubscriptionFilter } from "./listen.ts";
 
@@ -139,16 +139,7 @@ export class TransportSession implements ClientChannel {
       });
     }
     const era = this.era;
-    const ctx = buildContext(
-      {
-        transport: this.options.kind,
-        era,
-        protocolVersion: session.protocolVersion,
-        clientAddress: this.options.clientAddress,
-        principal: this.options.principal,
-      },
-      session,
-    );
+    const ctx = sessionContext(session);
     const outcome = await this.options.gateway.handleRequest(session, ctx, id, method, params);
     if ("error" in outcome) return this.reply(id, undefined, outcome.error);
     if (era === "modern" && method === "subscriptions/listen") return this.openListen(id, params);
@@ -222,16 +213,7 @@ export class TransportSession implements ClientChannel {
       if ((typeof requestId === "string" || typeof requestId === "number") && this.listens.delete(requestId))
         return;
     }
-    const ctx = buildContext(
-      {
-        transport: this.options.kind,
-        era: this.era,
-        protocolVersion: session.protocolVersion,
-        clientAddress: this.options.clientAddress,
-        principal: this.options.principal,
-      },
-      session,
-    );
+    const ctx = sessionContext(session);
     await this.options.gateway.handleNotification(
       session,
       ctx,

@@ -12,6 +12,14 @@ export interface EdgeFacts {
   readonly principal?: Principal;
 }
 
+/** The context of a message on an open session: the edge facts of the request that opened it. */
+export function sessionContext(session: ClientSession): RequestContext {
+  return buildContext(
+    { ...session.origin, era: session.channel.era, protocolVersion: session.protocolVersion },
+    session,
+  );
+}
+
 export function buildContext(facts: EdgeFacts, session: ClientSession | undefined): RequestContext {
   return {
     id: randomUUID(),
