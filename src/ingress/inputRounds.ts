@@ -5,6 +5,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { GatewayError } from "../errors.ts";
 import type { RpcOutcome } from "../gateway.ts";
+import type { RequestRef } from "../session/clientSession.ts";
 
 /** Methods whose results may be "input required" in 2026-07-28. */
 export const INPUT_CAPABLE_METHODS = new Set(["tools/call", "prompts/get", "resources/read"]);
@@ -26,7 +27,9 @@ interface WaitingInput {
 
 export type RoundOutcome =
   | { readonly kind: "done"; readonly outcome: RpcOutcome }
-  | { readonly kind: "input"; readonly result: Record<string, unknown> };
+  | { readonly kind: "input"; readonly result: Record<string, unknown> }
+  /** A request state that is forged, expired, another client's, or presented with another request. */
+  | { readonly kind: "refused"; readonly message: string };
 
 export class InputFlow {
   readonly token = randomBytes(16).toString("base64url");
@@ -128,6 +131,95 @@ export class InputFlow {
 
   private seal(): string {
     return `${STATE_PREFIX}${this.token}.${mac(this.token, this.binding)}`;
+  }
+}
+
+/**
+ * The input rounds of one 2026-07-28 client (over HTTP or stdio): upstream calls that wait for its
+ * input, by the gateway key of the request that started them and by the token in their state.
+ */
+export class InputRounds {
+  private readonly byOrigin = new Map<string, InputFlow>();
+  private readonly byToken = new Map<string, InputFlow>();
+  /** Who the rounds belong to (principal and client): a state shown by anyone else is refused. */
+  readonly binding: string;
+
+  constructor(binding: string) {
+    this.binding = binding;
+  }
+
+  /** Rounds waiting for the client. */
+  get pending(): number {
+    return this.byToken.size;
+  }
+
+  /** An upstream asks the client for input during `related`: it becomes a round of that request. */
+  ask(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: { related?: RequestRef; signal: AbortSignal },
+  ): Promise<Record<string, unknown>> {
+    const flow = options.related === undefined ? undefined : this.byOrigin.get(options.related.key);
+    if (!flow) {
+      return Promise.reject(
+        new GatewayError(
+          "PORTCULLIS_E_NOT_BRIDGEABLE",
+          `${method} from a 2025-era upstream: it is not tied to exactly one tools/call, prompts/get or resources/read of this client`,
+        ),
+      );
+    }
+    return flow.ask(method, params, options.signal);
+  }
+
+  /**
+   * Runs one request (`start` runs it through the gateway), or one round of a request that waits
+   * for input when the request carries this gateway's sealed state: the outcome, or a round to send.
+   */
+  async run(
+    key: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    start: () => Promise<RpcOutcome>,
+  ): Promise<RoundOutcome> {
+    let flow: InputFlow;
+    const state = params?.requestState;
+    if (isGatewayState(state)) {
+      const token = unsealState(state, this.binding);
+      const found = token === undefined ? undefined : this.byToken.get(token);
+      if (!found)
+        return {
+          kind: "refused",
+          message: "requestState is unknown, expired or was issued to another client",
+        };
+      if (found.origin.method !== method || found.origin.name !== addressedName(params)) {
+        return {
+          kind: "refused",
+          message: "requestState belongs to another request: repeat the original method and name",
+        };
+      }
+      found.answer(params?.inputResponses);
+      flow = found;
+    } else if (INPUT_CAPABLE_METHODS.has(method)) {
+      const created: InputFlow = new InputFlow(
+        this.binding,
+        { method, name: addressedName(params) },
+        start(),
+        () => this.forget(created),
+      );
+      this.byOrigin.set(key, created);
+      this.byToken.set(created.token, created);
+      flow = created;
+    } else {
+      return { kind: "done", outcome: await start() };
+    }
+    const round = await flow.next();
+    if (round.kind === "done") this.forget(flow);
+    return round;
+  }
+
+  private forget(flow: InputFlow): void {
+    for (const [key, value] of this.byOrigin) if (value === flow) this.byOrigin.delete(key);
+    this.byToken.delete(flow.token);
   }
 }
 

@@ -18,14 +18,7 @@ import {
 import { buildContext } from "../pipeline/context.ts";
 import { encodeResult } from "./eraCodec.ts";
 import { honoredFilter, openListenStream, type ListenStream } from "./listen.ts";
-import {
-  addressedName,
-  INPUT_CAPABLE_METHODS,
-  InputFlow,
-  isGatewayState,
-  unsealState,
-  type RoundOutcome,
-} from "./inputRounds.ts";
+import { InputRounds } from "./inputRounds.ts";
 import { checkModernRequest } from "./modernHeaders.ts";
 import { rpcError, sendError, sendJson } from "./respond.ts";
 
@@ -50,32 +43,19 @@ class StatelessChannel implements ClientChannel {
     this.streams.get(related.key)?.({ jsonrpc: "2.0", method, ...(params ? { params } : {}) });
   }
 
-  /** Requests of this client whose upstream call waits for input, by original request id and by token. */
-  readonly flowsByOrigin = new Map<string, InputFlow>();
-  readonly flowsByToken = new Map<string, InputFlow>();
-  /** Who this state belongs to: principal and client. */
-  readonly binding: string;
+  /** This client's input rounds (a 2025-era upstream asking for sampling, elicitation, roots). */
+  readonly rounds: InputRounds;
 
   constructor(binding: string) {
-    this.binding = binding;
+    this.rounds = new InputRounds(binding);
   }
 
-  /** A 2025-era upstream asks this stateless client for input: it becomes an input-required round. */
   request(
     method: string,
     params: Record<string, unknown> | undefined,
     options: { related?: RequestRef; signal: AbortSignal },
   ): Promise<Record<string, unknown>> {
-    const flow = options.related === undefined ? undefined : this.flowsByOrigin.get(options.related.key);
-    if (!flow) {
-      return Promise.reject(
-        new GatewayError(
-          "PORTCULLIS_E_NOT_BRIDGEABLE",
-          `${method} from a 2025-era upstream: it is not tied to exactly one tools/call, prompts/get or resources/read of this client`,
-        ),
-      );
-    }
-    return flow.ask(method, params, options.signal);
+    return this.rounds.ask(method, params, options);
   }
 }
 
@@ -176,50 +156,12 @@ export class ModernResponder {
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
     const channel = session.channel as StatelessChannel;
-    let flow: InputFlow | undefined;
-    let round: RoundOutcome;
-    const state = params?.requestState;
-    if (isGatewayState(state)) {
-      const token = unsealState(state, channel.binding);
-      flow = token === undefined ? undefined : channel.flowsByToken.get(token);
-      if (!flow)
-        return rpcError(id, -32602, "requestState is unknown, expired or was issued to another client");
-      if (flow.origin.method !== method || flow.origin.name !== addressedName(params)) {
-        return rpcError(
-          id,
-          -32602,
-          "requestState belongs to another request: repeat the original method and name",
-        );
-      }
-      flow.answer(params?.inputResponses);
-      round = await flow.next();
-    } else if (INPUT_CAPABLE_METHODS.has(method)) {
-      const origin = ctx.id;
-      const forget = () => {
-        channel.flowsByOrigin.delete(origin);
-        if (flow) channel.flowsByToken.delete(flow.token);
-      };
-      flow = new InputFlow(
-        channel.binding,
-        { method, name: addressedName(params) },
-        this.gateway.handleRequest(session, ctx, id, method, params, { signal }),
-        forget,
-      );
-      channel.flowsByOrigin.set(origin, flow);
-      channel.flowsByToken.set(flow.token, flow);
-      round = await flow.next();
-    } else {
-      round = {
-        kind: "done",
-        outcome: await this.gateway.handleRequest(session, ctx, id, method, params, { signal }),
-      };
-    }
+    const round = await channel.rounds.run(ctx.id, method, params, () =>
+      this.gateway.handleRequest(session, ctx, id, method, params, { signal }),
+    );
+    if (round.kind === "refused") return rpcError(id, -32602, round.message);
     if (round.kind === "input")
       return { jsonrpc: "2.0", id, result: encodeResult("modern", method, round.result) };
-    if (flow) {
-      for (const [key, value] of channel.flowsByOrigin) if (value === flow) channel.flowsByOrigin.delete(key);
-      channel.flowsByToken.delete(flow.token);
-    }
     const { outcome } = round;
     return "error" in outcome
       ? { jsonrpc: "2.0", id, error: modernError(outcome.error) }
@@ -315,7 +257,7 @@ export class ModernResponder {
     for (const [key, session] of this.sessions) {
       const channel = session.channel as StatelessChannel;
       // Open listen streams and pending input rounds are activity, however quiet.
-      if (channel.listeners.size > 0 || channel.flowsByToken.size > 0) session.touch();
+      if (channel.listeners.size > 0 || channel.rounds.pending > 0) session.touch();
       if (now - session.lastSeen <= idleMs) continue;
       this.sessions.delete(key);
       void this.gateway.unregister(session);

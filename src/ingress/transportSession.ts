@@ -1,5 +1,6 @@
 // Serves one client over an SDK server transport (stdio, or one 2025-era Streamable HTTP session):
 // answers the handshake, runs each message through the gateway, relays server-to-client requests.
+import { randomUUID } from "node:crypto";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
 import type { ClientCapabilities } from "@modelcontextprotocol/client";
 import { GatewayError, JsonRpcCode, toWireError, UpstreamRpcError } from "../errors.ts";
@@ -14,6 +15,7 @@ import {
 } from "../session/clientSession.ts";
 import { sessionContext } from "../pipeline/context.ts";
 import { encodeResult } from "./eraCodec.ts";
+import { InputRounds } from "./inputRounds.ts";
 import { filterAccepts, honoredFilter, tagged, type SubscriptionFilter } from "./listen.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
@@ -40,6 +42,8 @@ export class TransportSession implements ClientChannel {
   session: ClientSession | undefined;
   private readonly options: TransportSessionOptions;
   private readonly pending = new Map<string, Pending>();
+  /** Input rounds of a 2026-07-28 client (none for 2025 clients, which are asked directly). */
+  private rounds: InputRounds | undefined;
   /** Open listen streams of a 2026-07-28 stdio client, by subscription (request) id. */
   private readonly listens = new Map<string | number, SubscriptionFilter>();
   private nextRequestId = 0;
@@ -75,14 +79,8 @@ export class TransportSession implements ClientChannel {
     params: Record<string, unknown> | undefined,
     options: { related?: RequestRef; signal: AbortSignal },
   ): Promise<Record<string, unknown>> {
-    if (this.era === "modern") {
-      return Promise.reject(
-        new GatewayError(
-          "PORTCULLIS_E_NOT_BRIDGEABLE",
-          `${method} to a 2026-07-28 client over this transport`,
-        ),
-      );
-    }
+    // A 2026-07-28 client has no server-to-client requests: it is asked in input-required rounds.
+    if (this.rounds) return this.rounds.ask(method, params, options);
     const id = `portcullis-${++this.nextRequestId}`;
     const timeoutMs = this.options.serverRequestTimeoutMs ?? 300_000;
     return new Promise((resolve, reject) => {
@@ -140,7 +138,12 @@ export class TransportSession implements ClientChannel {
     }
     const era = this.era;
     const ctx = sessionContext(session);
-    const outcome = await this.options.gateway.handleRequest(session, ctx, id, method, params);
+    const start = () => this.options.gateway.handleRequest(session, ctx, id, method, params);
+    const round = this.rounds ? await this.rounds.run(ctx.id, method, params, start) : undefined;
+    if (round?.kind === "refused")
+      return this.reply(id, undefined, { code: JsonRpcCode.invalidParams, message: round.message });
+    if (round?.kind === "input") return this.reply(id, encodeResult(era, method, round.result));
+    const outcome = round?.kind === "done" ? round.outcome : await start();
     if ("error" in outcome) return this.reply(id, undefined, outcome.error);
     if (era === "modern" && method === "subscriptions/listen") return this.openListen(id, params);
     try {
@@ -169,6 +172,8 @@ export class TransportSession implements ClientChannel {
 
   private startModern(meta: Record<string, unknown>): void {
     this.era = "modern";
+    // One stdio connection is one client: its rounds are bound to this connection alone.
+    this.rounds = new InputRounds(randomUUID());
     this.capabilities = (meta[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {};
     const version = String(meta[PROTOCOL_VERSION_META_KEY]);
     this.openSession(

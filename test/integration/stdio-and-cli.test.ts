@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { cliPath, fixture, nodeUpstream } from "../helpers/gatewayProcess.ts";
+import { cliPath, everythingServer, fixture, nodeUpstream } from "../helpers/gatewayProcess.ts";
 
 function tempConfig(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
@@ -74,6 +74,43 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
       const { tools } = await client.listTools();
       assert.ok(tools.some((t) => t.name === "probe__extra-1"));
       await subscription.close();
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("stdio ingress, 2026-07-28 input rounds", () => {
+  it("turns a 2025 upstream's elicitation into an input-required round for a desktop client", async () => {
+    const config = `version: 1\nupstreams:\n${nodeUpstream("everything", everythingServer)}`;
+    const client = new Client(
+      { name: "desktop", version: "1.0.0" },
+      { versionNegotiation: { mode: "auto" }, capabilities: { elicitation: { form: {} } } },
+    );
+    let asked = false;
+    client.setRequestHandler("elicitation/create", async () => {
+      asked = true;
+      return {
+        action: "accept",
+        content: { name: "Ada", check: true, integer: 3, email: "ada@example.com" },
+      };
+    });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [cliPath, "stdio", "--config", tempConfig(config)],
+        env: { PATH: process.env.PATH ?? "" },
+        stderr: "pipe",
+      }),
+    );
+    try {
+      assert.equal(client.getProtocolEra(), "modern");
+      const result = await client.callTool({
+        name: "everything__trigger-elicitation-request",
+        arguments: {},
+      });
+      assert.ok(asked, "the client was asked");
+      assert.match(JSON.stringify(result.content), /Ada/);
     } finally {
       await client.close();
     }
