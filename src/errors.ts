@@ -105,6 +105,31 @@ export const errorCatalogue = {
     http: 503,
     message: "The decision could not be recorded in the audit trail; its result is withheld",
   },
+  PORTCULLIS_E_UNAUTHENTICATED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 401,
+    message: "Authentication required",
+  },
+  PORTCULLIS_E_IDENTITY_UNAVAILABLE: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 503,
+    message: "Credentials cannot be checked right now (key store or issuer unavailable); refused",
+  },
+  PORTCULLIS_E_SESSION_BINDING: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "The session belongs to another principal",
+  },
+  PORTCULLIS_E_ADDRESS_BLOCKED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "Requests from this address are blocked for a while (a detector's response)",
+  },
+  PORTCULLIS_E_SESSION_REVOKED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "The session was revoked by a security response; authenticate and start a new one",
+  },
   PORTCULLIS_E_DENIED: { jsonRpc: JsonRpcCode.denied, http: 403, message: "Denied by a security layer" },
   PORTCULLIS_E_INTERNAL: { jsonRpc: JsonRpcCode.internalError, http: 500, message: "Internal error" },
   PORTCULLIS_E_UPSTREAM_UNAVAILABLE: {

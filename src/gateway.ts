@@ -17,13 +17,15 @@ import type { MessageOutcome, RequestContext, RouteTarget } from "./pipeline/typ
 import type { ClientSession, RequestRef } from "./session/clientSession.ts";
 import type { SubscriptionSource } from "./session/subscriptions.ts";
 import type { ForwardOptions, UpstreamConnection } from "./upstream/connection.ts";
-import type { AuditSink } from "./audit/sqliteStore.ts";
+import type { AuditSink } from "./audit/sink.ts";
 import type { GatewayMetrics } from "./observability/metrics.ts";
+import type { MessageTracer } from "./observability/traceContext.ts";
 import { planReload, type ReloadPlan } from "./config/reloadPlan.ts";
 import { discoverResult, LIST_CHANGED_NOTIFICATIONS } from "./protocol.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
 import { sessionContext } from "./pipeline/context.ts";
 import { Upstream } from "./upstream/upstream.ts";
+import { normalizeAddress, type Enforcement, type Enforcements } from "./state/enforcements.ts";
 
 export interface HandleOptions {
   /** Aborts the request, e.g. when a stateless client closes its stream. */
@@ -53,6 +55,10 @@ export interface GatewayDependencies {
   readonly node: string;
   readonly metrics?: GatewayMetrics;
   readonly decisionLogger?: Logger;
+  /** Traces each client message when tracing is on (absent: no span is ever made). */
+  readonly tracing?: MessageTracer;
+  /** Responses in force (blocks, revocations): sessions they hit are ended at once. */
+  readonly enforcements: Enforcements;
 }
 
 export class Gateway {
@@ -67,6 +73,7 @@ export class Gateway {
   private idle: (() => void) | undefined;
 
   private loaded: LoadedConfig;
+  private readonly stopEnforcing: () => void;
   private readonly deps: GatewayDependencies;
   private readonly notifier: ChangeNotifier;
 
@@ -85,6 +92,56 @@ export class Gateway {
     this.chain = this.newChain(this.config);
     for (const [name, upstreamConfig] of Object.entries(loaded.config.upstreams)) {
       this.upstreams.set(name, this.newUpstream(name, upstreamConfig));
+    }
+    this.stopEnforcing = deps.enforcements.onEnforced((e) => this.enforce(e));
+  }
+
+  get enforcements(): Enforcements {
+    return this.deps.enforcements;
+  }
+
+  /** What the identity layer saw of a request: a success, a failure, a session presented by another principal. */
+  reportAuthentication(
+    type: "auth_success" | "auth_failure" | "session_binding_violation",
+    address: string | undefined,
+    details: Record<string, unknown>,
+  ): void {
+    const severity = type === "auth_success" ? "info" : type === "auth_failure" ? "low" : "high";
+    this.deps.events.emit({ type, severity, details: { address, layer: "identity", ...details } });
+  }
+
+  /** A request refused at the edge (a blocked address): an event, counted, not logged one by one. */
+  reportBlocked(address: string | undefined, error: GatewayError): void {
+    this.deps.events.emit({
+      type: "request_blocked",
+      severity: "info",
+      details: { address, layer: "network", rule: error.data?.rule, code: error.code },
+    });
+  }
+
+  /** Ends at once the sessions a new block or revocation hits: their open streams close too. */
+  private enforce(enforcement: Enforcement): void {
+    const hit = (session: ClientSession): boolean => {
+      if (enforcement.kind === "revoke") return session.digest === enforcement.subject;
+      if (enforcement.kind !== "block") return false;
+      const address = session.origin.clientAddress;
+      return address !== undefined && normalizeAddress(address) === enforcement.subject;
+    };
+    for (const session of [...this.sessions]) {
+      if (!hit(session)) continue;
+      this.deps.logger.warn(
+        { session: session.digest, enforcement: enforcement.kind, reason: enforcement.reason },
+        "ending a session: a security response applies to it",
+      );
+      this.deps.events.emit({
+        type: "session_revoked",
+        severity: "medium",
+        ctx: sessionContext(session),
+        details: { enforcement: enforcement.kind, source: enforcement.source, reason: enforcement.reason },
+      });
+      // After the current turn: the answer that triggered the response (already decided) still
+      // goes out; anything after it finds the session gone.
+      setImmediate(() => (session.terminate ? session.terminate() : void this.unregister(session)));
     }
   }
 
@@ -165,6 +222,8 @@ export class Gateway {
     params: Record<string, unknown> | undefined,
     options: HandleOptions = {},
   ): Promise<RpcOutcome> {
+    // With tracing on, the message's span rides on its context (ended by the tracing observer).
+    ctx = this.deps.tracing?.traceMessage(ctx, id, method, params) ?? ctx;
     const { signal } = options;
     const started = performance.now();
     const trace: DecisionTrace = { target: undefined, decidedBy: undefined, decisions: [], verdict: "allow" };
@@ -187,6 +246,7 @@ export class Gateway {
         latencyMs: performance.now() - started,
         layerDecisions: trace.decisions,
         params,
+        result: "result" in answer ? answer.result : undefined,
       };
       return await this.recordThenRelease(outcome, answer);
     } finally {
@@ -280,7 +340,27 @@ export class Gateway {
       }
     }
     this.chain.reportOutcome(outcome);
+    if (outcome.method === "tools/call") this.reportToolCall(outcome);
     return answer;
+  }
+
+  /** Every tool call's outcome becomes a `tool_call` event: what the detectors learn behaviour from. */
+  private reportToolCall(outcome: MessageOutcome): void {
+    const name = outcome.target?.publicName ?? outcome.params?.name;
+    if (typeof name !== "string") return;
+    this.deps.events.emit({
+      type: "tool_call",
+      severity: "info",
+      ctx: outcome.ctx,
+      details: {
+        tool: name,
+        upstream: outcome.target?.kind === "tool" ? outcome.target.upstream : undefined,
+        verdict: outcome.verdict,
+        errorCode: outcome.errorCode,
+        decidedBy: outcome.decidedBy,
+        annotations: this.catalog.resolveTool(name)?.annotations,
+      },
+    });
   }
 
   /** A notification from the client: cancellation, roots changes, and the initialized handshake. */
@@ -291,10 +371,12 @@ export class Gateway {
     params: Record<string, unknown> | undefined,
   ): Promise<void> {
     session.touch();
+    ctx = this.deps.tracing?.traceMessage(ctx, undefined, method, params) ?? ctx;
     const run = await this.chain.runNotification(
       { direction: "to-server", method, params, upstream: undefined },
       ctx,
     );
+    ctx.trace?.endNotification(run.verdict, run.decidedBy);
     if (run.verdict.kind !== "pass") return;
     if (method === "notifications/cancelled") {
       const requestId = run.value?.requestId;
@@ -347,6 +429,7 @@ export class Gateway {
       signal,
       timeoutMs: upstream.config.requestTimeoutMs,
       onProgress: progressToken === undefined ? undefined : relayProgress,
+      trace: ctx.trace,
     };
     let result = await connection.request(method, upstreamParams, options);
     if (modern && session.channel.era === "legacy" && result.resultType === "input_required") {
@@ -583,7 +666,8 @@ export class Gateway {
     this.loaded = next;
     this.config = next.config;
     this.chain = this.newChain(next.config);
-    const { added, removed, replaced } = planReload(previous, next.config);
+    const plan = planReload(previous, next.config);
+    const { added, removed, replaced } = plan;
     const retired: Upstream[] = [];
     for (const name of [...removed, ...replaced]) {
       const old = this.upstreams.get(name);
@@ -609,12 +693,13 @@ export class Gateway {
     if (removed.length > 0) this.notifier.notifyAll(LIST_CHANGED_NOTIFICATIONS);
     await Promise.allSettled(retired.map((u) => u.stop()));
     await oldChain.close();
-    return { added, removed, replaced };
+    return plan;
   }
 
   /** Stops taking new requests, waits for in-flight ones (up to the grace period), closes everything. */
   async shutdown(graceMs: number): Promise<void> {
     this.draining = true;
+    this.stopEnforcing();
     if (this.idleSweep) clearInterval(this.idleSweep);
     if (this.inFlightCount > 0) {
       await new Promise<void>((resolve) => {
@@ -626,7 +711,7 @@ export class Gateway {
     await Promise.allSettled([...this.upstreams.values()].map((u) => u.stop()));
     await this.chain.close();
     try {
-      this.deps.auditSink?.close(); // flushes batched records and signs the head
+      await this.deps.auditSink?.close(); // flushes batched records and signs the head
     } catch (err) {
       this.deps.logger.error({ err }, "could not close the audit store cleanly");
     }

@@ -6,6 +6,7 @@ import { basename, dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import { loadConfigFile, type LoadedConfig } from "./config/load.ts";
 import { ConfigError } from "./errors.ts";
+import { exposureProblems } from "./config/schema.ts";
 import { SecurityEventBus } from "./events/bus.ts";
 import { WebhookSink } from "./events/webhook.ts";
 import { Gateway } from "./gateway.ts";
@@ -14,8 +15,15 @@ import { serveStdio } from "./ingress/stdio.ts";
 import { createDecisionLogger, createLogger } from "./observability/logger.ts";
 import { GatewayMetrics } from "./observability/metrics.ts";
 import { loadSigningKey } from "./audit/signing.ts";
-import { SqliteAuditStore, type AuditSink } from "./audit/sqliteStore.ts";
+import { SqliteAuditStore } from "./audit/sqliteStore.ts";
+import { PostgresAuditStore } from "./audit/postgresStore.ts";
+import { describePostgres } from "./audit/postgresConnection.ts";
+import type { AuditSink } from "./audit/sink.ts";
 import { hostname } from "node:os";
+import { DetectionEngine } from "./events/detection.ts";
+import type { StampedEvent } from "./events/bus.ts";
+import { Enforcements } from "./state/enforcements.ts";
+import { MemoryStateStore } from "./state/memoryStore.ts";
 
 export interface RunOptions {
   readonly configPath: string;
@@ -28,31 +36,66 @@ export interface RunOptions {
 export async function runGateway(options: RunOptions): Promise<void> {
   const env = options.env ?? process.env;
   let loaded: LoadedConfig = loadConfigFile(options.configPath, env);
-  if (options.host !== undefined) loaded.config.server.host = options.host;
+  if (options.host !== undefined) {
+    loaded.config.server.host = options.host;
+    const problems = exposureProblems(options.host, loaded.config);
+    if (problems.length > 0)
+      throw new ConfigError(
+        problems.map((p) => ({
+          file: "--host",
+          line: undefined,
+          column: undefined,
+          path: p.path.join("."),
+          message: p.message,
+        })),
+      );
+  }
   if (options.port !== undefined) loaded.config.server.port = options.port;
   const logger = createLogger(loaded.config.logging.level);
   const events = new SecurityEventBus(logger);
-  events.subscribe((event) => {
+  events.addSink("log", (event) => {
     if (event.severity !== "info")
-      logger.warn({ event: { ...event, ctx: undefined } }, `security event ${event.type}`);
+      logger.warn({ event: loggableEvent(event) }, `security event ${event.type}`);
   });
   // Last resort: a defect must not take every client down with it. Log loudly and keep serving;
   // the fault is a bug to fix, and the security layers deny on their own errors.
   process.on("uncaughtException", (err) => logger.fatal({ err }, "uncaught exception (bug); still serving"));
   process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection (bug)"));
   const node = loaded.config.audit.node ?? hostname();
-  const auditSink = openAuditStore(loaded, node, logger);
+  const auditSink = await openAuditStore(loaded, node, logger);
   // Read at scrape time, once the gateway exists.
   const webhooks = loaded.config.alerts.webhooks.map((webhook) => new WebhookSink({ ...webhook, logger }));
-  for (const sink of webhooks) events.subscribe((event) => sink.offer(event));
+  webhooks.forEach((sink, i) => events.addSink(`webhook-${i}`, (event) => sink.offer(event)));
   const metrics: GatewayMetrics = new GatewayMetrics({
     upstreams: () => gateway.upstreamStatus(),
     sessions: () => gateway.sessionCount,
     // Sinks are named by position: a URL may carry credentials.
     alertQueues: () => webhooks.map((s, i) => ({ name: `webhook-${i}`, depth: s.depth, dropped: s.dropped })),
+    eventSinks: () => events.sinkStatus(),
   });
   events.subscribe((event) => metrics.observeEvent(event));
+  // Shared security state (blocks, revocations, trust): in memory on one node.
+  const state = new MemoryStateStore();
+  const enforcements = new Enforcements(state, logger);
+  await enforcements.start();
+  const detection = new DetectionEngine({
+    events,
+    enforcements,
+    logger,
+    detection: loaded.config.detection,
+    responses: loaded.config.responses,
+    onResponse: (action, kind) => metrics.observeResponse(action, kind),
+  });
+  detection.start();
   const decisionLogger = createDecisionLogger(loaded.config.logging.level);
+  // Off by default: then the OpenTelemetry SDK is not even loaded, and no message makes a span.
+  const tracing = loaded.config.tracing.enabled
+    ? (await import("./observability/tracing.ts")).startTracing({
+        config: loaded.config.tracing,
+        node,
+        logger,
+      })
+    : undefined;
   const gateway: Gateway = new Gateway(loaded, {
     logger,
     decisionLogger,
@@ -61,12 +104,20 @@ export async function runGateway(options: RunOptions): Promise<void> {
     auditSink,
     node,
     metrics,
+    enforcements,
+    tracing,
   });
   gateway.start();
 
   let http: HttpIngress | undefined;
   if (options.mode === "http") {
-    http = await startHttpIngress({ gateway, logger, metrics, config: () => gateway.currentConfig });
+    http = await startHttpIngress({
+      gateway,
+      logger,
+      metrics,
+      config: () => gateway.currentConfig,
+      baseDir: () => loaded.dir,
+    });
   } else {
     await gateway.ready();
     await serveStdio({
@@ -94,9 +145,15 @@ export async function runGateway(options: RunOptions): Promise<void> {
     next.config.server.port = loaded.config.server.port;
     loaded = next;
     const changes = await gateway.reload(next);
+    detection.reconfigure(next.config.detection, next.config.responses);
     logger.level = next.config.logging.level;
     decisionLogger.level = next.config.logging.level;
     logger.info({ why, ...changes }, "config reloaded");
+    if (changes.restartOnly.length > 0)
+      logger.warn(
+        { keys: changes.restartOnly },
+        "these settings apply at restart, not on reload: the audit store is opened once per process (changing it in a reload would fork the chain)",
+      );
     events.emit({ type: "config_reloaded", severity: "info", details: { why, ...changes } });
   };
 
@@ -113,6 +170,10 @@ export async function runGateway(options: RunOptions): Promise<void> {
     await http?.stopAccepting();
     await gateway.shutdown(grace);
     await http?.close();
+    await tracing?.shutdown(); // exports the spans of the calls that just finished
+    detection.stop();
+    enforcements.stop();
+    await state.close();
     logger.info("stopped");
     logger.flush();
     decisionLogger.flush();
@@ -122,23 +183,51 @@ export async function runGateway(options: RunOptions): Promise<void> {
   process.once("SIGINT", () => void shutdown("SIGINT"));
 }
 
-/** The audit store the config asks for; opened once, so that a reload never forks the chain. */
-function openAuditStore(loaded: LoadedConfig, node: string, logger: Logger): AuditSink | undefined {
+/**
+ * The audit store the config asks for; opened once, so that a reload never forks the chain. An
+ * unreachable PostgreSQL does not stop the start: the store is unhealthy (tool calls are refused)
+ * and reconnects in the background.
+ */
+async function openAuditStore(
+  loaded: LoadedConfig,
+  node: string,
+  logger: Logger,
+): Promise<AuditSink | undefined> {
   const { audit, profile } = loaded.config;
   if (!audit.enabled || profile === "dev") return undefined;
+  const { durability, batchMs, checkpointEvery } = audit;
+  if (audit.store === "postgres") {
+    const key = loadSigningKey(audit.signingKey, resolve(loaded.dir, "portcullis-audit.postgres.key"));
+    const store = await PostgresAuditStore.open({
+      settings: audit.postgres,
+      node,
+      durability,
+      batchMs,
+      checkpointEvery,
+      key,
+      logger,
+    });
+    const where = describePostgres(audit.postgres.url ?? "");
+    logger.info(
+      { store: where, node, keyId: key.keyId, durability, healthy: store.healthy },
+      "audit trail open",
+    );
+    return store;
+  }
   const path = resolve(loaded.dir, audit.path);
   const key = loadSigningKey(audit.signingKey, `${path}.key`);
   const store = new SqliteAuditStore({
     path,
     node,
-    durability: audit.durability,
-    batchMs: audit.batchMs,
+    durability,
+    batchMs,
     fsync: audit.fsync,
-    checkpointEvery: audit.checkpointEvery,
+    maxSizeMb: audit.maxSizeMb,
+    checkpointEvery,
     key,
     logger,
   });
-  logger.info({ path, keyId: key.keyId, durability: audit.durability }, "audit trail open");
+  logger.info({ path, keyId: key.keyId, durability }, "audit trail open");
   return store;
 }
 
@@ -157,4 +246,17 @@ function watchConfig(path: string, logger: Logger, onChange: () => void): FSWatc
     logger.warn({ err }, "cannot watch the config file; SIGHUP still reloads");
     return undefined;
   }
+}
+
+/** An event as the log shows it: who and where, never the whole request context. */
+function loggableEvent(event: StampedEvent): Record<string, unknown> {
+  const { ctx, ...rest } = event;
+  if (!ctx) return rest;
+  return {
+    ...rest,
+    principal: ctx.principal.id,
+    session: ctx.sessionDigest,
+    clientAddress: ctx.clientAddress,
+    correlationId: ctx.id,
+  };
 }

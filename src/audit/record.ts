@@ -28,11 +28,23 @@ export interface AuditBody {
   readonly layers: readonly LayerDecision[];
   readonly errorCode: string | undefined;
   readonly latencyMs: number;
-  /** The arguments, as the configured mode allows: a hash, a ciphertext, or nothing. */
-  readonly arguments: { readonly mode: "hashed"; readonly sha256: string } | EncryptedArguments | undefined;
+  /** The arguments, as the configured mode allows: a hash, a redacted copy, a ciphertext, or nothing. */
+  readonly arguments: KeptValue | undefined;
+  /** The tool's result, in the same modes (absent for errors and methods other than tools/call). */
+  readonly result?: KeptValue | undefined;
 }
 
-export function auditBody(outcome: MessageOutcome, node: string, args: AuditBody["arguments"]): AuditBody {
+export type KeptValue =
+  | { readonly mode: "hashed"; readonly sha256: string }
+  | { readonly mode: "redacted"; readonly value: unknown; readonly found: readonly string[] }
+  | EncryptedArguments;
+
+export function auditBody(
+  outcome: MessageOutcome,
+  node: string,
+  args: AuditBody["arguments"],
+  result?: AuditBody["result"],
+): AuditBody {
   const { ctx, target } = outcome;
   return {
     time: new Date().toISOString(),
@@ -53,6 +65,7 @@ export function auditBody(outcome: MessageOutcome, node: string, args: AuditBody
     errorCode: outcome.errorCode,
     latencyMs: Math.round(outcome.latencyMs * 1000) / 1000,
     arguments: args,
+    ...(result === undefined ? {} : { result }),
   };
 }
 
@@ -68,7 +81,7 @@ export function chainHash(prevHash: string, canonical: string): string {
 }
 
 /** A digest of tool arguments, so that equal calls can be matched without storing their content. */
-export function hashArguments(args: unknown): AuditBody["arguments"] {
+export function hashArguments(args: unknown): KeptValue {
   const text = canonicalize(args ?? null) ?? "null";
   return { mode: "hashed", sha256: createHash("sha256").update(text).digest("hex") };
 }

@@ -4,16 +4,8 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Logger } from "pino";
 import { canonicalBody, chainHash, GENESIS_HASH, type AuditBody } from "./record.ts";
+import type { AuditSink } from "./sink.ts";
 import { signCheckpoint, type SigningKey } from "./signing.ts";
-
-export interface AuditSink {
-  /** Adds a record. In strict mode it is committed when this returns; a failure throws. */
-  append(body: AuditBody): void;
-  /** True while records can be written; false after a failed write, until one succeeds again. */
-  readonly healthy: boolean;
-  flush(): void;
-  close(): void;
-}
 
 export interface SqliteStoreOptions {
   readonly path: string;
@@ -22,6 +14,8 @@ export interface SqliteStoreOptions {
   readonly batchMs: number;
   /** Also survive an operating-system crash or power loss (fsync on every commit). */
   readonly fsync: boolean;
+  /** The most disk the store may take; writes beyond it fail as on a full disk. */
+  readonly maxSizeMb?: number;
   readonly checkpointEvery: number;
   readonly key: SigningKey;
   readonly logger: Logger;
@@ -66,6 +60,11 @@ export class SqliteAuditStore implements AuditSink {
     // The driver is synchronous: a store locked by someone else must fail fast (and refuse tool
     // calls), not hold the event loop.
     this.db.exec("PRAGMA busy_timeout = 250;");
+    if (options.maxSizeMb !== undefined) {
+      const { page_size: pageSize } = this.db.prepare("PRAGMA page_size").get() as { page_size: number };
+      const pages = Math.max(1, Math.floor((options.maxSizeMb * 1024 * 1024) / pageSize));
+      this.db.exec(`PRAGMA max_page_count = ${pages};`);
+    }
     this.db.exec(AUDIT_SCHEMA);
     this.db
       .prepare("INSERT OR IGNORE INTO signing_keys (key_id, public_key) VALUES (?, ?)")
@@ -139,7 +138,12 @@ export class SqliteAuditStore implements AuditSink {
       this.seq = startSeq;
       this.head = startHead;
       if (this.healthyValue)
-        this.options.logger.error({ err }, "audit store write failed; tool calls are refused");
+        this.options.logger.error(
+          { err, full: isFull(err) },
+          isFull(err)
+            ? "audit store is full (disk full or audit.maxSizeMb reached); tool calls are refused"
+            : "audit store write failed; tool calls are refused",
+        );
       this.healthyValue = false;
       throw err;
     }
@@ -169,4 +173,10 @@ export class SqliteAuditStore implements AuditSink {
       signature,
     );
   }
+}
+
+/** SQLITE_FULL: the disk, or the store's size limit, has no room for the write. */
+function isFull(err: unknown): boolean {
+  const { errcode, message } = (err ?? {}) as { errcode?: number; message?: string };
+  return errcode === 13 || /database or disk is full/i.test(message ?? "");
 }

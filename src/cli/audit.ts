@@ -1,11 +1,16 @@
 // `portcullis audit …`: verify the trail (exit 1 when anything is wrong), query it, export it as
 // JSON lines or OCSF API-activity events for a SIEM, and print the public key to verify with.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { loadConfigFile } from "../config/load.ts";
-import { verifyAuditStore } from "../audit/verify.ts";
+import { verifyAudit } from "../audit/verify.ts";
 import { ArgumentsCipher, type EncryptedArguments } from "../audit/argumentsCipher.ts";
+import { RESULT_AAD_SUFFIX } from "../layers/audit/index.ts";
+import type { AuditReader, StoredRecord } from "../audit/reader.ts";
+import { SqliteAuditReader } from "../audit/sqliteReader.ts";
+import { PostgresAuditReader } from "../audit/postgresReader.ts";
+import type { PostgresAuditSettings } from "../audit/postgresConnection.ts";
+import { configSchema } from "../config/schema.ts";
 
 export interface AuditCommandOptions {
   readonly config?: string;
@@ -22,27 +27,64 @@ export interface AuditCommandOptions {
   readonly format?: string;
 }
 
-export function runAuditCommand(sub: string | undefined, options: AuditCommandOptions): number {
-  const path = storePath(options);
-  switch (sub) {
-    case "verify":
-      return verify(path, options.publicKey);
-    case "query":
-      return query(path, options);
-    case "export":
-      return exportRecords(path, options.format ?? "jsonl");
-    case "public-key":
-      return publicKey(path);
-    default:
-      throw new Error(`unknown audit command "${sub ?? ""}" (verify, query, export, public-key)`);
+const commands = ["verify", "query", "export", "public-key"];
+
+export async function runAuditCommand(
+  sub: string | undefined,
+  options: AuditCommandOptions,
+): Promise<number> {
+  if (sub === undefined || !commands.includes(sub))
+    throw new Error(`unknown audit command "${sub ?? ""}" (verify, query, export, public-key)`);
+  if (sub === "export" && !["jsonl", "ocsf"].includes(options.format ?? "jsonl"))
+    throw new Error(`unknown export format "${options.format}" (jsonl, ocsf)`);
+  const cipher = sub === "query" ? cipherFor(options) : undefined;
+  const store = storeOf(options);
+  let reader: AuditReader;
+  try {
+    reader =
+      store.kind === "sqlite"
+        ? new SqliteAuditReader(store.path)
+        : await PostgresAuditReader.open(store.settings);
+  } catch (err) {
+    process.stderr.write(`audit ${sub}: cannot read the audit store: ${messageOf(err)}\n`);
+    return 2;
+  }
+  try {
+    switch (sub) {
+      case "verify":
+        return await verify(reader, options.publicKey);
+      case "query":
+        return await query(reader, options, cipher);
+      case "export":
+        return await exportRecords(reader, options.format ?? "jsonl");
+      default:
+        return await publicKey(reader);
+    }
+  } finally {
+    await reader.close();
   }
 }
 
-function storePath(options: AuditCommandOptions): string {
-  if (options.db) return resolve(options.db);
+type StoreLocation =
+  | { readonly kind: "sqlite"; readonly path: string }
+  | { readonly kind: "postgres"; readonly settings: PostgresAuditSettings };
+
+/** The store named by --db (a SQLite path or a postgres:// URL) or by the config's audit section. */
+function storeOf(options: AuditCommandOptions): StoreLocation {
+  if (options.db) {
+    if (!/^postgres(ql)?:\/\//.test(options.db)) return { kind: "sqlite", path: resolve(options.db) };
+    const defaults = configSchema.shape.audit.parse({}).postgres;
+    return { kind: "postgres", settings: { ...defaults, url: options.db } };
+  }
   if (!options.config) throw new Error("--config FILE or --db PATH is required");
   const loaded = loadConfigFile(options.config);
-  return resolve(loaded.dir, loaded.config.audit.path);
+  const { audit } = loaded.config;
+  if (audit.store === "postgres") return { kind: "postgres", settings: audit.postgres };
+  return { kind: "sqlite", path: resolve(loaded.dir, audit.path) };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** The cipher for `--decrypt`: keys come from the config, never from the store. */
@@ -58,92 +100,81 @@ function readable(
   body: Record<string, unknown>,
   cipher: ArgumentsCipher | undefined,
 ): Record<string, unknown> {
-  const args = body.arguments as EncryptedArguments | undefined;
-  if (!cipher || args?.mode !== "encrypted") return body;
-  try {
-    return {
-      ...body,
-      arguments: { mode: "decrypted", value: cipher.decrypt(args, String(body.correlationId)) },
-    };
-  } catch (err) {
-    return { ...body, arguments: { ...args, error: err instanceof Error ? err.message : String(err) } };
-  }
+  if (!cipher) return body;
+  const id = String(body.correlationId);
+  const open = (sealed: unknown, aad: string): unknown => {
+    const value = sealed as EncryptedArguments | undefined;
+    if (value?.mode !== "encrypted") return sealed;
+    try {
+      return { mode: "decrypted", value: cipher.decrypt(value, aad) };
+    } catch (err) {
+      return { ...value, error: err instanceof Error ? err.message : String(err) };
+    }
+  };
+  return {
+    ...body,
+    arguments: open(body.arguments, id),
+    ...(body.result === undefined ? {} : { result: open(body.result, id + RESULT_AAD_SUFFIX) }),
+  };
 }
 
-function verify(path: string, publicKeyFile: string | undefined): number {
+async function verify(reader: AuditReader, publicKeyFile: string | undefined): Promise<number> {
   const key = publicKeyFile ? readFileSync(publicKeyFile, "utf8") : undefined;
   let report;
   try {
-    report = verifyAuditStore(path, key);
+    report = await verifyAudit(reader, key);
   } catch (err) {
-    process.stderr.write(
-      `audit verify: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
+    process.stderr.write(`audit verify: cannot read ${reader.location}: ${messageOf(err)}\n`);
     return 2;
   }
   const out = process.stdout;
-  out.write(`${path}: ${report.records} record(s), ${report.checkpoints} signed checkpoint(s)\n`);
+  out.write(
+    `${reader.location}: ${report.records} record(s), ${report.checkpoints} signed checkpoint(s), ${report.nodes.length} node(s)\n`,
+  );
+  for (const chain of report.nodes) {
+    const verdict = chain.firstBad
+      ? `FAILED at record ${chain.firstBad.seq}: ${chain.firstBad.reason}`
+      : "OK";
+    out.write(
+      `  node ${chain.node}: ${chain.records} record(s), ${chain.checkpoints} checkpoint(s), ${chain.unsignedTail} unsigned: ${verdict}\n`,
+    );
+  }
   for (const note of report.notes) out.write(`note: ${note}\n`);
   if (report.firstBad) {
-    out.write(`FAILED at record ${report.firstBad.seq}: ${report.firstBad.reason}\n`);
+    const { node, seq, reason } = report.firstBad;
+    out.write(`FAILED at record ${seq} of node ${node}: ${reason}\n`);
     return 1;
   }
   out.write("OK: the chain is intact and every checkpoint verifies\n");
   return 0;
 }
 
-interface Row {
-  seq: number;
-  hash: string;
-  prev_hash: string;
-  body: string;
-}
-
-function openReadOnly(path: string): DatabaseSync {
-  if (!existsSync(path)) throw new Error(`no audit store at ${path}`);
-  return new DatabaseSync(path, { readOnly: true });
-}
-
-function query(path: string, options: AuditCommandOptions): number {
-  const where: string[] = [];
-  const params: string[] = [];
-  const match = (field: string, value: string | undefined) => {
-    if (value === undefined) return;
-    where.push(`json_extract(body, '$.${field}') = ?`);
-    params.push(value);
-  };
-  match("principal", options.principal);
-  match("target", options.tool);
-  match("verdict", options.verdict);
-  if (options.since) {
-    where.push("json_extract(body, '$.time') >= ?");
-    params.push(new Date(options.since).toISOString());
-  }
-  if (options.until) {
-    where.push("json_extract(body, '$.time') < ?");
-    params.push(new Date(options.until).toISOString());
-  }
-  const limit = Math.min(100_000, Math.max(1, Number(options.limit ?? 100) || 100));
-  const sql = `SELECT seq, hash, prev_hash, body FROM records ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${limit}`;
-  const cipher = cipherFor(options);
-  const db = openReadOnly(path);
-  try {
-    const rows = (db.prepare(sql).all(...params) as unknown as Row[]).reverse();
-    for (const row of rows) {
-      const body = readable(JSON.parse(row.body) as Record<string, unknown>, cipher);
-      if (options.json) process.stdout.write(`${JSON.stringify({ seq: row.seq, ...body })}\n`);
-      else process.stdout.write(`${tableLine(row.seq, body)}\n`);
-    }
-  } finally {
-    db.close();
+async function query(
+  reader: AuditReader,
+  options: AuditCommandOptions,
+  cipher: ArgumentsCipher | undefined,
+): Promise<number> {
+  const time = (text: string | undefined) => (text === undefined ? undefined : new Date(text).toISOString());
+  const rows = await reader.query({
+    principal: options.principal,
+    tool: options.tool,
+    verdict: options.verdict,
+    since: time(options.since),
+    until: time(options.until),
+    limit: Math.min(100_000, Math.max(1, Number(options.limit ?? 100) || 100)),
+  });
+  for (const row of rows) {
+    const body = readable(JSON.parse(row.body) as Record<string, unknown>, cipher);
+    if (options.json) process.stdout.write(`${JSON.stringify({ seq: row.seq, ...body })}\n`);
+    else process.stdout.write(`${tableLine(row, body)}\n`);
   }
   return 0;
 }
 
-function tableLine(seq: number, body: Record<string, unknown>): string {
+function tableLine(row: StoredRecord, body: Record<string, unknown>): string {
   const decided = body.decidedBy as { layer?: string; rule?: string } | undefined;
   const cells = [
-    String(seq).padStart(6),
+    `${row.node}:${row.seq}`.padStart(12),
     String(body.time),
     String(body.principal).padEnd(16),
     String(body.method).padEnd(16),
@@ -154,29 +185,21 @@ function tableLine(seq: number, body: Record<string, unknown>): string {
   return cells.join("  ");
 }
 
-function exportRecords(path: string, format: string): number {
-  if (format !== "jsonl" && format !== "ocsf")
-    throw new Error(`unknown export format "${format}" (jsonl, ocsf)`);
-  const db = openReadOnly(path);
-  try {
-    for (const row of db
-      .prepare("SELECT seq, hash, prev_hash, body FROM records ORDER BY seq")
-      .iterate() as Iterable<Row>) {
-      const body = JSON.parse(row.body) as Record<string, unknown>;
-      const line =
-        format === "jsonl"
-          ? { seq: row.seq, hash: row.hash, prevHash: row.prev_hash, ...body }
-          : toOcsf(row, body);
-      process.stdout.write(`${JSON.stringify(line)}\n`);
-    }
-  } finally {
-    db.close();
+async function exportRecords(reader: AuditReader, format: string): Promise<number> {
+  for await (const row of reader.timeline()) {
+    const body = JSON.parse(row.body) as Record<string, unknown>;
+    const line =
+      format === "jsonl"
+        ? { seq: row.seq, hash: row.hash, prevHash: row.prevHash, ...body }
+        : toOcsf(row, body);
+    if (!process.stdout.write(`${JSON.stringify(line)}\n`))
+      await new Promise((resolve) => process.stdout.once("drain", resolve));
   }
   return 0;
 }
 
 /** An OCSF "API Activity" (class 6003) event for one record. */
-function toOcsf(row: Row, body: Record<string, unknown>): Record<string, unknown> {
+function toOcsf(row: StoredRecord, body: Record<string, unknown>): Record<string, unknown> {
   const allowed = body.verdict === "allow";
   return {
     class_uid: 6003,
@@ -208,17 +231,7 @@ function toOcsf(row: Row, body: Record<string, unknown>): Record<string, unknown
   };
 }
 
-function publicKey(path: string): number {
-  const db = openReadOnly(path);
-  try {
-    for (const row of db.prepare("SELECT key_id, public_key FROM signing_keys").all() as {
-      key_id: string;
-      public_key: string;
-    }[]) {
-      process.stdout.write(`# key ${row.key_id}\n${row.public_key}`);
-    }
-  } finally {
-    db.close();
-  }
+async function publicKey(reader: AuditReader): Promise<number> {
+  for (const key of await reader.publicKeys()) process.stdout.write(`# key ${key.keyId}\n${key.publicKey}`);
   return 0;
 }

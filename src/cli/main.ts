@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The `portcullis` command: init, serve, stdio, validate.
+// The `portcullis` command: init, serve, stdio, validate, audit, keys.
 import { existsSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfigFile } from "../config/load.ts";
 import { ConfigError, formatConfigIssue } from "../errors.ts";
 import { runGateway } from "../runtime.ts";
 import { runAuditCommand } from "./audit.ts";
+import { runKeysCommand } from "./keys.ts";
 import { starterConfig } from "./starterConfig.ts";
 
 const usage = `Usage: portcullis <command> [options]
@@ -19,7 +20,10 @@ Commands:
   audit query --config FILE [--principal P] [--tool T] [--verdict V] [--since T] [--until T] [--json] [--decrypt]
   audit export --config FILE [--format jsonl|ocsf]
   audit public-key --config FILE              print the key that verifies the checkpoints
-                                              (every audit command also takes --db PATH instead of --config)
+                                              (every audit command also takes --db PATH|postgres://URL instead of --config)
+  keys create --config FILE --name N [--roles R1,R2] [--expires 30d]   print a new API key (shown once)
+  keys revoke ID|NAME --config FILE           revoke an API key (refused from the next request on)
+  keys list --config FILE [--json]            the keys the store holds (never their secrets)
   help                                        show this text
 `;
 
@@ -50,6 +54,9 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       decrypt: { type: "boolean" },
       format: { type: "string" },
+      name: { type: "string" },
+      roles: { type: "string" },
+      expires: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -83,7 +90,14 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     case "audit":
       try {
-        return runAuditCommand(positionals[0], { ...values, publicKey: values["public-key"] });
+        return await runAuditCommand(positionals[0], { ...values, publicKey: values["public-key"] });
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      }
+    case "keys":
+      try {
+        return runKeysCommand(positionals[0], positionals[1], values);
       } catch (err) {
         if (err instanceof ConfigError) throw err;
         throw new UsageError(err instanceof Error ? err.message : String(err));

@@ -1,6 +1,8 @@
 // The one schema of the Portcullis config file: types, defaults and documentation live here and
 // nowhere else; `npm run schema` derives docs/config.schema.json from it for editors.
 import { z } from "zod";
+import { detectionSection, responsesSection } from "./detectionSchema.ts";
+import { identitySection } from "./identitySchema.ts";
 
 /** Upstream names become tool-name prefixes, so they use the 2025-11-25 tool-name alphabet. */
 const upstreamName = z
@@ -97,7 +99,16 @@ export const upstreamSchema = z.discriminatedUnion("transport", [stdioUpstream, 
 
 const serverSection = z
   .strictObject({
-    host: z.string().default("127.0.0.1").describe("Address the HTTP ingress listens on."),
+    host: z
+      .string()
+      .default("127.0.0.1")
+      .describe(
+        "Address the HTTP ingress listens on. Off loopback the gateway refuses to start without identity (identity.jwt or identity.apiKeys) and, until its own TLS listener exists, without allowPlaintext.",
+      ),
+    allowPlaintext: z
+      .boolean()
+      .default(false)
+      .describe("Serve plain HTTP off loopback: only behind a TLS-terminating proxy on a private link."),
     port: z.number().int().min(0).max(65_535).default(8080).describe("TCP port of the HTTP ingress."),
     path: z
       .string()
@@ -167,19 +178,178 @@ const loggingSection = z
   })
   .prefault({});
 
+const tracingSection = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Export OpenTelemetry traces: a span per client message, a child per layer hook and per upstream call. Off (default): nothing is set up and messages create no span. Tracing settings apply at restart.",
+      ),
+    endpoint: z
+      .url({ protocol: /^https?$/ })
+      .default("http://127.0.0.1:4318/v1/traces")
+      .describe(
+        "The collector's OTLP/HTTP traces endpoint (spans are sent as JSON). Plain HTTP only to a loopback address, unless allowPlaintext.",
+      ),
+    allowPlaintext: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Accept a plain-HTTP endpoint off loopback. Spans name principals, tools and client addresses: only for a network you trust (a collector sidecar on a private link).",
+      ),
+    headers: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("Headers sent with every export, e.g. a collector API key via ${env:...} or ${file:...}."),
+    tls: tlsOptions.describe("Trust and client certificate for an https endpoint (TLS 1.2 or later)."),
+    serviceName: z.string().min(1).max(256).default("portcullis").describe("The spans' service.name."),
+    sampleRatio: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe(
+        "Share of new traces recorded (parent-based: a message whose parent context is sampled, or not, follows that decision).",
+      ),
+    incomingContext: z
+      .enum(["parent", "link", "ignore"])
+      .default("parent")
+      .describe(
+        "What a client's W3C trace context (params._meta, else the HTTP traceparent header) becomes: the parent of the gateway's span (the client decides sampling); only a link from a trace the gateway starts and samples itself; or nothing.",
+      ),
+    batch: z
+      .strictObject({
+        maxQueueSize: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .default(2048)
+          .describe("Spans waiting for export at most; beyond it new spans are dropped (never waited for)."),
+        maxExportBatchSize: z
+          .number()
+          .int()
+          .min(1)
+          .max(100_000)
+          .default(512)
+          .describe("Spans per export request (at most maxQueueSize)."),
+        scheduledDelayMs: durationMs(2_000, "Longest wait before queued spans are exported."),
+        exportTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(600_000)
+          .default(10_000)
+          .describe("How long one export (and the flush at shutdown) may take."),
+      })
+      .prefault({}),
+  })
+  .superRefine((tracing, ctx) => {
+    const url = new URL(tracing.endpoint);
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname) && !tracing.allowPlaintext) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["endpoint"],
+        message: `spans leave the gateway over HTTPS: plain HTTP is accepted only to loopback, not ${url.hostname} (or set tracing.allowPlaintext)`,
+      });
+    }
+    if (tracing.batch.maxExportBatchSize > tracing.batch.maxQueueSize) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["batch", "maxExportBatchSize"],
+        message: "must not exceed tracing.batch.maxQueueSize",
+      });
+    }
+  })
+  .prefault({});
+
+/** Loopback names and addresses: where plain (unencrypted) connections are acceptable. */
+export function isLoopbackHost(host: string): boolean {
+  return /^(localhost|127\.\d+\.\d+\.\d+|::1|\[::1\])$/i.test(host);
+}
+
+function isPostgresUrl(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return /^postgres(ql)?:$/.test(parsed.protocol) && parsed.hostname !== "" && parsed.search === "";
+  } catch {
+    return false;
+  }
+}
+
+const connectTimeout = (fallback: number, description: string) =>
+  z.number().int().min(100).max(600_000).default(fallback).describe(description);
+
+const postgresAudit = z
+  .strictObject({
+    url: z
+      .string()
+      .refine(
+        isPostgresUrl,
+        "must be postgres://USER:PASSWORD@HOST:PORT/DATABASE without query parameters (TLS is set in audit.postgres.tls; the password via ${env:...} or ${file:...})",
+      )
+      .optional()
+      .describe(
+        "The database, e.g. postgres://portcullis:${env:PGPASSWORD}@db:5432/portcullis (a database of its own: the store creates tables records, checkpoints and signing_keys). Required when store is postgres; never logged with its password.",
+      ),
+    poolSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(4)
+      .describe("Most connections one gateway (or one audit command) opens; writes use one at a time."),
+    connectTimeoutMs: connectTimeout(
+      5_000,
+      "How long opening a connection (or waiting for a free one) may take.",
+    ),
+    statementTimeoutMs: connectTimeout(
+      5_000,
+      "How long one write may take, on the server and on the wire; a record not committed by then withholds its answer.",
+    ),
+    tls: z
+      .strictObject({
+        mode: z
+          .enum(["auto", "disable", "verify-full"])
+          .default("auto")
+          .describe(
+            "auto: plain to a loopback host, verify-full otherwise; verify-full: TLS with the server's certificate and name checked; disable: plain (loopback hosts only).",
+          ),
+        ca: z
+          .string()
+          .optional()
+          .describe("PEM bundle of CAs that sign the server's certificate (${file:...})."),
+        cert: z.string().optional().describe("PEM client certificate, for certificate authentication."),
+        key: z.string().optional().describe("PEM private key of the client certificate."),
+        servername: z.string().optional().describe("Certificate name to expect; default: the URL's host."),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 const auditSection = z
   .strictObject({
     enabled: z.boolean().default(true).describe("Record every decision (not in the dev profile)."),
+    store: z
+      .enum(["sqlite", "postgres"])
+      .default("sqlite")
+      .describe(
+        "Where records are kept: sqlite (a file of this gateway, audit.path) or postgres (one database for every gateway node, audit.postgres; one hash chain per node). Applies at restart.",
+      ),
     path: z
       .string()
       .min(1)
       .default("portcullis-audit.sqlite")
-      .describe("The SQLite audit store, relative to the config file."),
+      .describe("The SQLite audit store (store: sqlite), relative to the config file."),
+    postgres: postgresAudit,
     node: z
       .string()
       .min(1)
       .optional()
-      .describe("This gateway's name in the records; default: the host name."),
+      .describe(
+        "This gateway's name in the records and its hash chain; default: the host name. Two running gateways must never share one (with PostgreSQL their writes fail).",
+      ),
     durability: z
       .enum(["strict", "batched"])
       .default("strict")
@@ -191,6 +361,13 @@ const auditSection = z
       .boolean()
       .default(false)
       .describe("Also survive an OS crash or power loss (fsync every commit; costs throughput)."),
+    maxSizeMb: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        "SQLite: the most disk the store may use. When it is reached (or the disk is full) writes fail and tool calls are refused until space is made.",
+      ),
     checkpointEvery: z
       .number()
       .int()
@@ -202,14 +379,18 @@ const auditSection = z
       .string()
       .optional()
       .describe(
-        "Ed25519 private key (PEM, e.g. ${file:audit.pem}); default: made once beside the store (0600).",
+        "Ed25519 private key (PEM, e.g. ${file:audit.pem}); default: made once (0600) beside the SQLite store, or beside the config file as portcullis-audit.postgres.key for PostgreSQL.",
       ),
     arguments: z
-      .enum(["off", "hashed", "encrypted"])
+      .enum(["off", "hashed", "redacted", "encrypted"])
       .default("hashed")
       .describe(
-        "What records keep of tool arguments: nothing, a SHA-256 of their canonical JSON, or the arguments encrypted with AES-256-GCM.",
+        "What records keep of tool arguments: nothing, a SHA-256 of their canonical JSON, the arguments with secrets and personal data replaced by markers, or the arguments encrypted with AES-256-GCM.",
       ),
+    results: z
+      .enum(["off", "hashed", "redacted", "encrypted"])
+      .default("hashed")
+      .describe("What records keep of tool results, in the same modes as `arguments`."),
     encryptionKeys: z
       .array(
         z.strictObject({
@@ -283,25 +464,58 @@ export const configSchema = z
       .enum(["strict", "balanced", "dev"])
       .default("strict")
       .describe(
-        "Security profile of the layers: strict (default) runs every check, balanced trades some for speed, dev runs no layer at all (not even the decision log). Today's chain holds only the decision log, so strict and balanced are the same.",
+        "Security profile of the layers: strict (default) runs every check, balanced trades some for speed, dev runs no layer at all (not even the decision log). Today strict and balanced run the same layers (audit, decision log); metrics, tracing (when on), the identity check at the edge and the detectors run under every profile.",
       ),
     server: serverSection,
     federation: federationSection,
     logging: loggingSection,
+    tracing: tracingSection,
     audit: auditSection,
     alerts: alertsSection,
+    identity: identitySection,
+    detection: detectionSection,
+    responses: responsesSection,
     upstreams: z
       .record(upstreamName, upstreamSchema)
       .refine((u) => Object.keys(u).length > 0, "at least one upstream is required")
       .describe("MCP servers behind the gateway, by name."),
   })
   .superRefine((config, ctx) => {
-    if (config.audit.arguments === "encrypted" && config.audit.encryptionKeys.length === 0) {
+    for (const problem of exposureProblems(config.server.host, config))
+      ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+    if (config.identity.jwt && config.identity.resource === undefined) {
       ctx.addIssue({
         code: "custom",
-        path: ["audit", "encryptionKeys"],
-        message: 'audit.arguments is "encrypted": at least one key is needed',
+        path: ["identity", "resource"],
+        message: "identity.jwt needs identity.resource: the audience tokens must be issued for",
       });
+    }
+    const { store, postgres } = config.audit;
+    if (store === "postgres" && postgres.url === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["audit", "postgres", "url"],
+        message:
+          'audit.store is "postgres": audit.postgres.url is required (e.g. postgres://portcullis:${env:PGPASSWORD}@db:5432/portcullis)',
+      });
+    }
+    if (postgres.url && isPostgresUrl(postgres.url) && postgres.tls.mode === "disable") {
+      const host = new URL(postgres.url).hostname;
+      if (!isLoopbackHost(host))
+        ctx.addIssue({
+          code: "custom",
+          path: ["audit", "postgres", "tls", "mode"],
+          message: `audit records leave the gateway over TLS: "disable" is accepted only for a loopback host, not ${host}`,
+        });
+    }
+    for (const field of ["arguments", "results"] as const) {
+      if (config.audit[field] === "encrypted" && config.audit.encryptionKeys.length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["audit", "encryptionKeys"],
+          message: `audit.${field} is "encrypted": at least one key is needed`,
+        });
+      }
     }
     // The separator must identify the upstream in a public name: `a` + `__` + `b__c` and
     // `a__b` + `__` + `c` would otherwise both be `a__b__c`.
@@ -321,3 +535,26 @@ export type GatewayConfig = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
 export type StdioUpstreamConfig = z.output<typeof stdioUpstream>;
 export type HttpUpstreamConfig = z.output<typeof httpUpstream>;
+
+/**
+ * Why serving on `host` would be unsafe: unauthenticated or plaintext service off loopback. Checked
+ * when the file is read and again when `--host` overrides it.
+ */
+export function exposureProblems(
+  host: string,
+  config: { server: { allowPlaintext: boolean }; identity: { jwt?: unknown; apiKeys?: unknown } },
+): { path: string[]; message: string }[] {
+  if (isLoopbackHost(host)) return [];
+  const problems: { path: string[]; message: string }[] = [];
+  if (!config.identity.jwt && !config.identity.apiKeys)
+    problems.push({
+      path: ["server", "host"],
+      message: `listening on ${host} (off loopback) needs authentication: configure identity.jwt or identity.apiKeys`,
+    });
+  if (!config.server.allowPlaintext)
+    problems.push({
+      path: ["server", "allowPlaintext"],
+      message: `listening on ${host} (off loopback) serves plain HTTP: put a TLS-terminating proxy in front and set server.allowPlaintext`,
+    });
+  return problems;
+}

@@ -4,9 +4,7 @@
 import { createHash, createHmac } from "node:crypto";
 import type { Logger } from "pino";
 import canonicalize from "canonicalize";
-import type { SecurityEvent, Severity } from "./bus.ts";
-
-export const severityRank: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+import { severityRank, type Severity, type StampedEvent } from "./bus.ts";
 
 export interface WebhookOptions {
   readonly url: string;
@@ -18,8 +16,6 @@ export interface WebhookOptions {
   readonly queueSize: number;
   readonly logger: Logger;
 }
-
-type StampedEvent = SecurityEvent & { readonly time: string };
 
 export class WebhookSink {
   private readonly queue: StampedEvent[] = [];

@@ -14,6 +14,8 @@ export interface UpstreamLists {
 export interface ResolvedName {
   readonly upstream: string;
   readonly name: string;
+  /** The tool's annotations as its upstream declared them: hints, never trusted to lower risk. */
+  readonly annotations?: Readonly<Record<string, unknown>>;
 }
 
 interface TemplateEntry {
@@ -99,7 +101,8 @@ export class Catalog {
       for (const tool of lists.tools) {
         const name = String(tool.name);
         const publicName = this.naming.publicName(upstream, name, tools);
-        tools.set(publicName, { upstream, name });
+        const annotations = tool.annotations as Record<string, unknown> | undefined;
+        tools.set(publicName, annotations ? { upstream, name, annotations } : { upstream, name });
         merged.tools.push({ upstream, publicName, definition: { ...tool, name: publicName } });
       }
       for (const prompt of lists.prompts) {

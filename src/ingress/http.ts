@@ -11,19 +11,26 @@ import type { GatewayMetrics } from "../observability/metrics.ts";
 import { GatewayError, JsonRpcCode, toWireError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { LEGACY_VERSIONS } from "../protocol.ts";
-import { newSessionId } from "../session/clientSession.ts";
+import { newSessionId, sessionDigest, type ClientSession } from "../session/clientSession.ts";
+
+type ClientSessionLike = Pick<ClientSession, "origin" | "digest">;
 import { BoundedEventStore } from "../session/eventStore.ts";
 import { readJsonBody } from "./body.ts";
 import { checkRebinding } from "./rebinding.ts";
 import { rpcError, sendError, sendJson } from "./respond.ts";
 import { ModernResponder } from "./modern.ts";
 import { TransportSession } from "./transportSession.ts";
+import { networkGuard } from "../layers/network/index.ts";
+import { Authenticator } from "../layers/identity/index.ts";
+import type { Principal } from "../pipeline/types.ts";
 
 export interface HttpIngressOptions {
   readonly gateway: Gateway;
   readonly logger: Logger;
   readonly metrics?: GatewayMetrics;
   readonly config: () => GatewayConfig;
+  /** The config file's folder (key stores and JWKS files are relative to it). */
+  readonly baseDir: () => string;
 }
 
 export interface HttpIngress {
@@ -44,6 +51,65 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   const { gateway, logger } = options;
   const sessions = new Map<string, LegacySession>();
   const modern = new ModernResponder(gateway, logger);
+  const network = networkGuard(gateway.enforcements);
+  let identity = {
+    config: options.config().identity,
+    authenticator: new Authenticator(options.config().identity, options.baseDir()),
+  };
+  /** The authenticator of the running config (rebuilt when a reload changes the identity section). */
+  const authenticator = (): Authenticator => {
+    const current = options.config().identity;
+    if (current !== identity.config)
+      identity = { config: current, authenticator: new Authenticator(current, options.baseDir()) };
+    return identity.authenticator;
+  };
+
+  /** Authenticates one request; a refusal is answered here (and raises an event). */
+  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<Principal | undefined> {
+    const outcome = await authenticator().authenticate(req);
+    const address = req.socket.remoteAddress;
+    if (outcome.ok) {
+      if (outcome.principal.authMethod !== "none")
+        gateway.reportAuthentication("auth_success", address, {
+          principal: outcome.principal.id,
+          method: outcome.principal.authMethod,
+        });
+      return outcome.principal;
+    }
+    if (outcome.attempted)
+      gateway.reportAuthentication("auth_failure", address, {
+        principal: outcome.claimed,
+        reason: outcome.error.message,
+        rule: outcome.error.data?.rule,
+      });
+    if (outcome.challenge) res.setHeader("www-authenticate", outcome.challenge);
+    sendError(res, outcome.error);
+    return undefined;
+  }
+
+  /** A session id presented with another principal's credentials: refused, and an event. */
+  function boundTo(
+    session: ClientSessionLike | undefined,
+    principal: Principal,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): boolean {
+    const owner = session?.origin.principal;
+    if (!owner || owner.id === principal.id) return true;
+    gateway.reportAuthentication("session_binding_violation", req.socket.remoteAddress, {
+      principal: principal.id,
+      owner: owner.id,
+      session: session.digest,
+    });
+    sendError(
+      res,
+      new GatewayError("PORTCULLIS_E_SESSION_BINDING", undefined, {
+        layer: "identity",
+        rule: "session-binding",
+      }),
+    );
+    return false;
+  }
   let accepting = true;
 
   const server = createServer((req, res) => {
@@ -57,6 +123,14 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   server.requestTimeout = 0; // SSE streams are long-lived; idle sessions are swept instead
   server.keepAliveTimeout = 5_000;
 
+  /** A blocked address learns why and for how long; the connection is not kept alive for it. */
+  function refuseAddress(res: ServerResponse, refused: GatewayError): void {
+    gateway.reportBlocked(res.req.socket.remoteAddress, refused);
+    res.setHeader("retry-after", String(Number(refused.data?.retryAfterSeconds ?? 60)));
+    res.setHeader("connection", "close");
+    sendError(res, refused);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const config = options.config();
     const path = (req.url ?? "/").split("?", 1)[0];
@@ -67,22 +141,32 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       const upstreams = gateway.upstreamStatus().map(({ name, state }) => ({ name, state }));
       return sendJson(res, ready ? 200 : 503, { ready, upstreams });
     }
+    const refused = network.admit(req.socket.remoteAddress);
+    if (refused) return refuseAddress(res, refused);
     if (path === "/metrics" && options.metrics && config.server.metrics) {
       const text = await options.metrics.render();
       res.writeHead(200, { "content-type": options.metrics.contentType });
       res.end(text);
       return;
     }
+    const auth = authenticator();
+    if (req.method === "GET" && path !== undefined && auth.metadataPaths(config.server.path).includes(path))
+      return sendJson(res, 200, auth.metadata());
     if (path !== config.server.path) return sendJson(res, 404, { error: "not found" });
     const rebinding = checkRebinding(req, config.server);
     if (rebinding) return sendError(res, rebinding);
     if (!accepting) return sendError(res, new GatewayError("PORTCULLIS_E_SHUTTING_DOWN"));
 
+    const principal = await authenticate(req, res);
+    if (!principal) return;
     const sessionId = header(req, "mcp-session-id");
+    const revoked = sessionId ? gateway.enforcements.sessionRevoked(sessionDigest(sessionId)) : undefined;
+    if (revoked) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REVOKED", revoked.reason));
     if (req.method === "GET" || req.method === "DELETE") {
       const existing = sessionId ? sessions.get(sessionId) : undefined;
       if (!sessionId) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REQUIRED"));
       if (!existing) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_NOT_FOUND"));
+      if (!boundTo(existing.bridge.session, principal, req, res)) return;
       existing.bridge.session?.touch();
       return existing.transport.handleRequest(req, res);
     }
@@ -130,11 +214,12 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
         rpcError(isId(id) ? id : null, outcome.code, outcome.message, outcome.data),
       );
     }
-    if (outcome.kind === "modern") return modern.respond(req, res, outcome);
+    if (outcome.kind === "modern") return modern.respond(req, res, outcome, principal);
 
     if (sessionId) {
       const existing = sessions.get(sessionId);
       if (!existing) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_NOT_FOUND"));
+      if (!boundTo(existing.bridge.session, principal, req, res)) return;
       existing.bridge.session?.touch();
       return existing.transport.handleRequest(req, res, body);
     }
@@ -159,6 +244,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       transport,
       kind: "http",
       clientAddress: req.socket.remoteAddress,
+      principal,
       sessionId: () => transport.sessionId,
       onClosed: () => {
         if (transport.sessionId) sessions.delete(transport.sessionId);

@@ -16,6 +16,8 @@ export interface SubscriptionFilter {
 export interface ListenStream {
   readonly filter: SubscriptionFilter;
   deliver(method: string, params: Record<string, unknown> | undefined): void;
+  /** Ends the stream (the session was revoked or its address blocked). */
+  end(): void;
 }
 
 /** The part of the requested filter that the gateway honours (it offers every change type). */
@@ -90,6 +92,9 @@ export function openListenStream(
     filter,
     deliver(method, params) {
       if (filterAccepts(filter, method, params)) write(method, params);
+    },
+    end() {
+      res.end();
     },
   };
 }

@@ -8,14 +8,15 @@ import type { Logger } from "pino";
 import { GatewayError, toWireError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { MODERN_VERSIONS } from "../protocol.ts";
-import { anonymousPrincipal, type Principal, type RequestContext } from "../pipeline/types.ts";
+import { type Principal, type RequestContext } from "../pipeline/types.ts";
 import {
   ClientSession,
-  newSessionId,
+  sessionDigest,
   type ClientChannel,
   type RequestRef,
 } from "../session/clientSession.ts";
 import { buildContext } from "../pipeline/context.ts";
+import { carrierFromNodeHeaders } from "../observability/traceContext.ts";
 import { encodeResult } from "./eraCodec.ts";
 import { honoredFilter, openListenStream, type ListenStream } from "./listen.ts";
 import { InputRounds } from "./inputRounds.ts";
@@ -69,7 +70,12 @@ export class ModernResponder {
     this.logger = logger;
   }
 
-  async respond(req: IncomingMessage, res: ServerResponse, route: InboundModernRoute): Promise<void> {
+  async respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: InboundModernRoute,
+    principal: Principal,
+  ): Promise<void> {
     const message = route.message;
     const params = message.params;
     const rejection = checkModernRequest(
@@ -85,11 +91,9 @@ export class ModernResponder {
       return;
     }
     const meta = (params?._meta ?? {}) as Record<string, unknown>;
-    const principal = anonymousPrincipal;
     const session = this.sessionFor(principal, meta, req.socket.remoteAddress);
-    if (!session) {
-      const limit = this.gateway.currentConfig.server.maxSessions;
-      sendError(res, new GatewayError("PORTCULLIS_E_TOO_MANY_SESSIONS", `limit ${limit}`));
+    if (session instanceof GatewayError) {
+      sendError(res, session);
       return;
     }
     const channel = session.channel as StatelessChannel;
@@ -101,6 +105,7 @@ export class ModernResponder {
         protocolVersion: MODERN_VERSIONS[0],
         clientAddress: req.socket.remoteAddress,
         principal,
+        traceCarrier: carrierFromNodeHeaders(req.headers),
       },
       session,
     );
@@ -227,18 +232,25 @@ export class ModernResponder {
     principal: Principal,
     meta: Record<string, unknown>,
     clientAddress: string | undefined,
-  ): ClientSession | undefined {
+  ): ClientSession | GatewayError {
     const info = meta[CLIENT_INFO_META_KEY] as { name?: unknown; version?: unknown } | undefined;
     const clientName = typeof info?.name === "string" ? info.name : "unknown";
     // The client name is self-declared: it separates an authenticated principal's agents, but for
     // anonymous callers only the network address tells one caller from another.
     const who = principal.kind === "anonymous" ? `${principal.id}@${clientAddress ?? "?"}` : principal.id;
     const key = `${who}\u0000${clientName}`;
+    // The id never leaves the gateway; derived from the key, so that its digest names this
+    // principal and client on every node and a revocation outlives the state it ended.
+    const id = `stateless\u0000${key}`;
+    const revoked = this.gateway.enforcements.sessionRevoked(sessionDigest(id));
+    if (revoked) return new GatewayError("PORTCULLIS_E_SESSION_REVOKED", revoked.reason);
     let session = this.sessions.get(key);
     if (!session || session.isClosed) {
-      if (this.gateway.sessionCount >= this.gateway.currentConfig.server.maxSessions) return undefined;
+      const limit = this.gateway.currentConfig.server.maxSessions;
+      if (this.gateway.sessionCount >= limit)
+        return new GatewayError("PORTCULLIS_E_TOO_MANY_SESSIONS", `limit ${limit}`);
       session = new ClientSession(
-        newSessionId(),
+        id,
         new StatelessChannel(key),
         { name: clientName, version: typeof info?.version === "string" ? info.version : "" },
         MODERN_VERSIONS[0],
@@ -246,6 +258,12 @@ export class ModernResponder {
       );
       this.sessions.set(key, session);
       this.gateway.register(session);
+      const held = session;
+      held.terminate = () => {
+        if (this.sessions.get(key) === held) this.sessions.delete(key);
+        for (const listener of (held.channel as StatelessChannel).listeners.values()) listener.end();
+        void this.gateway.unregister(held);
+      };
       this.logger.debug({ session: session.digest, client: clientName }, "stateless client state created");
     }
     return session;

@@ -14,6 +14,7 @@ import {
   type RequestRef,
 } from "../session/clientSession.ts";
 import { sessionContext } from "../pipeline/context.ts";
+import { carrierFromRequest, type TraceCarrier } from "../observability/traceContext.ts";
 import { encodeResult } from "./eraCodec.ts";
 import { InputRounds } from "./inputRounds.ts";
 import { filterAccepts, honoredFilter, tagged, type SubscriptionFilter } from "./listen.ts";
@@ -51,7 +52,9 @@ export class TransportSession implements ClientChannel {
   constructor(options: TransportSessionOptions) {
     this.options = options;
     const { transport } = options;
-    transport.onmessage = (message) => void this.onMessage(message);
+    // Over HTTP the SDK hands on the request: its W3C trace headers may parent the message's span.
+    transport.onmessage = (message, extra) =>
+      void this.onMessage(message, carrierFromRequest(extra?.request));
     transport.onclose = () => void this.onClose();
   }
 
@@ -108,10 +111,10 @@ export class TransportSession implements ClientChannel {
     });
   }
 
-  private async onMessage(message: JSONRPCMessage): Promise<void> {
+  private async onMessage(message: JSONRPCMessage, traceCarrier?: TraceCarrier): Promise<void> {
     if ("method" in message && "id" in message)
-      return this.onRequest(message.id, message.method, message.params);
-    if ("method" in message) return this.onNotification(message.method, message.params);
+      return this.onRequest(message.id, message.method, message.params, traceCarrier);
+    if ("method" in message) return this.onNotification(message.method, message.params, traceCarrier);
     if ("id" in message && message.id !== undefined) {
       const waiter = this.pending.get(String(message.id));
       if (!waiter) return;
@@ -123,7 +126,12 @@ export class TransportSession implements ClientChannel {
     }
   }
 
-  private async onRequest(id: string | number, method: string, rawParams: unknown): Promise<void> {
+  private async onRequest(
+    id: string | number,
+    method: string,
+    rawParams: unknown,
+    traceCarrier?: TraceCarrier,
+  ): Promise<void> {
     const params = rawParams as Record<string, unknown> | undefined;
     if (method === "initialize") return this.onInitialize(id, params);
     const meta = params?._meta as Record<string, unknown> | undefined;
@@ -137,7 +145,7 @@ export class TransportSession implements ClientChannel {
       });
     }
     const era = this.era;
-    const ctx = sessionContext(session);
+    const ctx = sessionContext(session, traceCarrier);
     const start = () => this.options.gateway.handleRequest(session, ctx, id, method, params);
     const round = this.rounds ? await this.rounds.run(ctx.id, method, params, start) : undefined;
     if (round?.kind === "refused")
@@ -197,6 +205,7 @@ export class TransportSession implements ClientChannel {
         principal: this.options.principal ?? anonymousPrincipal,
       },
     );
+    session.terminate = () => void this.options.transport.close().catch(() => undefined);
     this.session = session;
     this.options.gateway.register(session);
   }
@@ -210,7 +219,7 @@ export class TransportSession implements ClientChannel {
     return this.options.transport.send(ack).catch(() => undefined);
   }
 
-  private async onNotification(method: string, params: unknown): Promise<void> {
+  private async onNotification(method: string, params: unknown, traceCarrier?: TraceCarrier): Promise<void> {
     const session = this.session;
     if (!session) return;
     if (method === "notifications/cancelled") {
@@ -218,7 +227,7 @@ export class TransportSession implements ClientChannel {
       if ((typeof requestId === "string" || typeof requestId === "number") && this.listens.delete(requestId))
         return;
     }
-    const ctx = sessionContext(session);
+    const ctx = sessionContext(session, traceCarrier);
     await this.options.gateway.handleNotification(
       session,
       ctx,

@@ -6,11 +6,13 @@ import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.ts";
 import type { Layer } from "../pipeline/types.ts";
 import { ArgumentsCipher } from "../audit/argumentsCipher.ts";
-import type { AuditSink } from "../audit/sqliteStore.ts";
+import type { AuditSink } from "../audit/sink.ts";
 import { auditLayer } from "./audit/index.ts";
 import { decisionLog } from "./decision-log/index.ts";
 import { metricsLayer } from "./metrics/index.ts";
+import { tracingLayer } from "./tracing/index.ts";
 import type { GatewayMetrics } from "../observability/metrics.ts";
+import type { MessageTracer } from "../observability/traceContext.ts";
 
 export interface LayerDependencies {
   readonly config: GatewayConfig;
@@ -22,17 +24,23 @@ export interface LayerDependencies {
   readonly metrics?: GatewayMetrics;
   /** Where decision lines go (a logger without redaction); default: `logger`. */
   readonly decisionLogger?: Logger;
+  /** Set when tracing is on: message spans are ended by an outcome observer. */
+  readonly tracing?: MessageTracer;
 }
 
 export function assembleLayers(deps: LayerDependencies): Layer[] {
   const { config } = deps;
   const observers: Layer[] = deps.metrics ? [metricsLayer(deps.metrics)] : [];
+  if (deps.tracing) observers.push(tracingLayer());
   if (config.profile === "dev") return observers;
   const layers: Layer[] = [...observers];
   if (deps.auditSink && config.audit.enabled) {
-    const { arguments: args, failOpen, encryptionKeys } = config.audit;
-    const cipher = args === "encrypted" ? new ArgumentsCipher(encryptionKeys) : undefined;
-    layers.push(auditLayer({ sink: deps.auditSink, node: deps.node, arguments: args, cipher, failOpen }));
+    const { arguments: args, results, failOpen, encryptionKeys } = config.audit;
+    const encrypting = args === "encrypted" || results === "encrypted";
+    const cipher = encrypting ? new ArgumentsCipher(encryptionKeys) : undefined;
+    layers.push(
+      auditLayer({ sink: deps.auditSink, node: deps.node, arguments: args, results, cipher, failOpen }),
+    );
   }
   if (config.logging.decisions) layers.push(decisionLog({ logger: deps.decisionLogger ?? deps.logger }));
   return layers;

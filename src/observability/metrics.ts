@@ -12,6 +12,8 @@ export interface MetricSources {
   readonly sessions: () => number;
   /** Alert sinks' queues: alerts waiting, and alerts dropped because the queue was full. */
   readonly alertQueues: () => readonly { name: string; depth: number; dropped: number }[];
+  /** The event bus's sinks: events waiting, and events dropped because a queue was full. */
+  readonly eventSinks: () => readonly { name: string; depth: number; dropped: number }[];
 }
 
 export class GatewayMetrics {
@@ -21,6 +23,7 @@ export class GatewayMetrics {
   private readonly layerDecisions: Counter<"layer" | "verdict">;
   private readonly layerDuration: Histogram<"layer" | "hook">;
   private readonly events: Counter<"type" | "severity">;
+  private readonly responses: Counter<"action" | "detection">;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -56,6 +59,30 @@ export class GatewayMetrics {
       help: "Security events raised, by type and severity.",
       labelNames: ["type", "severity"],
       registers,
+    });
+    this.responses = new Counter({
+      name: "portcullis_responses_total",
+      help: "Responses carried out by playbooks, by action and the detection that triggered them.",
+      labelNames: ["action", "detection"],
+      registers,
+    });
+    new Gauge({
+      name: "portcullis_event_queue_depth",
+      help: "Security events waiting for an asynchronous sink (log, webhook), per sink.",
+      labelNames: ["sink"],
+      registers,
+      collect() {
+        for (const q of sources.eventSinks()) this.set({ sink: q.name }, q.depth);
+      },
+    });
+    new Gauge({
+      name: "portcullis_events_dropped",
+      help: "Security events a sink dropped since start because its queue was full.",
+      labelNames: ["sink"],
+      registers,
+      collect() {
+        for (const q of sources.eventSinks()) this.set({ sink: q.name }, q.dropped);
+      },
     });
     new Gauge({
       name: "portcullis_upstream_up",
@@ -110,6 +137,10 @@ export class GatewayMetrics {
 
   observeEvent(event: SecurityEvent): void {
     this.events.inc({ type: event.type, severity: event.severity });
+  }
+
+  observeResponse(action: string, detection: string): void {
+    this.responses.inc({ action, detection });
   }
 
   render(): Promise<string> {

@@ -120,7 +120,16 @@ export class LayerChain {
 
   /** Records an outcome with every layer that keeps records; the first failure is thrown. */
   async record(outcome: MessageOutcome): Promise<void> {
-    for (const layer of this.layers) await layer.onRecord?.(outcome);
+    for (const layer of this.layers) {
+      const span = outcome.ctx.trace?.startHook(layer, "onRecord");
+      try {
+        await layer.onRecord?.(outcome);
+      } catch (err) {
+        span?.fail("record-failed");
+        throw err;
+      }
+      span?.end(undefined);
+    }
   }
 
   /** Reports a finished message to every layer that observes outcomes; observers cannot fail a message. */
@@ -160,12 +169,14 @@ export class LayerChain {
     for (const layer of order) {
       let verdict: Verdict<T> | undefined;
       const started = this.hookTimer ? performance.now() : 0;
+      const span = ctx.trace?.startHook(layer, hookName);
       try {
         verdict = await call(layer, view, ctx);
       } catch (err) {
         verdict = this.failSecure(layer, hookName, err, ctx);
       }
       this.hookTimer?.(layer.name, hookName, (performance.now() - started) / 1000);
+      span?.end(verdict);
       if (verdict === undefined) continue;
       decisions.push({
         layer: layer.name,

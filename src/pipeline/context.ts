@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { anonymousPrincipal, type Era, type Principal, type RequestContext } from "./types.ts";
 import type { ClientSession } from "../session/clientSession.ts";
+import type { TraceCarrier } from "../observability/traceContext.ts";
 
 export interface EdgeFacts {
   readonly transport: "http" | "stdio";
@@ -10,12 +11,17 @@ export interface EdgeFacts {
   readonly protocolVersion: string;
   readonly clientAddress: string | undefined;
   readonly principal?: Principal;
+  /** W3C trace context from this request's HTTP headers. */
+  readonly traceCarrier?: TraceCarrier;
 }
 
-/** The context of a message on an open session: the edge facts of the request that opened it. */
-export function sessionContext(session: ClientSession): RequestContext {
+/**
+ * The context of a message on an open session: the edge facts of the request that opened it, and
+ * the trace context of the HTTP request this message came in (if any).
+ */
+export function sessionContext(session: ClientSession, traceCarrier?: TraceCarrier): RequestContext {
   return buildContext(
-    { ...session.origin, era: session.channel.era, protocolVersion: session.protocolVersion },
+    { ...session.origin, era: session.channel.era, protocolVersion: session.protocolVersion, traceCarrier },
     session,
   );
 }
@@ -30,5 +36,6 @@ export function buildContext(facts: EdgeFacts, session: ClientSession | undefine
     principal: facts.principal ?? anonymousPrincipal,
     sessionDigest: session?.digest,
     clientInfo: session?.clientInfo,
+    traceCarrier: facts.traceCarrier,
   };
 }

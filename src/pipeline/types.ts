@@ -1,6 +1,7 @@
 // The contract between the pipeline and its layers: the request context the edge stage builds,
 // the message views the message stage hands to each layer, and the verdicts layers return.
 import type { ErrorCode } from "../errors.ts";
+import type { MessageTrace, TraceCarrier } from "../observability/traceContext.ts";
 
 export type Era = "legacy" | "modern";
 
@@ -9,6 +10,17 @@ export interface Principal {
   readonly kind: "anonymous" | "user" | "agent" | "service";
   readonly roles: readonly string[];
   readonly authMethod: "none" | "stdio-local" | "bearer" | "api-key" | "mtls";
+  readonly scopes?: readonly string[];
+  readonly groups?: readonly string[];
+  readonly tenant?: string;
+  /** The OAuth client the token was issued to. */
+  readonly clientId?: string;
+  readonly issuer?: string;
+  /** When the credential stops being valid (ms since the epoch). */
+  readonly expiresAt?: number;
+  /** Authentication strength as the issuer stated it (`acr`, `amr`), for step-up decisions. */
+  readonly acr?: string;
+  readonly amr?: readonly string[];
 }
 
 export const anonymousPrincipal: Principal = Object.freeze({
@@ -30,6 +42,10 @@ export interface RequestContext {
   /** A digest of the client session id (never the id itself), for logs and audit. */
   readonly sessionDigest: string | undefined;
   readonly clientInfo: { readonly name: string; readonly version: string } | undefined;
+  /** W3C trace context from the HTTP request's headers, if any (used only when tracing is on). */
+  readonly traceCarrier?: TraceCarrier;
+  /** This message's spans, when tracing is on: layer hooks and upstream calls open children. */
+  readonly trace?: MessageTrace;
 }
 
 /** Where the router sends a message: the upstream and the name the upstream knows it by. */
@@ -115,6 +131,8 @@ export interface MessageOutcome {
   readonly layerDecisions: readonly LayerDecision[];
   /** The request's params as the layers passed them on (what an audit may hash). */
   readonly params: Record<string, unknown> | undefined;
+  /** The result as released to the client (after the layers), when there is one. */
+  readonly result?: Record<string, unknown>;
 }
 
 export interface LayerDecision {

@@ -64,6 +64,8 @@ export class ClientSession {
   readonly inFlight = new Map<string, InFlightRequest>();
   readonly subscriptions = new ResourceSubscriptions();
   logLevel: string | undefined;
+  /** Ends the client's transport (its streams too); set by the ingress that holds it. */
+  terminate: (() => void) | undefined;
   private closed = false;
 
   readonly id: string;

@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import type { HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig } from "../config/schema.ts";
 import { GatewayError, UpstreamRpcError } from "../errors.ts";
 import { SpawnedStdioTransport } from "./stdioTransport.ts";
+import { upstreamTraceHeaders, type MessageTrace } from "../observability/traceContext.ts";
 
 export const GATEWAY_INFO = { name: "portcullis", version: "0.1.0" } as const;
 
@@ -65,6 +66,8 @@ export interface ForwardOptions {
   readonly signal?: AbortSignal;
   readonly timeoutMs: number;
   readonly onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  /** The trace of the client message this call serves: the call gets a span and carries its context. */
+  readonly trace?: MessageTrace;
 }
 
 export class UpstreamConnection {
@@ -182,20 +185,26 @@ export class UpstreamConnection {
       arm();
       options.onProgress?.(progress);
     };
-    try {
-      const result = await this.client.request({ method, params }, relayedResult, {
+    const span = options.trace?.startUpstream(this.name, method, params);
+    const send = () =>
+      this.client.request({ method, params: span ? span.params : params }, relayedResult, {
         signal: controller.signal,
         timeout: SDK_TIMEOUT_MS,
         allowInputRequired: true,
         onprogress,
       });
+    try {
+      const result = await (span ? span.run(send) : send());
+      span?.end(result);
       return result;
     } catch (err) {
-      if (timedOut)
-        throw new GatewayError("PORTCULLIS_E_UPSTREAM_TIMEOUT", this.name, { upstream: this.name });
-      if (options.signal?.aborted)
-        throw new GatewayError("PORTCULLIS_E_CANCELLED", undefined, { upstream: this.name });
-      throw toGatewayError(err, this.name);
+      const failure = timedOut
+        ? new GatewayError("PORTCULLIS_E_UPSTREAM_TIMEOUT", this.name, { upstream: this.name })
+        : options.signal?.aborted
+          ? new GatewayError("PORTCULLIS_E_CANCELLED", undefined, { upstream: this.name })
+          : toGatewayError(err, this.name);
+      span?.fail(failure);
+      throw failure;
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", cancel);
@@ -277,15 +286,31 @@ function createHttpTransport(config: HttpUpstreamConfig): Transport {
   const fetchWithTls = dispatcher
     ? (input: string | URL, init?: RequestInit) =>
         undiciFetch(input, { ...(init as UndiciRequestInit), dispatcher }) as unknown as Promise<Response>
-    : undefined;
+    : fetch;
   const requestInit: RequestInit = { headers: config.headers };
+  const tracedFetch = withTraceHeaders(fetchWithTls);
   if (config.transport === "sse") {
-    return new SSEClientTransport(url, { requestInit, ...(fetchWithTls ? { fetch: fetchWithTls } : {}) });
+    return new SSEClientTransport(url, { requestInit, fetch: tracedFetch });
   }
-  return new StreamableHTTPClientTransport(url, {
-    requestInit,
-    ...(fetchWithTls ? { fetch: fetchWithTls } : {}),
-  });
+  return new StreamableHTTPClientTransport(url, { requestInit, fetch: tracedFetch });
+}
+
+/**
+ * A fetch that adds the W3C `traceparent`/`tracestate` of the traced call it runs for (set by the
+ * gateway for this request only; the client's own headers never reach an upstream).
+ */
+function withTraceHeaders(
+  send: (input: string | URL, init?: RequestInit) => Promise<Response>,
+): (input: string | URL, init?: RequestInit) => Promise<Response> {
+  return (input, init) => {
+    const carrier = upstreamTraceHeaders();
+    if (!carrier) return send(input, init);
+    const headers = new Headers(init?.headers);
+    headers.set("traceparent", carrier.traceparent);
+    if (carrier.tracestate) headers.set("tracestate", carrier.tracestate);
+    else headers.delete("tracestate");
+    return send(input, { ...init, headers });
+  };
 }
 
 /** Maps SDK client failures onto the gateway's error catalogue; upstream JSON-RPC errors pass through. */

@@ -24,6 +24,13 @@ const probe = nodeUpstream(
   "    protocol: 2025-11-25\n    isolation: shared\n",
 );
 
+/** A record as `audit query --json` prints it (the parts these tests read). */
+interface QueriedRecord {
+  method: string;
+  arguments: { mode: string; value: { value: string }; found?: string[] };
+  result: { value: { content: { text: string }[] } };
+}
+
 function cli(...args: string[]) {
   return spawnSync(process.execPath, [cliPath, ...args], { encoding: "utf8" });
 }
@@ -95,12 +102,14 @@ describe("tool arguments encrypted at rest", () => {
   it("stores no argument in clear, and --decrypt reads it back with the configured key", async () => {
     const key = createHash("sha256").update("test key material").digest().toString("base64");
     const gateway = await startGateway(
-      `version: 1\naudit:\n  arguments: encrypted\n  encryptionKeys:\n    - { id: k1, key: "\${env:AUDIT_KEY}" }\nupstreams:\n${probe}`,
+      `version: 1\naudit:\n  arguments: encrypted\n  results: encrypted\n  encryptionKeys:\n    - { id: k1, key: "\${env:AUDIT_KEY}" }\nupstreams:\n${probe}`,
       { env: { AUDIT_KEY: key } },
     );
     try {
       const client = await connect(gateway.url);
       await client.callTool({ name: "probe__remember", arguments: { value: "classified-value" } });
+      // The next call's result is the value remembered before: a secret in a result.
+      await client.callTool({ name: "probe__remember", arguments: { value: "plain" } });
       await client.close();
       const env = { ...process.env, AUDIT_KEY: key };
       const sealed = spawnSync(
@@ -115,7 +124,82 @@ describe("tool arguments encrypted at rest", () => {
         [cliPath, "audit", "query", "--config", gateway.configPath, "--json", "--decrypt"],
         { encoding: "utf8", env },
       );
-      assert.match(open.stdout, /classified-value/);
+      const decrypted = open.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as QueriedRecord)
+        .filter((r) => r.method === "tools/call");
+      assert.equal(decrypted[0]?.arguments.value.value, "classified-value");
+      assert.equal(decrypted[1]?.result.value.content[0]?.text, "classified-value");
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it("keeps arguments and results redacted: structure in clear, secrets and personal data replaced", async () => {
+    const gateway = await startGateway(
+      `version: 1\naudit:\n  arguments: redacted\n  results: redacted\nupstreams:\n${probe}`,
+    );
+    try {
+      const client = await connect(gateway.url);
+      const secret = "use AKIAIOSFODNN7EXAMPLE and write to bob@example.com";
+      await client.callTool({ name: "probe__remember", arguments: { value: secret } });
+      await client.callTool({ name: "probe__remember", arguments: { value: "nothing to hide" } });
+      await client.close();
+      const out = cli("audit", "query", "--config", gateway.configPath, "--json").stdout;
+      assert.doesNotMatch(out, /AKIAIOSFODNN7EXAMPLE|bob@example\.com/);
+      const calls = out
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as QueriedRecord)
+        .filter((r) => r.method === "tools/call");
+      assert.deepEqual(calls[0]?.arguments, {
+        mode: "redacted",
+        value: { value: "use [REDACTED:aws-access-key] and write to [REDACTED:email]" },
+        found: ["aws-access-key", "email"],
+      });
+      assert.equal(calls[1]?.arguments.value.value, "nothing to hide", "benign arguments stay readable");
+      assert.match(String(calls[1]?.result.value.content[0]?.text), /^use \[REDACTED:aws-access-key\]/);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe("a full audit store", () => {
+  it("refuses tool calls once the store has no room, keeps serving, and what it holds verifies", async () => {
+    const gateway = await startGateway(
+      `version: 1\naudit:\n  maxSizeMb: 0.1\n  arguments: redacted\nupstreams:\n${probe}`,
+    );
+    try {
+      const client = await connect(gateway.url);
+      let refused: unknown;
+      let released = 0;
+      for (let i = 0; i < 400 && !refused; i++) {
+        try {
+          await client.callTool({
+            name: "probe__remember",
+            arguments: { value: `${i}:${"x".repeat(2000)}` },
+          });
+          released++;
+        } catch (err) {
+          refused = err;
+        }
+      }
+      assert.ok(released > 0, "calls pass while there is room");
+      assert.match(String(refused), /audit trail/, "then the answer is withheld");
+      await assert.rejects(
+        client.callTool({ name: "probe__whoami", arguments: {} }),
+        /audit trail/,
+        "and tool calls are refused",
+      );
+      await client.close();
+      await gateway.waitForLog((l) => String(l.msg).startsWith("audit store is full"));
+      assert.equal((await fetch(`${gateway.base}/healthz`)).status, 200, "the gateway keeps running");
+      const verify = cli("audit", "verify", "--config", gateway.configPath);
+      assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+      const records = Number(/(\d+) record\(s\)/.exec(verify.stdout)?.[1]);
+      assert.ok(records >= released, `every released answer has its record (${records} >= ${released})`);
     } finally {
       await gateway.stop();
     }

@@ -1,31 +1,55 @@
 // The audit layer: every answered request becomes a record in the tamper-evident trail before its
 // answer is released, and tool calls are refused while the trail cannot be written (fail-secure).
-import type { AuditSink } from "../../audit/sqliteStore.ts";
+import type { AuditSink } from "../../audit/sink.ts";
 import type { ArgumentsCipher } from "../../audit/argumentsCipher.ts";
-import { auditBody, hashArguments, type AuditBody } from "../../audit/record.ts";
+import { auditBody, hashArguments, type KeptValue } from "../../audit/record.ts";
+import { redact } from "../../redaction/redact.ts";
 import type { Layer, MessageOutcome, RequestView, Verdict } from "../../pipeline/types.ts";
 
 export interface AuditLayerOptions {
   readonly sink: AuditSink;
   readonly node: string;
-  readonly arguments: "off" | "hashed" | "encrypted";
-  /** Required when arguments are "encrypted". */
+  readonly arguments: KeepMode;
+  readonly results: KeepMode;
+  /** Required when arguments or results are "encrypted". */
   readonly cipher?: ArgumentsCipher;
   /** Allow tool calls while the store cannot be written (explicit opt-out of fail-secure). */
   readonly failOpen: boolean;
 }
+
+export type KeepMode = "off" | "hashed" | "redacted" | "encrypted";
+
+/** Suffix of the associated data that binds an encrypted result to its record (arguments use the bare id). */
+export const RESULT_AAD_SUFFIX = "#result";
 
 /** Methods that act on the world: refused while their decision could not be recorded. */
 const actingMethods = new Set(["tools/call", "prompts/get", "resources/read"]);
 
 export function auditLayer(options: AuditLayerOptions): Layer {
   const { sink } = options;
-  const keptArguments = (outcome: MessageOutcome): AuditBody["arguments"] => {
-    if (outcome.method !== "tools/call" || options.arguments === "off") return undefined;
-    const args = outcome.params?.arguments;
-    if (options.arguments === "hashed") return hashArguments(args);
-    if (!options.cipher) throw new Error("arguments encryption is configured without keys");
-    return options.cipher.encrypt(args, outcome.ctx.id);
+  // Secrets never reach the store in clear: a hash, a redacted copy or a ciphertext.
+  const keep = (mode: KeepMode, value: unknown, aad: string): KeptValue | undefined => {
+    switch (mode) {
+      case "off":
+        return undefined;
+      case "hashed":
+        return hashArguments(value);
+      case "redacted": {
+        const { value: redacted, kinds } = redact(value ?? null);
+        return { mode: "redacted", value: redacted, found: kinds };
+      }
+      case "encrypted":
+        if (!options.cipher) throw new Error("audit encryption is configured without keys");
+        return options.cipher.encrypt(value, aad);
+    }
+  };
+  const kept = (outcome: MessageOutcome) => {
+    if (outcome.method !== "tools/call") return { args: undefined, result: undefined };
+    const id = outcome.ctx.id;
+    return {
+      args: keep(options.arguments, outcome.params?.arguments, id),
+      result: outcome.result ? keep(options.results, outcome.result, id + RESULT_AAD_SUFFIX) : undefined,
+    };
   };
   return {
     name: "audit",
@@ -38,8 +62,9 @@ export function auditLayer(options: AuditLayerOptions): Layer {
         code: "PORTCULLIS_E_AUDIT_UNAVAILABLE",
       };
     },
-    onRecord(outcome: MessageOutcome): void {
-      sink.append(auditBody(outcome, options.node, keptArguments(outcome)));
+    onRecord(outcome: MessageOutcome): void | Promise<void> {
+      const { args, result } = kept(outcome);
+      return sink.append(auditBody(outcome, options.node, args, result));
     },
   };
 }

@@ -1,0 +1,100 @@
+// Bounded sliding windows for detectors: per key, the times of recent occurrences. The number of
+// keys is capped (the oldest key is forgotten first), so a flood of addresses cannot exhaust memory.
+
+export class BoundedMap<V> {
+  private readonly map = new Map<string, V>();
+  private readonly maxKeys: number;
+
+  constructor(maxKeys: number) {
+    this.maxKeys = maxKeys;
+  }
+
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  /** The value for a key, created when missing; a key used again moves to the young end. */
+  upsert(key: string, create: () => V): V {
+    let value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+    } else {
+      value = create();
+      if (this.map.size >= this.maxKeys) {
+        const oldest = this.map.keys().next();
+        if (!oldest.done) this.map.delete(oldest.value);
+      }
+    }
+    this.map.set(key, value);
+    return value;
+  }
+
+  /** Sets a key's value (it moves to the young end). */
+  set(key: string, value: V): void {
+    this.upsert(key, () => value);
+    this.map.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+/** Counts occurrences per key within the last `windowMs`. */
+export class SlidingCounter {
+  private readonly times: BoundedMap<number[]>;
+  private readonly windowMs: number;
+  private readonly limit: number;
+
+  /** `limit`: occurrences kept per key at most (the threshold; more are never needed). */
+  constructor(windowMs: number, limit: number, maxKeys: number) {
+    this.windowMs = windowMs;
+    this.limit = limit;
+    this.times = new BoundedMap(maxKeys);
+  }
+
+  /** Records one occurrence now and returns how many fall within the window. */
+  add(key: string, now: number): number {
+    const times = this.times.upsert(key, () => []);
+    times.push(now);
+    while (times.length > 0 && (times[0] ?? now) <= now - this.windowMs) times.shift();
+    if (times.length > this.limit) times.splice(0, times.length - this.limit);
+    return times.length;
+  }
+
+  reset(key: string): void {
+    this.times.delete(key);
+  }
+}
+
+/** Distinct members per key within the last `windowMs` (e.g. principals tried from one address). */
+export class SlidingDistinct {
+  private readonly seen: BoundedMap<Map<string, number>>;
+  private readonly windowMs: number;
+  private readonly limit: number;
+
+  constructor(windowMs: number, limit: number, maxKeys: number) {
+    this.windowMs = windowMs;
+    this.limit = limit;
+    this.seen = new BoundedMap(maxKeys);
+  }
+
+  add(key: string, member: string, now: number): number {
+    const members = this.seen.upsert(key, () => new Map());
+    members.delete(member);
+    members.set(member, now);
+    for (const [m, at] of members) {
+      if (at > now - this.windowMs && members.size <= this.limit) break;
+      members.delete(m);
+    }
+    return members.size;
+  }
+
+  reset(key: string): void {
+    this.seen.delete(key);
+  }
+}

@@ -1,0 +1,138 @@
+// The identity layer of the edge stage: every HTTP request to the MCP endpoint authenticates on its
+// own (a bearer JWT or an API key), whoever sent it and whatever session it names. Failures answer
+// as RFC 6750 and RFC 9728 say, so that clients can find the authorization server.
+import type { IncomingMessage } from "node:http";
+import { resolve } from "node:path";
+import type { IdentityConfig } from "../../config/identitySchema.ts";
+import { GatewayError } from "../../errors.ts";
+import { anonymousPrincipal, type Principal } from "../../pipeline/types.ts";
+import { AccessTokenVerifier, isRejection } from "./accessTokens.ts";
+import { ApiKeyVerifier, looksLikeApiKey } from "./apiKeys.ts";
+
+export type Authentication =
+  | { readonly ok: true; readonly principal: Principal }
+  | {
+      readonly ok: false;
+      readonly error: GatewayError;
+      /** The WWW-Authenticate header to send with a 401. */
+      readonly challenge: string | undefined;
+      /** Who the credential claimed to be (unverified), for detectors. */
+      readonly claimed: string | undefined;
+      /** Whether this counts as a failed authentication (a wrong credential), not a missing one. */
+      readonly attempted: boolean;
+    };
+
+const WELL_KNOWN = "/.well-known/oauth-protected-resource";
+
+export class Authenticator {
+  private readonly tokens: AccessTokenVerifier;
+  private readonly keys: ApiKeyVerifier | undefined;
+  private readonly config: IdentityConfig;
+
+  constructor(config: IdentityConfig, baseDir: string) {
+    this.config = config;
+    this.tokens = new AccessTokenVerifier(config, baseDir);
+    this.keys = config.apiKeys ? new ApiKeyVerifier(resolve(baseDir, config.apiKeys.file)) : undefined;
+  }
+
+  /** True when HTTP callers must authenticate (any method is configured). */
+  get required(): boolean {
+    return this.tokens.enabled || this.keys !== undefined;
+  }
+
+  /** The paths the protected resource metadata is served at (plain and path-suffixed, RFC 9728 §3.1). */
+  metadataPaths(endpointPath: string): string[] {
+    if (!this.config.resource) return [];
+    const resourcePath = new URL(this.config.resource).pathname.replace(/\/$/, "");
+    return [...new Set([WELL_KNOWN, `${WELL_KNOWN}${resourcePath}`, `${WELL_KNOWN}${endpointPath}`])];
+  }
+
+  /** RFC 9728 protected resource metadata. */
+  metadata(): Record<string, unknown> {
+    return {
+      resource: this.config.resource,
+      authorization_servers: this.config.jwt?.issuers.map((i) => i.issuer) ?? [],
+      bearer_methods_supported: ["header"],
+      ...(this.config.scopesSupported.length > 0 ? { scopes_supported: this.config.scopesSupported } : {}),
+      resource_name: "Portcullis MCP gateway",
+    };
+  }
+
+  async authenticate(req: IncomingMessage): Promise<Authentication> {
+    if (!this.required) return { ok: true, principal: anonymousPrincipal };
+    if (/[?&](access_token|api_key|apikey|token)=/i.test(req.url ?? ""))
+      return this.fail(
+        "credentials in the URL are refused; send them in the Authorization header",
+        "invalid_request",
+        false,
+      );
+    const authorization = req.headersDistinct.authorization ?? [];
+    const apiKeyHeader = req.headersDistinct["x-api-key"] ?? [];
+    if (authorization.length + apiKeyHeader.length > 1)
+      return this.fail("send one credential per request", "invalid_request", true);
+    const bearer = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization[0] ?? "")?.[1];
+    const credential = bearer ?? apiKeyHeader[0];
+    if (!credential) {
+      if (authorization[0] !== undefined)
+        return this.fail("the Authorization header is not a bearer token", "invalid_request", true);
+      return this.fail(undefined, undefined, false);
+    }
+    try {
+      if (looksLikeApiKey(credential)) {
+        if (!this.keys) return this.fail("API keys are not accepted here", "invalid_token", true);
+        const checked = this.keys.verify(credential);
+        if ("rejected" in checked)
+          return this.fail(checked.rejected, "invalid_token", true, checked.keyId && `key:${checked.keyId}`);
+        return { ok: true, principal: checked };
+      }
+      if (!this.tokens.enabled)
+        return this.fail("bearer tokens are not accepted here", "invalid_token", true);
+      const verified = await this.tokens.verify(credential);
+      if (isRejection(verified))
+        return this.fail(verified.description, "invalid_token", true, verified.claimedSubject);
+      return { ok: true, principal: verified };
+    } catch {
+      // Fail-secure: a key store that cannot be read, an issuer that cannot be reached.
+      return {
+        ok: false,
+        error: new GatewayError("PORTCULLIS_E_IDENTITY_UNAVAILABLE", undefined, {
+          layer: "identity",
+          rule: "verifier-error",
+        }),
+        challenge: undefined,
+        claimed: undefined,
+        attempted: false,
+      };
+    }
+  }
+
+  /** A 401 with the challenge RFC 6750 and RFC 9728 describe. */
+  private fail(
+    description: string | undefined,
+    error: "invalid_request" | "invalid_token" | undefined,
+    attempted: boolean,
+    claimed?: string,
+  ): Authentication {
+    const parts = [`Bearer realm="portcullis"`];
+    const metadata = this.metadataUrl();
+    if (metadata) parts.push(`resource_metadata="${metadata}"`);
+    if (this.config.scopesSupported.length > 0)
+      parts.push(`scope="${this.config.scopesSupported.join(" ")}"`);
+    if (error) parts.push(`error="${error}"`);
+    if (description) parts.push(`error_description="${description.replace(/["\\]/g, "")}"`);
+    const rule = error ?? "credential-missing";
+    return {
+      ok: false,
+      error: new GatewayError("PORTCULLIS_E_UNAUTHENTICATED", description, { layer: "identity", rule }),
+      challenge: parts.join(", "),
+      claimed,
+      attempted,
+    };
+  }
+
+  private metadataUrl(): string | undefined {
+    if (!this.config.resource) return undefined;
+    const url = new URL(this.config.resource);
+    return `${url.origin}${WELL_KNOWN}${url.pathname.replace(/\/$/, "")}`;
+  }
+}

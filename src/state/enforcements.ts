@@ -1,0 +1,196 @@
+// The responses in force: blocked addresses, revoked sessions, lowered trust and required step-up.
+// Written to the state store (so that every node enforces them) and mirrored in memory, so that the
+// network and identity checks on the hot path read a map instead of doing I/O.
+import { isIPv6 } from "node:net";
+import type { Logger } from "pino";
+import type { StateStore, Unsubscribe } from "./store.ts";
+
+export type EnforcementKind = "block" | "revoke" | "trust" | "stepup";
+
+export interface Enforcement {
+  readonly kind: EnforcementKind;
+  /** An address (block), a session digest (revoke) or a principal id (trust, stepup). */
+  readonly subject: string;
+  readonly until: number;
+  readonly reason: string;
+  /** What decided it: a detection kind, or "admin". */
+  readonly source: string;
+  /** For trust: how much the principal's score is lowered (summed over lowerings, at most 1). */
+  readonly amount?: number;
+}
+
+interface ChangeMessage {
+  readonly op: "set" | "lift";
+  readonly enforcement: Enforcement;
+}
+
+const CHANNEL = "portcullis:enforcements";
+const INDEX = "enf:index";
+
+/** One form per address: IPv4-mapped IPv6 addresses are their IPv4 address. */
+export function normalizeAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1]) return mapped[1];
+  return isIPv6(address) ? address.toLowerCase() : address;
+}
+
+export class Enforcements {
+  private readonly mirror = new Map<string, Enforcement>();
+  private readonly listeners = new Set<(enforcement: Enforcement) => void>();
+  private unsubscribe: Unsubscribe | undefined;
+  private readonly store: StateStore;
+  private readonly log: Logger;
+  private readonly now: () => number;
+
+  constructor(store: StateStore, log: Logger, now: () => number = Date.now) {
+    this.store = store;
+    this.log = log;
+    this.now = now;
+  }
+
+  /** Loads what is in force (another node may have set it) and follows changes from then on. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.store.subscribe(CHANNEL, (message) => this.apply(message));
+    for (const member of await this.store.members(INDEX)) {
+      const text = await this.store.get(`enf:${member}`);
+      if (text === undefined) {
+        await this.store.removeFromSet(INDEX, member);
+        continue;
+      }
+      this.remember(JSON.parse(text) as Enforcement);
+    }
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Called for every enforcement that comes into force, on whichever node set it. */
+  onEnforced(listener: (enforcement: Enforcement) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  blockAddress(address: string, forMs: number, reason: string, source: string): Promise<Enforcement> {
+    return this.put({ kind: "block", subject: normalizeAddress(address), forMs, reason, source });
+  }
+
+  revokeSession(digest: string, forMs: number, reason: string, source: string): Promise<Enforcement> {
+    return this.put({ kind: "revoke", subject: digest, forMs, reason, source });
+  }
+
+  requireStepUp(principal: string, forMs: number, reason: string, source: string): Promise<Enforcement> {
+    return this.put({ kind: "stepup", subject: principal, forMs, reason, source });
+  }
+
+  /** Lowers a principal's trust by `by` for `forMs`; lowerings add up (to at most 1). */
+  async lowerTrust(
+    principal: string,
+    by: number,
+    forMs: number,
+    reason: string,
+    source: string,
+  ): Promise<Enforcement> {
+    // Counted in thousandths, so that concurrent lowerings on several nodes add up atomically.
+    const total = await this.store.increment(`enf:trust:${principal}:sum`, Math.round(by * 1000), forMs);
+    return this.put({
+      kind: "trust",
+      subject: principal,
+      forMs,
+      reason,
+      source,
+      amount: Math.min(1, total / 1000),
+    });
+  }
+
+  /** Ends an enforcement early (an operator's decision). */
+  async lift(kind: EnforcementKind, subject: string): Promise<boolean> {
+    const key = `${kind}:${kind === "block" ? normalizeAddress(subject) : subject}`;
+    const current = this.mirror.get(key);
+    await this.store.delete(`enf:${key}`);
+    if (kind === "trust") await this.store.delete(`enf:${key}:sum`);
+    await this.store.removeFromSet(INDEX, key);
+    const enforcement = current ?? { kind, subject, until: 0, reason: "lifted", source: "admin" };
+    await this.store.publish(CHANNEL, JSON.stringify({ op: "lift", enforcement } satisfies ChangeMessage));
+    return current !== undefined;
+  }
+
+  addressBlock(address: string | undefined): Enforcement | undefined {
+    return address === undefined ? undefined : this.active(`block:${normalizeAddress(address)}`);
+  }
+
+  sessionRevoked(digest: string | undefined): Enforcement | undefined {
+    return digest === undefined ? undefined : this.active(`revoke:${digest}`);
+  }
+
+  stepUpRequired(principal: string): Enforcement | undefined {
+    return this.active(`stepup:${principal}`);
+  }
+
+  /** How much a principal's trust is lowered now (0 when it is not). */
+  trustPenalty(principal: string): number {
+    return this.active(`trust:${principal}`)?.amount ?? 0;
+  }
+
+  /** Every enforcement in force, for operators. */
+  list(): Enforcement[] {
+    return [...this.mirror.keys()].flatMap((key) => this.active(key) ?? []);
+  }
+
+  private async put(request: {
+    kind: EnforcementKind;
+    subject: string;
+    forMs: number;
+    reason: string;
+    source: string;
+    amount?: number;
+  }): Promise<Enforcement> {
+    const { forMs, ...rest } = request;
+    const key = `${request.kind}:${request.subject}`;
+    const existing = this.active(key);
+    // A repeated response never shortens what is already in force.
+    const until = Math.max(this.now() + forMs, existing?.until ?? 0);
+    const enforcement: Enforcement = { ...rest, until };
+    await this.store.set(`enf:${key}`, JSON.stringify(enforcement), until - this.now());
+    await this.store.addToSet(INDEX, key);
+    await this.store.publish(CHANNEL, JSON.stringify({ op: "set", enforcement } satisfies ChangeMessage));
+    return enforcement;
+  }
+
+  private apply(text: string): void {
+    let message: ChangeMessage;
+    try {
+      message = JSON.parse(text) as ChangeMessage;
+    } catch {
+      this.log.warn("ignored a malformed enforcement message");
+      return;
+    }
+    const { enforcement } = message;
+    if (message.op === "lift") {
+      this.mirror.delete(`${enforcement.kind}:${enforcement.subject}`);
+      return;
+    }
+    this.remember(enforcement);
+    for (const listener of this.listeners) {
+      try {
+        listener(enforcement);
+      } catch (err) {
+        this.log.error({ err }, "enforcement listener failed");
+      }
+    }
+  }
+
+  private remember(enforcement: Enforcement): void {
+    this.mirror.set(`${enforcement.kind}:${enforcement.subject}`, enforcement);
+  }
+
+  private active(key: string): Enforcement | undefined {
+    const enforcement = this.mirror.get(key);
+    if (!enforcement) return undefined;
+    if (enforcement.until <= this.now()) {
+      this.mirror.delete(key);
+      return undefined;
+    }
+    return enforcement;
+  }
+}

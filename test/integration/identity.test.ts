@@ -1,0 +1,271 @@
+// The identity layer of a running gateway: bearer JWTs verified against a real JWKS endpoint, API
+// keys created and revoked with the CLI, RFC 9728 metadata and challenges, sessions bound to their
+// principal, and authentication failures feeding brute-force and credential-stuffing responses.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import type { Client } from "@modelcontextprotocol/client";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
+import { Agent, fetch as undiciFetch } from "undici";
+import { clientFrom, postFrom } from "../helpers/rawHttp.ts";
+import {
+  cliPath,
+  fixture,
+  nodeUpstream,
+  startGateway,
+  type RunningGateway,
+} from "../helpers/gatewayProcess.ts";
+
+const resource = "https://mcp.example.test/mcp";
+const issuer = "https://idp.example.test";
+
+interface Reply {
+  status: number;
+  challenge: string | null;
+  body: { error?: { code: number; message: string; data: Record<string, unknown> } } & Record<
+    string,
+    unknown
+  >;
+}
+
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+};
+
+async function post(
+  url: string,
+  headers: Record<string, string>,
+  from = "127.0.0.1",
+  body: unknown = initialize,
+): Promise<Reply> {
+  const reply = await postFrom(url, from, body, headers);
+  return { status: reply.status, challenge: reply.headers.get("www-authenticate"), body: reply.body };
+}
+
+function connectWith(url: string, authorization: string): Promise<Client> {
+  return clientFrom(url, "127.0.0.1", { authorization });
+}
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [cliPath, ...args], { encoding: "utf8" });
+}
+
+describe("identity at the edge", () => {
+  let gateway: RunningGateway;
+  let jwks: Server;
+  let signingKey: CryptoKey;
+  let otherKey: CryptoKey;
+
+  const token = (
+    claims: Record<string, unknown> = {},
+    key: CryptoKey = signingKey,
+    header: Record<string, unknown> = {},
+  ) =>
+    new SignJWT({ roles: ["reader"], scope: "tools:read", ...claims })
+      .setProtectedHeader({ alg: "ES256", kid: "k1", ...header })
+      .setIssuer((claims.iss as string | undefined) ?? issuer)
+      .setAudience((claims.aud as string | undefined) ?? resource)
+      .setSubject((claims.sub as string | undefined) ?? "alice")
+      .setIssuedAt()
+      .setExpirationTime(typeof claims.exp === "number" ? claims.exp : "5m")
+      .sign(key);
+
+  before(async () => {
+    const pair = await generateKeyPair("ES256");
+    signingKey = pair.privateKey;
+    otherKey = (await generateKeyPair("ES256")).privateKey;
+    const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    jwks = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] }));
+    });
+    await new Promise<void>((r) => jwks.listen(0, "127.0.0.1", r));
+    const jwksUri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
+    gateway = await startGateway(`version: 1
+identity:
+  resource: ${resource}
+  scopesSupported: ["tools:read"]
+  jwt:
+    issuers:
+      - issuer: ${issuer}
+        jwksUri: ${jwksUri}
+        algorithms: [ES256]
+  apiKeys: { file: keys.json }
+detection:
+  bruteForce: { failures: 6, windowMs: 60000 }
+  credentialStuffing: { principals: 4, windowMs: 60000 }
+upstreams:
+${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}`);
+  });
+  after(async () => {
+    await gateway?.stop();
+    jwks?.close();
+  });
+
+  it("challenges a request without credentials and publishes its protected resource metadata", async () => {
+    const reply = await post(gateway.url, {});
+    assert.equal(reply.status, 401);
+    assert.equal(reply.body.error?.data.code, "PORTCULLIS_E_UNAUTHENTICATED");
+    assert.match(String(reply.challenge), /^Bearer /);
+    assert.match(
+      String(reply.challenge),
+      /resource_metadata="https:\/\/mcp\.example\.test\/\.well-known\/oauth-protected-resource\/mcp"/,
+    );
+    assert.match(String(reply.challenge), /scope="tools:read"/);
+    for (const path of [
+      "/.well-known/oauth-protected-resource",
+      "/.well-known/oauth-protected-resource/mcp",
+    ]) {
+      const metadata = (await (await fetch(`${gateway.base}${path}`)).json()) as Record<string, unknown>;
+      assert.equal(metadata.resource, resource);
+      assert.deepEqual(metadata.authorization_servers, [issuer]);
+    }
+  });
+
+  it("serves a client with a valid access token", async () => {
+    const client = await connectWith(gateway.url, `Bearer ${await token()}`);
+    try {
+      const result = await client.callTool({ name: "probe__whoami", arguments: {} });
+      assert.equal(result.isError, undefined);
+    } finally {
+      await client.close();
+    }
+  });
+
+  const forged: [string, () => Promise<string>][] = [
+    ["signed for another audience", () => token({ aud: "https://other.example.test/mcp" })],
+    ["from an untrusted issuer", () => token({ iss: "https://evil.example.test" })],
+    ["expired", () => token({ exp: Math.floor(Date.now() / 1000) - 600 })],
+    ["signed with another key", () => token({}, otherKey)],
+    [
+      "with alg none",
+      async () => {
+        const [, payload] = (await token()).split(".");
+        return `${Buffer.from('{"alg":"none"}').toString("base64url")}.${payload}.`;
+      },
+    ],
+  ];
+  for (const [what, make] of forged) {
+    it(`rejects a token ${what}`, async () => {
+      const reply = await post(gateway.url, { authorization: `Bearer ${await make()}` }, "127.0.0.9");
+      assert.equal(reply.status, 401);
+      assert.match(String(reply.challenge), /error="invalid_token"/);
+      assert.equal(reply.body.error?.data.layer, "identity");
+    });
+  }
+
+  it("refuses credentials in the query string", async () => {
+    const reply = await post(`${gateway.url}?access_token=${await token()}`, {}, "127.0.0.9");
+    assert.equal(reply.status, 401);
+    assert.match(String(reply.challenge), /error="invalid_request"/);
+  });
+
+  it("refuses a session presented with another principal's token", async () => {
+    const alice = await post(gateway.url, { authorization: `Bearer ${await token({ sub: "alice" })}` });
+    assert.equal(alice.status, 200);
+    const ownerless = await post(gateway.url, { authorization: `Bearer ${await token({ sub: "alice" })}` });
+    assert.equal(ownerless.status, 200);
+    // Alice's session id, from a fresh initialize with her token.
+    const agent = new Agent();
+    const res = await undiciFetch(gateway.url, {
+      method: "POST",
+      dispatcher: agent,
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        authorization: `Bearer ${await token({ sub: "alice" })}`,
+      },
+      body: JSON.stringify(initialize),
+    });
+    await res.text();
+    const sessionId = String(res.headers.get("mcp-session-id"));
+    await agent.close();
+    const list = { jsonrpc: "2.0", id: 2, method: "tools/list", params: {} };
+    const asBob = await post(
+      gateway.url,
+      {
+        authorization: `Bearer ${await token({ sub: "bob" })}`,
+        "mcp-session-id": sessionId,
+        "mcp-protocol-version": "2025-11-25",
+      },
+      "127.0.0.1",
+      list,
+    );
+    assert.equal(asBob.status, 403);
+    assert.equal(asBob.body.error?.data.code, "PORTCULLIS_E_SESSION_BINDING");
+    const asAlice = await post(
+      gateway.url,
+      {
+        authorization: `Bearer ${await token({ sub: "alice" })}`,
+        "mcp-session-id": sessionId,
+        "mcp-protocol-version": "2025-11-25",
+      },
+      "127.0.0.1",
+      list,
+    );
+    assert.equal(asAlice.status, 200, JSON.stringify(asAlice.body));
+    await gateway.waitForLog((l) => l.msg === "security event session_binding_violation");
+  });
+
+  it("accepts an API key from the CLI, and refuses it from the request after its revocation", async () => {
+    const created = cli(
+      "keys",
+      "create",
+      "--config",
+      gateway.configPath,
+      "--name",
+      "ci-bot",
+      "--roles",
+      "deployer",
+    );
+    assert.equal(created.status, 0, created.stderr);
+    const key = created.stdout.trim();
+    assert.match(key, /^pk_[0-9a-f]{16}_/);
+    const listed = cli("keys", "list", "--config", gateway.configPath);
+    assert.match(listed.stdout, /ci-bot/);
+    assert.doesNotMatch(listed.stdout, new RegExp(key.slice(-20)), "the secret is never shown again");
+    const client = await connectWith(gateway.url, `Bearer ${key}`);
+    await client.callTool({ name: "probe__whoami", arguments: {} });
+    const revoked = cli("keys", "revoke", "ci-bot", "--config", gateway.configPath);
+    assert.equal(revoked.status, 0, revoked.stderr);
+    await assert.rejects(client.callTool({ name: "probe__whoami", arguments: {} }));
+    await client.close().catch(() => undefined);
+    const reply = await post(gateway.url, { "x-api-key": key });
+    assert.equal(reply.status, 401);
+    assert.match(String(reply.body.error?.message), /revoked/);
+  });
+
+  it("blocks an address guessing credentials (brute force), not the other callers", async () => {
+    for (let i = 0; i < 6; i++) {
+      const reply = await post(
+        gateway.url,
+        { authorization: `Bearer ${await token({ sub: "mallory" }, otherKey)}` },
+        "127.0.0.4",
+      );
+      assert.equal(reply.status, 401);
+    }
+    const blocked = await post(gateway.url, { authorization: `Bearer ${await token()}` }, "127.0.0.4");
+    assert.equal(blocked.status, 403, "even a valid token is refused from the blocked address");
+    assert.equal(blocked.body.error?.data.rule, "dynamic-block:brute_force");
+    const bystander = await post(gateway.url, { authorization: `Bearer ${await token()}` }, "127.0.0.1");
+    assert.equal(bystander.status, 200);
+  });
+
+  it("blocks an address trying many identities (credential stuffing)", async () => {
+    for (const sub of ["u1", "u2", "u3", "u4"]) {
+      const reply = await post(
+        gateway.url,
+        { authorization: `Bearer ${await token({ sub }, otherKey)}` },
+        "127.0.0.5",
+      );
+      assert.equal(reply.status, 401);
+    }
+    const blocked = await post(gateway.url, { authorization: `Bearer ${await token()}` }, "127.0.0.5");
+    assert.equal(blocked.status, 403);
+    assert.equal(blocked.body.error?.data.rule, "dynamic-block:credential_stuffing");
+  });
+});

@@ -1,0 +1,142 @@
+// Credentials checked by the identity layer: API keys (hashed store, expiry, revocation) and access
+// tokens (claim mapping, a JWKS file, algorithm allowlist), and the config rules around them.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { configSchema } from "../../src/config/schema.ts";
+import { AccessTokenVerifier, isRejection } from "../../src/layers/identity/accessTokens.ts";
+import { ApiKeyVerifier, createApiKey, revokeApiKey } from "../../src/layers/identity/apiKeys.ts";
+
+const dir = () => mkdtempSync(join(tmpdir(), "portcullis-identity-"));
+const base = { version: 1, upstreams: { a: { transport: "stdio", command: "x" } } };
+
+describe("API keys", () => {
+  it("stores only a hash, and accepts the key it printed", () => {
+    const path = join(dir(), "keys.json");
+    const { key } = createApiKey(path, { name: "bot", roles: ["ops"] });
+    assert.doesNotMatch(readFileSync(path, "utf8"), new RegExp(key.split("_")[2] ?? "x"));
+    const principal = new ApiKeyVerifier(path).verify(key);
+    assert.ok(!("rejected" in principal));
+    assert.equal(principal.id, "key:bot");
+    assert.deepEqual(principal.roles, ["ops"]);
+  });
+
+  it("refuses a key with a wrong secret, an expired key and a revoked key", () => {
+    const path = join(dir(), "keys.json");
+    const { key, entry } = createApiKey(path, { name: "bot", roles: [] });
+    const verifier = new ApiKeyVerifier(path);
+    const wrong = key.slice(0, -4) + (key.endsWith("AAAA") ? "BBBB" : "AAAA");
+    assert.deepEqual(verifier.verify(wrong), { rejected: "the API key is not valid", keyId: entry.id });
+    assert.deepEqual(verifier.verify("pk_nonsense"), {
+      rejected: "the API key is malformed",
+      keyId: undefined,
+    });
+    const soon = createApiKey(path, { name: "temp", roles: [], expiresAt: new Date(Date.now() + 1000) });
+    assert.match(
+      String((verifier.verify(soon.key, Date.now() + 2000) as { rejected: string }).rejected),
+      /expired/,
+    );
+    assert.equal(revokeApiKey(path, "bot"), true);
+    assert.match(String((verifier.verify(key) as { rejected: string }).rejected), /revoked/);
+  });
+});
+
+describe("access tokens", () => {
+  it("maps roles from a nested claim and scopes from a space-separated string, with keys from a JWKS file", async () => {
+    const folder = dir();
+    const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+    writeFileSync(
+      join(folder, "jwks.json"),
+      JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "a" }] }),
+    );
+    const config = configSchema.parse({
+      ...base,
+      identity: {
+        resource: "https://gw.test/mcp",
+        jwt: { issuers: [{ issuer: "https://idp.test", jwksFile: "jwks.json", algorithms: ["EdDSA"] }] },
+        claims: { roles: "realm_access.roles" },
+      },
+    }).identity;
+    const verifier = new AccessTokenVerifier(config, folder);
+    const jwt = await new SignJWT({ realm_access: { roles: ["admin"] }, scope: "a b", acr: "mfa" })
+      .setProtectedHeader({ alg: "EdDSA", kid: "a" })
+      .setIssuer("https://idp.test")
+      .setAudience("https://gw.test/mcp")
+      .setSubject("carol")
+      .setExpirationTime("1m")
+      .sign(privateKey);
+    const principal = await verifier.verify(jwt);
+    assert.ok(!isRejection(principal));
+    assert.equal(principal.id, "carol");
+    assert.deepEqual(principal.roles, ["admin"]);
+    assert.deepEqual(principal.scopes, ["a", "b"]);
+    assert.equal(principal.acr, "mfa");
+  });
+
+  it("refuses an algorithm outside the issuer's allowlist", async () => {
+    const folder = dir();
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    writeFileSync(
+      join(folder, "jwks.json"),
+      JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "a" }] }),
+    );
+    const config = configSchema.parse({
+      ...base,
+      identity: {
+        resource: "https://gw.test/mcp",
+        jwt: { issuers: [{ issuer: "https://idp.test", jwksFile: "jwks.json", algorithms: ["RS256"] }] },
+      },
+    }).identity;
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: "ES256", kid: "a" })
+      .setIssuer("https://idp.test")
+      .setAudience("https://gw.test/mcp")
+      .setSubject("carol")
+      .setExpirationTime("1m")
+      .sign(privateKey);
+    const result = await new AccessTokenVerifier(config, folder).verify(jwt);
+    assert.ok(isRejection(result));
+    assert.match(result.description, /algorithm/);
+  });
+
+  it("has no HMAC or none among the algorithms a config may accept", () => {
+    for (const alg of ["HS256", "none"]) {
+      const parsed = configSchema.safeParse({
+        ...base,
+        identity: {
+          resource: "https://gw.test/mcp",
+          jwt: { issuers: [{ issuer: "i", jwksFile: "j", algorithms: [alg] }] },
+        },
+      });
+      assert.equal(parsed.success, false, alg);
+    }
+  });
+
+  it("requires the resource identifier when tokens are accepted", () => {
+    const parsed = configSchema.safeParse({
+      ...base,
+      identity: { jwt: { issuers: [{ issuer: "i", jwksFile: "j" }] } },
+    });
+    assert.equal(parsed.success, false);
+    assert.deepEqual(parsed.error?.issues[0]?.path, ["identity", "resource"]);
+  });
+});
+
+describe("exposure off loopback", () => {
+  it("refuses to serve off loopback without identity or with plain HTTP, and allows loopback", () => {
+    const offLoopback = configSchema.safeParse({ ...base, server: { host: "0.0.0.0" } });
+    assert.equal(offLoopback.success, false);
+    const paths = offLoopback.error?.issues.map((i) => i.path.join(".")).sort();
+    assert.deepEqual(paths, ["server.allowPlaintext", "server.host"]);
+    const guarded = configSchema.safeParse({
+      ...base,
+      server: { host: "0.0.0.0", allowPlaintext: true },
+      identity: { apiKeys: {} },
+    });
+    assert.equal(guarded.success, true);
+    assert.equal(configSchema.safeParse({ ...base, server: { host: "::1" } }).success, true);
+  });
+});
