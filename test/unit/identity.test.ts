@@ -140,3 +140,28 @@ describe("exposure off loopback", () => {
     assert.equal(configSchema.safeParse({ ...base, server: { host: "::1" } }).success, true);
   });
 });
+
+describe("an issuer whose keys cannot be fetched", () => {
+  it("is a fault of the verifier (refused as unavailable), not a failed authentication", async () => {
+    const { privateKey } = await generateKeyPair("ES256");
+    const config = configSchema.parse({
+      ...base,
+      identity: {
+        resource: "https://gw.test/mcp",
+        jwt: {
+          issuers: [
+            { issuer: "https://idp.test", jwksUri: "http://127.0.0.1:9/jwks.json", algorithms: ["ES256"] },
+          ],
+        },
+      },
+    }).identity;
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: "ES256", kid: "a" })
+      .setIssuer("https://idp.test")
+      .setAudience("https://gw.test/mcp")
+      .setSubject("carol")
+      .setExpirationTime("1m")
+      .sign(privateKey);
+    await assert.rejects(new AccessTokenVerifier(config, dir()).verify(jwt));
+  });
+});

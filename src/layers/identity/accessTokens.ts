@@ -82,6 +82,8 @@ export class AccessTokenVerifier {
       });
       return this.principalOf(payload, issuer.issuer);
     } catch (err) {
+      // The issuer's keys could not be had: not the caller's fault, and not a failed login.
+      if (isVerifierFault(err)) throw err;
       return reject(describe(err), claimed);
     }
   }
@@ -123,6 +125,12 @@ function reject(description: string, claimedSubject: string | undefined): TokenR
   return { error: "invalid_token", description, claimedSubject };
 }
 
+/** Errors in fetching or reading the issuer's keys, as opposed to errors in the token. */
+function isVerifierFault(err: unknown): boolean {
+  if (!(err instanceof joseErrors.JOSEError)) return true;
+  return ["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC"].includes(err.code);
+}
+
 /** A reason fit for the client: what was wrong, never key material or the token. */
 function describe(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return "the token has expired";
@@ -132,11 +140,7 @@ function describe(err: unknown): string {
   if (err instanceof joseErrors.JWSSignatureVerificationFailed)
     return "the token's signature does not verify";
   if (err instanceof joseErrors.JWKSNoMatchingKey) return "no key of the issuer matches the token";
-  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSEError)
-    return err instanceof joseErrors.JWKSTimeout
-      ? "the issuer's keys could not be fetched in time"
-      : "the token is invalid";
-  return "the token could not be verified";
+  return "the token is invalid";
 }
 
 function claimAt(payload: JWTPayload, path: string): unknown {
