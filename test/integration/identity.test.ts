@@ -10,6 +10,7 @@ import type { Client } from "@modelcontextprotocol/client";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { Agent, fetch as undiciFetch } from "undici";
 import { clientFrom, postFrom } from "../helpers/rawHttp.ts";
+import { startReportingUpstream, type ReportingUpstream } from "../helpers/reportingUpstream.ts";
 import {
   cliPath,
   fixture,
@@ -60,6 +61,7 @@ describe("identity at the edge", () => {
   let jwks: Server;
   let signingKey: CryptoKey;
   let otherKey: CryptoKey;
+  let reporter: ReportingUpstream;
 
   const token = (
     claims: Record<string, unknown> = {},
@@ -76,6 +78,7 @@ describe("identity at the edge", () => {
       .sign(key);
 
   before(async () => {
+    reporter = await startReportingUpstream();
     const pair = await generateKeyPair("ES256");
     signingKey = pair.privateKey;
     otherKey = (await generateKeyPair("ES256")).privateKey;
@@ -99,11 +102,16 @@ detection:
   bruteForce: { failures: 6, windowMs: 60000 }
   credentialStuffing: { principals: 4, windowMs: 60000 }
 upstreams:
+  remote:
+    transport: streamable-http
+    url: ${reporter.url}
+    headers: { authorization: "Bearer upstream-credential-from-config" }
 ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}`);
   });
   after(async () => {
     await gateway?.stop();
     jwks?.close();
+    reporter?.close();
   });
 
   it("challenges a request without credentials and publishes its protected resource metadata", async () => {
@@ -134,6 +142,24 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     } finally {
       await client.close();
     }
+  });
+
+  it("never passes the client's token to an upstream, which gets its own credential", async () => {
+    const clientToken = await token({ sub: "alice" });
+    const client = await connectWith(gateway.url, `Bearer ${clientToken}`);
+    try {
+      const result = await client.callTool({ name: "remote__report", arguments: {} });
+      const seen = JSON.parse(String((result.content as { text: string }[])[0]?.text)) as Record<
+        string,
+        unknown
+      >;
+      assert.equal(seen.authorization, "Bearer upstream-credential-from-config");
+    } finally {
+      await client.close();
+    }
+    assert.ok(reporter.authorizations.length > 0);
+    for (const header of reporter.authorizations)
+      assert.ok(!header?.includes(clientToken), "no request carried it");
   });
 
   const forged: [string, () => Promise<string>][] = [

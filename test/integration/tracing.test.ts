@@ -3,17 +3,15 @@
 // receive the gateway's call span as their parent (HTTP headers and `_meta`, never the client's own),
 // a denial is an error span naming the layer, and with tracing off nothing is exported.
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { McpServer, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
-import { toNodeHandler } from "@modelcontextprotocol/node";
-import { z } from "zod";
 import { fixture, nodeUpstream, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+import { startReportingUpstream } from "../helpers/reportingUpstream.ts";
 
 interface OtlpSpan {
   traceId: string;
@@ -74,53 +72,6 @@ class Collector {
     this.server?.closeAllConnections();
     this.server?.close();
   }
-}
-
-/** A Streamable HTTP MCP server whose `report` tool answers with the trace headers and `_meta` it got. */
-async function startReportingUpstream(): Promise<{ url: string; close: () => void }> {
-  const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
-  const createServerInstance = () => {
-    const server = new McpServer({ name: "trace-reporter", version: "1.0.0" });
-    server.registerTool(
-      "report",
-      { description: "Report trace context", inputSchema: z.object({}) },
-      async (_a, ctx) => {
-        const headers = ctx.http?.req?.headers;
-        const seen = {
-          traceparent: headers?.get("traceparent") ?? undefined,
-          tracestate: headers?.get("tracestate") ?? undefined,
-          meta: ctx.mcpReq._meta ?? {},
-        };
-        return { content: [{ type: "text", text: JSON.stringify(seen) }] };
-      },
-    );
-    return server;
-  };
-  const route = toNodeHandler({
-    fetch: async (request: Request) => {
-      const sessionId = request.headers.get("mcp-session-id");
-      if (sessionId) {
-        const existing = sessions.get(sessionId);
-        if (!existing) return new Response("unknown session", { status: 404 });
-        return existing.handleRequest(request);
-      }
-      const transport = new WebStandardStreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => void sessions.set(id, transport),
-      });
-      await createServerInstance().connect(transport);
-      return transport.handleRequest(request);
-    },
-  });
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => void route(req, res));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
 }
 
 function newTraceparent(): { traceparent: string; traceId: string; spanId: string } {
