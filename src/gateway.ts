@@ -129,20 +129,40 @@ export class Gateway {
     };
     for (const session of [...this.sessions]) {
       if (!hit(session)) continue;
-      this.deps.logger.warn(
-        { session: session.digest, enforcement: enforcement.kind, reason: enforcement.reason },
-        "ending a session: a security response applies to it",
-      );
-      this.deps.events.emit({
-        type: "session_revoked",
-        severity: "medium",
-        ctx: sessionContext(session),
-        details: { enforcement: enforcement.kind, source: enforcement.source, reason: enforcement.reason },
+      this.endSession(session, {
+        enforcement: enforcement.kind,
+        source: enforcement.source,
+        reason: enforcement.reason,
       });
-      // After the current turn: the answer that triggered the response (already decided) still
-      // goes out; anything after it finds the session gone.
-      setImmediate(() => (session.terminate ? session.terminate() : void this.unregister(session)));
     }
+  }
+
+  /** Client sessions held now (2025 sessions and stateless clients' state). */
+  clientSessions(): readonly ClientSession[] {
+    return [...this.sessions];
+  }
+
+  /**
+   * Ends a session at once, its streams too, for a security reason (a response, a credential that
+   * expired or was revoked): an event and a log line name why.
+   */
+  endSession(
+    session: ClientSession,
+    details: { reason: string; source: string; enforcement?: string },
+  ): void {
+    this.deps.logger.warn(
+      { session: session.digest, ...details },
+      "ending a session: a security response applies to it",
+    );
+    this.deps.events.emit({
+      type: "session_revoked",
+      severity: "medium",
+      ctx: sessionContext(session),
+      details,
+    });
+    // After the current turn: the answer that triggered the response (already decided) still goes
+    // out; anything after it finds the session gone.
+    setImmediate(() => (session.terminate ? session.terminate() : void this.unregister(session)));
   }
 
   get currentConfig(): GatewayConfig {

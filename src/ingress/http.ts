@@ -13,7 +13,7 @@ import type { Gateway } from "../gateway.ts";
 import { LEGACY_VERSIONS } from "../protocol.ts";
 import { newSessionId, sessionDigest, type ClientSession } from "../session/clientSession.ts";
 
-type ClientSessionLike = Pick<ClientSession, "origin" | "digest">;
+type ClientSessionLike = Pick<ClientSession, "origin" | "digest" | "credentialExpiresAt">;
 import { BoundedEventStore } from "../session/eventStore.ts";
 import { readJsonBody } from "./body.ts";
 import { checkRebinding } from "./rebinding.ts";
@@ -95,7 +95,11 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     res: ServerResponse,
   ): boolean {
     const owner = session?.origin.principal;
-    if (!owner || owner.id === principal.id) return true;
+    if (!owner || owner.id === principal.id) {
+      // The newest credential presented for the session decides how long its streams may stay.
+      if (session) session.credentialExpiresAt = principal.expiresAt;
+      return true;
+    }
     gateway.reportAuthentication("session_binding_violation", req.socket.remoteAddress, {
       principal: principal.id,
       owner: owner.id,
@@ -270,6 +274,20 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   }, 10_000);
   sweeper.unref();
 
+  // Streams outlive the request that opened them: end a session once its credential has expired
+  // or its API key was revoked, rather than at the client's next request.
+  const credentialSweeper = setInterval(() => {
+    const auth = authenticator();
+    if (!auth.required) return;
+    const now = Date.now();
+    for (const session of gateway.clientSessions()) {
+      if (session.origin.transport !== "http" || session.isClosed) continue;
+      if (auth.credentialHolds(session.origin.principal, session.credentialExpiresAt, now)) continue;
+      gateway.endSession(session, { reason: "its credential expired or was revoked", source: "identity" });
+    }
+  }, 1_000);
+  credentialSweeper.unref();
+
   const { host, port } = options.config().server;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -289,6 +307,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     },
     async close() {
       clearInterval(sweeper);
+      clearInterval(credentialSweeper);
       await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
       sessions.clear();
       server.closeAllConnections();

@@ -96,6 +96,7 @@ export class ModernResponder {
       sendError(res, session);
       return;
     }
+    session.credentialExpiresAt = principal.expiresAt;
     const channel = session.channel as StatelessChannel;
     channel.capabilities = (meta[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {};
     const ctx = buildContext(

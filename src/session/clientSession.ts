@@ -75,6 +75,8 @@ export class ClientSession {
 
   /** Where the session was opened from, for messages that arrive from upstream on its behalf. */
   readonly origin: SessionOrigin;
+  /** When the credential last presented for this session stops being valid (ms), if it does. */
+  credentialExpiresAt: number | undefined;
 
   constructor(
     id: string,
@@ -84,6 +86,7 @@ export class ClientSession {
     origin: SessionOrigin,
   ) {
     this.origin = origin;
+    this.credentialExpiresAt = origin.principal.expiresAt;
     this.id = id;
     this.channel = channel;
     this.clientInfo = clientInfo;

@@ -258,6 +258,10 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     await client.callTool({ name: "probe__whoami", arguments: {} });
     const revoked = cli("keys", "revoke", "ci-bot", "--config", gateway.configPath);
     assert.equal(revoked.status, 0, revoked.stderr);
+    // Its session (and the stream the client holds open) ends without waiting for a request.
+    await gateway.waitForLog(
+      (l) => l.msg === "ending a session: a security response applies to it" && l.source === "identity",
+    );
     await assert.rejects(client.callTool({ name: "probe__whoami", arguments: {} }));
     await client.close().catch(() => undefined);
     const reply = await post(gateway.url, { "x-api-key": key });

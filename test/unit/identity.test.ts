@@ -9,6 +9,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { configSchema } from "../../src/config/schema.ts";
 import { AccessTokenVerifier, isRejection } from "../../src/layers/identity/accessTokens.ts";
 import { ApiKeyVerifier, createApiKey, revokeApiKey } from "../../src/layers/identity/apiKeys.ts";
+import { Authenticator } from "../../src/layers/identity/index.ts";
 
 const dir = () => mkdtempSync(join(tmpdir(), "portcullis-identity-"));
 const base = { version: 1, upstreams: { a: { transport: "stdio", command: "x" } } };
@@ -163,5 +164,35 @@ describe("an issuer whose keys cannot be fetched", () => {
       .setExpirationTime("1m")
       .sign(privateKey);
     await assert.rejects(new AccessTokenVerifier(config, dir()).verify(jwt));
+  });
+});
+
+describe("credentials of open sessions", () => {
+  it("holds a token until its expiry plus the skew, and an API key until it is revoked", () => {
+    const folder = dir();
+    const config = configSchema.parse({
+      ...base,
+      identity: {
+        resource: "https://gw.test/mcp",
+        jwt: { issuers: [{ issuer: "i", jwksFile: "jwks.json" }], clockSkewSeconds: 10 },
+        apiKeys: { file: "keys.json" },
+      },
+    }).identity;
+    writeFileSync(join(folder, "jwks.json"), JSON.stringify({ keys: [] }));
+    const auth = new Authenticator(config, folder);
+    const user = { id: "u", kind: "user", roles: [], authMethod: "bearer" } as const;
+    assert.equal(auth.credentialHolds(user, 1_000_000, 1_005_000), true, "within the skew");
+    assert.equal(auth.credentialHolds(user, 1_000_000, 1_011_000), false);
+    const { entry } = createApiKey(join(folder, "keys.json"), { name: "bot", roles: [] });
+    const agent = {
+      id: "key:bot",
+      kind: "agent",
+      roles: [],
+      authMethod: "api-key",
+      clientId: entry.id,
+    } as const;
+    assert.equal(auth.credentialHolds(agent, undefined), true);
+    revokeApiKey(join(folder, "keys.json"), "bot");
+    assert.equal(auth.credentialHolds(agent, undefined), false);
   });
 });

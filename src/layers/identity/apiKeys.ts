@@ -115,6 +115,13 @@ export class ApiKeyVerifier {
     };
   }
 
+  /** True while the key exists, is not revoked and has not expired. */
+  isActive(keyId: string, now = Date.now()): boolean {
+    this.reloadIfChanged();
+    const entry = this.entries.get(keyId);
+    return entry !== undefined && !entry.revoked && !(entry.expires && Date.parse(entry.expires) <= now);
+  }
+
   /** A stat per check: revocations written by `portcullis keys revoke` apply to the next request. */
   private reloadIfChanged(): void {
     let stamp = "missing";

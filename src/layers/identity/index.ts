@@ -58,6 +58,18 @@ export class Authenticator {
     };
   }
 
+  /**
+   * Whether a session's credential still holds: false once the token it last presented has expired
+   * (with the configured skew) or its API key was revoked or expired, so its streams can be ended.
+   */
+  credentialHolds(principal: Principal, expiresAt: number | undefined, now = Date.now()): boolean {
+    if (principal.authMethod === "api-key")
+      return this.keys?.isActive(principal.clientId ?? "", now) ?? false;
+    if (principal.authMethod !== "bearer") return true;
+    const skewMs = (this.config.jwt?.clockSkewSeconds ?? 0) * 1000;
+    return expiresAt === undefined || now <= expiresAt + skewMs;
+  }
+
   async authenticate(req: IncomingMessage): Promise<Authentication> {
     if (!this.required) return { ok: true, principal: anonymousPrincipal };
     if (/[?&](access_token|api_key|apikey|token)=/i.test(req.url ?? ""))
