@@ -70,7 +70,7 @@ export const detectionSection = z
             "*sudo*",
             "*kill*",
           ],
-          "Tool names (public, `*` wildcards, case-insensitive) treated as high risk, besides tools annotated destructiveHint.",
+          "Tool names (public, `*` wildcards only, case-insensitive) treated as high risk, besides tools annotated destructiveHint.",
         ),
       })
       .prefault({})
@@ -175,7 +175,8 @@ export type ResponseAction = z.output<typeof responseAction>;
 const playbook = (fallback: z.input<typeof responseAction>[], description: string) =>
   z
     .array(responseAction)
-    .default(fallback as never)
+    // Defaults go through the schema too, so that their own defaults (an alert's severity) apply.
+    .default(() => z.array(responseAction).parse(fallback))
     .describe(description);
 
 export const responsesSection = z

@@ -39,6 +39,17 @@ const issuer = z
   .refine(
     (i) => (i.jwksUri === undefined) !== (i.jwksFile === undefined),
     "give exactly one of jwksUri and jwksFile",
+  )
+  .refine(
+    (i) =>
+      i.jwksUri === undefined ||
+      i.jwksUri.startsWith("https://") ||
+      /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(i.jwksUri),
+    {
+      message:
+        "keys are fetched over HTTPS (plain HTTP only from loopback): whoever can alter them can forge tokens",
+      path: ["jwksUri"],
+    },
   );
 
 const claimPath = (fallback: string, description: string) =>

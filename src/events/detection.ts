@@ -89,7 +89,9 @@ export class DetectionEngine {
     let until: number | undefined;
     switch (action.action) {
       case "block-address": {
-        target = found.address ?? found.ctx?.clientAddress;
+        // A detection about an address names it; one about a caller's behaviour blocks where it
+        // came from; one about a principal attacked from many places blocks nobody.
+        target = found.address ?? (found.kind === "brute_force" ? undefined : found.ctx?.clientAddress);
         if (target) until = (await enforcements.blockAddress(target, action.forMs, reason, found.kind)).until;
         break;
       }

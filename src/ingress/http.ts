@@ -78,7 +78,8 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     }
     if (outcome.attempted)
       gateway.reportAuthentication("auth_failure", address, {
-        principal: outcome.claimed,
+        principal: outcome.principal,
+        claimed: outcome.claimed,
         reason: outcome.error.message,
         rule: outcome.error.data?.rule,
       });
@@ -148,6 +149,8 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     const refused = network.admit(req.socket.remoteAddress);
     if (refused) return refuseAddress(res, refused);
     if (path === "/metrics" && options.metrics && config.server.metrics) {
+      // Detection counters and upstream states are for operators: credentials like any other call.
+      if (authenticator().required && !(await authenticate(req, res))) return;
       const text = await options.metrics.render();
       res.writeHead(200, { "content-type": options.metrics.contentType });
       res.end(text);

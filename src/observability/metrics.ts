@@ -4,6 +4,29 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { SecurityEvent } from "../events/bus.ts";
 import type { MessageOutcome } from "../pipeline/types.ts";
 
+/** Request methods of MCP (both revisions); anything else is counted as `_other`. */
+const KNOWN_METHODS = new Set([
+  "initialize",
+  "ping",
+  "server/discover",
+  "tools/list",
+  "tools/call",
+  "prompts/list",
+  "prompts/get",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+  "resources/subscribe",
+  "resources/unsubscribe",
+  "subscriptions/listen",
+  "completion/complete",
+  "logging/setLevel",
+  "tasks/get",
+  "tasks/list",
+  "tasks/result",
+  "tasks/cancel",
+]);
+
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const hookBuckets = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025];
 
@@ -124,8 +147,10 @@ export class GatewayMetrics {
   }
 
   observeOutcome(outcome: MessageOutcome): void {
-    this.requests.inc({ method: outcome.method, verdict: outcome.verdict });
-    this.duration.observe({ method: outcome.method }, outcome.latencyMs / 1000);
+    // The method is the client's text: only methods MCP defines become label values.
+    const method = KNOWN_METHODS.has(outcome.method) ? outcome.method : "_other";
+    this.requests.inc({ method, verdict: outcome.verdict });
+    this.duration.observe({ method }, outcome.latencyMs / 1000);
     for (const decision of outcome.layerDecisions) {
       this.layerDecisions.inc({ layer: decision.layer, verdict: decision.verdict });
     }

@@ -437,6 +437,17 @@ describe("detection engine and playbooks", () => {
     assert.deepEqual(responses.sort(), ["alert", "block-address"]);
   });
 
+  it("never blocks the address that happened to fail last for a principal attacked from many places", async () => {
+    const { bus, enforcements, seen } = await engineWith({ detection: { bruteForce: { failures: 4 } } });
+    for (const address of ["198.51.100.1", "198.51.100.2", "198.51.100.3"])
+      bus.emit(authFailure("alice", address));
+    bus.emit(authFailure("alice", "192.0.2.50")); // alice herself, with an expired token
+    await new Promise((r) => setImmediate(r));
+    assert.equal(seen.filter((e) => e.type === "brute_force").length, 1, "the attack on alice is raised");
+    assert.equal(enforcements.addressBlock("192.0.2.50"), undefined, "but her address is not blocked");
+    assert.ok(seen.some((e) => e.type === "alert"));
+  });
+
   it("lowers trust, requires step-up and revokes the session as the playbook says", async () => {
     const { bus, enforcements } = await engineWith({
       detection: { privilegeProbing: { denials: 2 } },

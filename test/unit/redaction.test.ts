@@ -61,3 +61,42 @@ describe("redaction", () => {
     assert.ok(redact(deep).kinds.includes("too-deep"));
   });
 });
+
+describe("redaction under hostile input", () => {
+  it("keeps a __proto__ member as data instead of dropping it", () => {
+    const args = JSON.parse('{"value":"v","__proto__":{"exfil":"alice@example.org"}}') as Record<
+      string,
+      unknown
+    >;
+    const { value, kinds } = redact(args);
+    assert.ok(Object.hasOwn(value, "__proto__"));
+    assert.deepEqual(Object.getPrototypeOf(value), Object.prototype);
+    assert.deepEqual(kinds, ["email"]);
+  });
+
+  it(
+    "scans long runs of token characters in linear time (no catastrophic backtracking)",
+    { timeout: 20_000 },
+    () => {
+      // Quadratic patterns take minutes on these; linear ones a few milliseconds.
+      for (const text of [
+        "a-".repeat(150_000),
+        "eyJ-".repeat(75_000),
+        "a.".repeat(150_000),
+        "x".repeat(300_000),
+      ]) {
+        assert.deepEqual(redact({ text }).kinds, []);
+      }
+    },
+  );
+
+  it("finds the gateway's own API keys, Basic credentials and secret-key fields", () => {
+    const { value, kinds } = redact({
+      note: `key pk_0123456789abcdef_${"A".repeat(43)} and Authorization: Basic dXNlcjpwYXNzd29yZA==`,
+      secretKey: "s",
+      passphrase: "p",
+    });
+    assert.deepEqual([...kinds].sort(), ["basic-credentials", "portcullis-api-key", "secret-field"]);
+    assert.equal(value.secretKey, "[REDACTED:secret-field]");
+  });
+});

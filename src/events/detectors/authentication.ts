@@ -7,16 +7,21 @@ import { SlidingCounter, SlidingDistinct } from "./windows.ts";
 
 interface Failure {
   readonly address: string | undefined;
+  /** A principal whose genuine credential failed: evidence about that principal. */
   readonly principal: string | undefined;
+  /** Whoever the credential claimed to be, verified or not: identities tried from an address. */
+  readonly claimed: string | undefined;
 }
 
 function failureOf(event: StampedEvent): Failure | undefined {
   if (event.type !== "auth_failure") return undefined;
-  const claimed = event.details.principal;
+  const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
   const address = event.ctx?.clientAddress ?? event.details.address;
+  const principal = text(event.details.principal);
   return {
-    address: typeof address === "string" ? address : undefined,
-    principal: typeof claimed === "string" && claimed !== "" ? claimed : undefined,
+    address: text(address),
+    principal,
+    claimed: text(event.details.claimed) ?? principal,
   };
 }
 
@@ -29,13 +34,15 @@ export function bruteForceDetector(config: DetectionConfig): Detector {
     observe(event, now): Detection | undefined {
       const failure = failureOf(event);
       if (!failure) return undefined;
-      const detection = (key: string, summary: string): Detection => ({
+      const detection = (key: string, summary: string, address: string | undefined): Detection => ({
         kind: "brute_force",
         severity: "high",
         key,
         summary,
         ctx: event.ctx,
-        address: failure.address,
+        // Only an address that crossed its own threshold may be blocked: a principal attacked from
+        // many addresses must not get whichever address failed last (perhaps its owner's) blocked.
+        address,
         details: { address: failure.address, principal: failure.principal, failures, windowMs },
       });
       // Both counts move on every failure; one detection covers both, so that one attacker
@@ -49,10 +56,12 @@ export function bruteForceDetector(config: DetectionConfig): Detector {
         ? detection(
             `address:${failure.address}`,
             `${failures} authentication failures from ${failure.address} within ${windowMs} ms`,
+            failure.address,
           )
         : detection(
             `principal:${failure.principal}`,
             `${failures} authentication failures for ${failure.principal} within ${windowMs} ms`,
+            undefined,
           );
     },
   };
@@ -65,8 +74,8 @@ export function credentialStuffingDetector(config: DetectionConfig): Detector {
     kind: "credential_stuffing",
     observe(event, now): Detection | undefined {
       const failure = failureOf(event);
-      if (!failure?.address || !failure.principal) return undefined;
-      if (tried.add(failure.address, failure.principal, now) < principals) return undefined;
+      if (!failure?.address || !failure.claimed) return undefined;
+      if (tried.add(failure.address, failure.claimed, now) < principals) return undefined;
       tried.reset(failure.address);
       return {
         kind: "credential_stuffing",

@@ -20,8 +20,10 @@ export interface TokenRejection {
   /** RFC 6750 error: invalid_token for anything wrong with the token itself. */
   readonly error: "invalid_token";
   readonly description: string;
-  /** The subject the token claimed, unverified (for brute-force detection only). */
+  /** The subject the token claimed (unverified unless `signed`). */
   readonly claimedSubject: string | undefined;
+  /** True when the signature verified and a claim check failed (expired, wrong audience). */
+  readonly signed: boolean;
 }
 
 interface IssuerVerifier {
@@ -67,11 +69,12 @@ export class AccessTokenVerifier {
     try {
       unverified = decodeJwt(token);
     } catch {
-      return reject("the token is not a JWT", undefined);
+      return reject("the token is not a JWT", undefined, false);
     }
     const claimed = typeof unverified.sub === "string" ? unverified.sub.slice(0, 200) : undefined;
     const issuer = typeof unverified.iss === "string" ? this.issuers.get(unverified.iss) : undefined;
-    if (!issuer) return reject("the token's issuer is not trusted", claimed);
+    // Who a forged token claims to be is no evidence against that principal.
+    if (!issuer) return reject("the token's issuer is not trusted", claimed, false);
     try {
       const { payload } = await jwtVerify(token, issuer.keys, {
         issuer: issuer.issuer,
@@ -84,7 +87,9 @@ export class AccessTokenVerifier {
     } catch (err) {
       // The issuer's keys could not be had: not the caller's fault, and not a failed login.
       if (isVerifierFault(err)) throw err;
-      return reject(describe(err), claimed);
+      const signed =
+        err instanceof joseErrors.JWTExpired || err instanceof joseErrors.JWTClaimValidationFailed;
+      return reject(describe(err), claimed, signed);
     }
   }
 
@@ -121,8 +126,8 @@ export function isRejection(value: Principal | TokenRejection): value is TokenRe
   return "error" in value;
 }
 
-function reject(description: string, claimedSubject: string | undefined): TokenRejection {
-  return { error: "invalid_token", description, claimedSubject };
+function reject(description: string, claimedSubject: string | undefined, signed = false): TokenRejection {
+  return { error: "invalid_token", description, claimedSubject, signed };
 }
 
 /** Errors in fetching or reading the issuer's keys, as opposed to errors in the token. */

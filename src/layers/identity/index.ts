@@ -16,8 +16,10 @@ export type Authentication =
       readonly error: GatewayError;
       /** The WWW-Authenticate header to send with a 401. */
       readonly challenge: string | undefined;
-      /** Who the credential claimed to be (unverified), for detectors. */
+      /** Who the credential claimed to be (unverified), for detectors that count identities tried. */
       readonly claimed: string | undefined;
+      /** Whose genuine credential failed (a verified signature, or an API key id): evidence about that principal. */
+      readonly principal: string | undefined;
       /** Whether this counts as a failed authentication (a wrong credential), not a missing one. */
       readonly attempted: boolean;
     };
@@ -94,14 +96,20 @@ export class Authenticator {
         if (!this.keys) return this.fail("API keys are not accepted here", "invalid_token", true);
         const checked = this.keys.verify(credential);
         if ("rejected" in checked)
-          return this.fail(checked.rejected, "invalid_token", true, checked.keyId && `key:${checked.keyId}`);
+          return this.fail(checked.rejected, "invalid_token", true, {
+            claimed: checked.keyId && `key:${checked.keyId}`,
+            principal: checked.keyId && `key:${checked.keyId}`,
+          });
         return { ok: true, principal: checked };
       }
       if (!this.tokens.enabled)
         return this.fail("bearer tokens are not accepted here", "invalid_token", true);
       const verified = await this.tokens.verify(credential);
       if (isRejection(verified))
-        return this.fail(verified.description, "invalid_token", true, verified.claimedSubject);
+        return this.fail(verified.description, "invalid_token", true, {
+          claimed: verified.claimedSubject,
+          principal: verified.signed ? verified.claimedSubject : undefined,
+        });
       return { ok: true, principal: verified };
     } catch {
       // Fail-secure: a key store that cannot be read, an issuer that cannot be reached.
@@ -113,6 +121,7 @@ export class Authenticator {
         }),
         challenge: undefined,
         claimed: undefined,
+        principal: undefined,
         attempted: false,
       };
     }
@@ -123,7 +132,7 @@ export class Authenticator {
     description: string | undefined,
     error: "invalid_request" | "invalid_token" | undefined,
     attempted: boolean,
-    claimed?: string,
+    who: { claimed?: string; principal?: string } = {},
   ): Authentication {
     const parts = [`Bearer realm="portcullis"`];
     const metadata = this.metadataUrl();
@@ -137,7 +146,8 @@ export class Authenticator {
       ok: false,
       error: new GatewayError("PORTCULLIS_E_UNAUTHENTICATED", description, { layer: "identity", rule }),
       challenge: parts.join(", "),
-      claimed,
+      claimed: who.claimed,
+      principal: who.principal,
       attempted,
     };
   }
