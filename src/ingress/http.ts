@@ -22,7 +22,7 @@ import { ModernResponder } from "./modern.ts";
 import { TransportSession } from "./transportSession.ts";
 import { networkGuard } from "../layers/network/index.ts";
 import { Authenticator } from "../layers/identity/index.ts";
-import type { Principal } from "../pipeline/types.ts";
+import { principalKey, type Principal } from "../pipeline/types.ts";
 
 export interface HttpIngressOptions {
   readonly gateway: Gateway;
@@ -96,7 +96,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     res: ServerResponse,
   ): boolean {
     const owner = session?.origin.principal;
-    if (!owner || owner.id === principal.id) {
+    if (!owner || principalKey(owner) === principalKey(principal)) {
       // The newest credential presented for the session decides how long its streams may stay.
       if (session) session.credentialExpiresAt = principal.expiresAt;
       return true;

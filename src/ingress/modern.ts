@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { GatewayError, toWireError } from "../errors.ts";
 import type { Gateway } from "../gateway.ts";
 import { MODERN_VERSIONS } from "../protocol.ts";
-import { type Principal, type RequestContext } from "../pipeline/types.ts";
+import { principalKey, type Principal, type RequestContext } from "../pipeline/types.ts";
 import {
   ClientSession,
   sessionDigest,
@@ -238,7 +238,8 @@ export class ModernResponder {
     const clientName = typeof info?.name === "string" ? info.name : "unknown";
     // The client name is self-declared: it separates an authenticated principal's agents, but for
     // anonymous callers only the network address tells one caller from another.
-    const who = principal.kind === "anonymous" ? `${principal.id}@${clientAddress ?? "?"}` : principal.id;
+    const who =
+      principal.kind === "anonymous" ? `${principal.id}@${clientAddress ?? "?"}` : principalKey(principal);
     const key = `${who}\u0000${clientName}`;
     // The id never leaves the gateway; derived from the key, so that its digest names this
     // principal and client on every node and a revocation outlives the state it ended.

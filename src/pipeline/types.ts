@@ -23,6 +23,16 @@ export interface Principal {
   readonly amr?: readonly string[];
 }
 
+/**
+ * What makes two principals the same for binding sessions and stateless state: the id within its
+ * authentication method and issuer (and, for API keys, the key itself), so that one issuer's `sub`
+ * can never pass for another's, nor a new key for a revoked one of the same name.
+ */
+export function principalKey(principal: Principal): string {
+  const key = principal.authMethod === "api-key" ? (principal.clientId ?? "") : "";
+  return [principal.authMethod, principal.issuer ?? "", key, principal.id].join("\u0000");
+}
+
 export const anonymousPrincipal: Principal = Object.freeze({
   id: "anonymous",
   kind: "anonymous",

@@ -166,6 +166,7 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     ["signed for another audience", () => token({ aud: "https://other.example.test/mcp" })],
     ["from an untrusted issuer", () => token({ iss: "https://evil.example.test" })],
     ["expired", () => token({ exp: Math.floor(Date.now() / 1000) - 600 })],
+    ["whose subject poses as an API key", () => token({ sub: "key:ci-bot" })],
     ["signed with another key", () => token({}, otherKey)],
     [
       "with alg none",
@@ -175,9 +176,13 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
       },
     ],
   ];
-  for (const [what, make] of forged) {
+  for (const [index, [what, make]] of forged.entries()) {
     it(`rejects a token ${what}`, async () => {
-      const reply = await post(gateway.url, { authorization: `Bearer ${await make()}` }, "127.0.0.9");
+      const reply = await post(
+        gateway.url,
+        { authorization: `Bearer ${await make()}` },
+        `127.0.1.${index + 1}`,
+      );
       assert.equal(reply.status, 401);
       assert.match(String(reply.challenge), /error="invalid_token"/);
       assert.equal(reply.body.error?.data.layer, "identity");
@@ -185,7 +190,7 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
   }
 
   it("refuses credentials in the query string", async () => {
-    const reply = await post(`${gateway.url}?access_token=${await token()}`, {}, "127.0.0.9");
+    const reply = await post(`${gateway.url}?access_token=${await token()}`, {}, "127.0.0.8");
     assert.equal(reply.status, 401);
     assert.match(String(reply.challenge), /error="invalid_request"/);
   });

@@ -83,7 +83,11 @@ export class AccessTokenVerifier {
         clockTolerance: this.config.jwt?.clockSkewSeconds ?? 30,
         requiredClaims: ["exp", "sub"],
       });
-      return this.principalOf(payload, issuer.issuer);
+      const principal = this.principalOf(payload, issuer.issuer);
+      // Ids the gateway gives its own principals cannot be claimed by a token.
+      if (RESERVED_ID.test(principal.id))
+        return reject("the token's subject uses a reserved form", claimed, true);
+      return principal;
     } catch (err) {
       // The issuer's keys could not be had: not the caller's fault, and not a failed login.
       if (isVerifierFault(err)) throw err;
@@ -125,6 +129,9 @@ export class AccessTokenVerifier {
 export function isRejection(value: Principal | TokenRejection): value is TokenRejection {
   return "error" in value;
 }
+
+/** The forms of the gateway's own principal ids: API keys, the local user, anonymous callers. */
+const RESERVED_ID = /^(?:key:|local:|anonymous(?:@|$))/;
 
 function reject(description: string, claimedSubject: string | undefined, signed = false): TokenRejection {
   return { error: "invalid_token", description, claimedSubject, signed };
