@@ -21,6 +21,7 @@ import { describePostgres } from "./audit/postgresConnection.ts";
 import type { AuditSink } from "./audit/sink.ts";
 import { hostname } from "node:os";
 import { DetectionEngine } from "./events/detection.ts";
+import { ClientAddressResolver } from "./layers/network/clientAddress.ts";
 import type { StampedEvent } from "./events/bus.ts";
 import { Enforcements } from "./state/enforcements.ts";
 import { MemoryStateStore } from "./state/memoryStore.ts";
@@ -85,8 +86,17 @@ export async function runGateway(options: RunOptions): Promise<void> {
     detection: loaded.config.detection,
     responses: loaded.config.responses,
     onResponse: (action, kind) => metrics.observeResponse(action, kind),
+    protectedAddress: (address) => trustedProxies().isTrustedProxy(address),
   });
   detection.start();
+  const initialProxies = loaded.config.server.trustedProxies;
+  let proxies = { list: initialProxies, resolver: new ClientAddressResolver(initialProxies) };
+  /** The trusted proxies of the running config. */
+  function trustedProxies(): ClientAddressResolver {
+    const list = loaded.config.server.trustedProxies;
+    if (list !== proxies.list) proxies = { list, resolver: new ClientAddressResolver(list) };
+    return proxies.resolver;
+  }
   const decisionLogger = createDecisionLogger(loaded.config.logging.level);
   // Off by default: then the OpenTelemetry SDK is not even loaded, and no message makes a span.
   const tracing = loaded.config.tracing.enabled

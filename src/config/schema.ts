@@ -1,5 +1,6 @@
 // The one schema of the Portcullis config file: types, defaults and documentation live here and
 // nowhere else; `npm run schema` derives docs/config.schema.json from it for editors.
+import { isIP } from "node:net";
 import { z } from "zod";
 import { detectionSection, responsesSection } from "./detectionSchema.ts";
 import { identitySection } from "./identitySchema.ts";
@@ -104,6 +105,21 @@ const serverSection = z
       .default("127.0.0.1")
       .describe(
         "Address the HTTP ingress listens on. Off loopback the gateway refuses to start without identity (identity.jwt or identity.apiKeys) and, until its own TLS listener exists, without allowPlaintext.",
+      ),
+    trustedProxies: z
+      .array(
+        z.string().refine((entry) => {
+          const [address = "", prefix] = entry.split("/");
+          const family = isIP(address);
+          if (family === 0) return false;
+          if (prefix === undefined) return true;
+          const bits = Number(prefix);
+          return /^\d+$/.test(prefix) && bits >= 0 && bits <= (family === 4 ? 32 : 128);
+        }, "an IP address or CIDR range, e.g. 10.0.0.0/8"),
+      )
+      .default([])
+      .describe(
+        "Load balancers and proxies whose X-Forwarded-For is believed: the client is the right-most address not listed here. Never blocked by a detector's response.",
       ),
     allowPlaintext: z
       .boolean()

@@ -18,6 +18,8 @@ export interface DetectionEngineOptions {
   /** Told of each response carried out (metrics). */
   readonly onResponse?: (action: ResponseAction["action"], detection: Detection["kind"]) => void;
   readonly now?: () => number;
+  /** Addresses never blocked (the trusted proxies every client comes through). */
+  readonly protectedAddress?: (address: string) => boolean;
 }
 
 export class DetectionEngine {
@@ -92,6 +94,13 @@ export class DetectionEngine {
         // A detection about an address names it; one about a caller's behaviour blocks where it
         // came from; one about a principal attacked from many places blocks nobody.
         target = found.address ?? (found.kind === "brute_force" ? undefined : found.ctx?.clientAddress);
+        if (target && this.options.protectedAddress?.(target)) {
+          this.options.logger.warn(
+            { address: target, detection: found.kind },
+            "not blocking a trusted proxy's address (its clients are told apart by X-Forwarded-For)",
+          );
+          target = undefined;
+        }
         if (target) until = (await enforcements.blockAddress(target, action.forMs, reason, found.kind)).until;
         break;
       }

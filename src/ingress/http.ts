@@ -21,6 +21,7 @@ import { rpcError, sendError, sendJson } from "./respond.ts";
 import { ModernResponder } from "./modern.ts";
 import { TransportSession } from "./transportSession.ts";
 import { networkGuard } from "../layers/network/index.ts";
+import { ClientAddressResolver } from "../layers/network/clientAddress.ts";
 import { Authenticator } from "../layers/identity/index.ts";
 import { principalKey, type Principal } from "../pipeline/types.ts";
 
@@ -56,6 +57,16 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     config: options.config().identity,
     authenticator: new Authenticator(options.config().identity, options.baseDir()),
   };
+  let proxies = {
+    list: options.config().server.trustedProxies,
+    resolver: new ClientAddressResolver(options.config().server.trustedProxies),
+  };
+  /** Who the client is, network-wise, under the running config's trusted proxies. */
+  const clientAddresses = (): ClientAddressResolver => {
+    const list = options.config().server.trustedProxies;
+    if (list !== proxies.list) proxies = { list, resolver: new ClientAddressResolver(list) };
+    return proxies.resolver;
+  };
   /** The authenticator of the running config (rebuilt when a reload changes the identity section). */
   const authenticator = (): Authenticator => {
     const current = options.config().identity;
@@ -65,9 +76,12 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   };
 
   /** Authenticates one request; a refusal is answered here (and raises an event). */
-  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<Principal | undefined> {
+  async function authenticate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    address: string | undefined,
+  ): Promise<Principal | undefined> {
     const outcome = await authenticator().authenticate(req);
-    const address = req.socket.remoteAddress;
     if (outcome.ok) {
       if (outcome.principal.authMethod !== "none")
         gateway.reportAuthentication("auth_success", address, {
@@ -101,7 +115,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       if (session) session.credentialExpiresAt = principal.expiresAt;
       return true;
     }
-    gateway.reportAuthentication("session_binding_violation", req.socket.remoteAddress, {
+    gateway.reportAuthentication("session_binding_violation", clientAddresses().resolve(req), {
       principal: principal.id,
       owner: owner.id,
       session: session.digest,
@@ -130,7 +144,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
 
   /** A blocked address learns why and for how long; the connection is not kept alive for it. */
   function refuseAddress(res: ServerResponse, refused: GatewayError): void {
-    gateway.reportBlocked(res.req.socket.remoteAddress, refused);
+    gateway.reportBlocked(clientAddresses().resolve(res.req), refused);
     res.setHeader("retry-after", String(Number(refused.data?.retryAfterSeconds ?? 60)));
     res.setHeader("connection", "close");
     sendError(res, refused);
@@ -146,11 +160,12 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       const upstreams = gateway.upstreamStatus().map(({ name, state }) => ({ name, state }));
       return sendJson(res, ready ? 200 : 503, { ready, upstreams });
     }
-    const refused = network.admit(req.socket.remoteAddress);
+    const clientAddress = clientAddresses().resolve(req);
+    const refused = network.admit(clientAddress);
     if (refused) return refuseAddress(res, refused);
     if (path === "/metrics" && options.metrics && config.server.metrics) {
       // Detection counters and upstream states are for operators: credentials like any other call.
-      if (authenticator().required && !(await authenticate(req, res))) return;
+      if (authenticator().required && !(await authenticate(req, res, clientAddress))) return;
       const text = await options.metrics.render();
       res.writeHead(200, { "content-type": options.metrics.contentType });
       res.end(text);
@@ -164,7 +179,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     if (rebinding) return sendError(res, rebinding);
     if (!accepting) return sendError(res, new GatewayError("PORTCULLIS_E_SHUTTING_DOWN"));
 
-    const principal = await authenticate(req, res);
+    const principal = await authenticate(req, res, clientAddress);
     if (!principal) return;
     const sessionId = header(req, "mcp-session-id");
     const revoked = sessionId ? gateway.enforcements.sessionRevoked(sessionDigest(sessionId)) : undefined;
@@ -221,7 +236,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
         rpcError(isId(id) ? id : null, outcome.code, outcome.message, outcome.data),
       );
     }
-    if (outcome.kind === "modern") return modern.respond(req, res, outcome, principal);
+    if (outcome.kind === "modern") return modern.respond(req, res, outcome, principal, clientAddress);
 
     if (sessionId) {
       const existing = sessions.get(sessionId);
@@ -250,7 +265,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       gateway,
       transport,
       kind: "http",
-      clientAddress: req.socket.remoteAddress,
+      clientAddress,
       principal,
       sessionId: () => transport.sessionId,
       onClosed: () => {

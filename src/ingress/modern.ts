@@ -75,6 +75,7 @@ export class ModernResponder {
     res: ServerResponse,
     route: InboundModernRoute,
     principal: Principal,
+    clientAddress: string | undefined,
   ): Promise<void> {
     const message = route.message;
     const params = message.params;
@@ -91,7 +92,7 @@ export class ModernResponder {
       return;
     }
     const meta = (params?._meta ?? {}) as Record<string, unknown>;
-    const session = this.sessionFor(principal, meta, req.socket.remoteAddress);
+    const session = this.sessionFor(principal, meta, clientAddress);
     if (session instanceof GatewayError) {
       sendError(res, session);
       return;
@@ -104,7 +105,7 @@ export class ModernResponder {
         transport: "http",
         era: "modern",
         protocolVersion: MODERN_VERSIONS[0],
-        clientAddress: req.socket.remoteAddress,
+        clientAddress,
         principal,
         traceCarrier: carrierFromNodeHeaders(req.headers),
       },

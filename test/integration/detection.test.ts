@@ -136,3 +136,62 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     }
   });
 });
+
+const envelope = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+  "io.modelcontextprotocol/clientCapabilities": {},
+};
+
+describe("detections behind a trusted proxy", () => {
+  let gateway: RunningGateway;
+  before(async () => {
+    gateway = await startGateway(`version: 1
+server:
+  trustedProxies: ["127.0.0.6"]
+detection:
+  privilegeProbing: { denials: 2, windowMs: 60000 }
+responses:
+  privilege_probing: [{ action: block-address, forMs: 60000 }]
+upstreams:
+${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}`);
+  });
+  after(async () => gateway?.stop());
+
+  const probe = (id: number) => ({
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: { name: "probe__delete_all", arguments: {}, _meta: envelope },
+  });
+  const modern = {
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": "tools/call",
+    "mcp-name": "probe__delete_all",
+  };
+
+  it("blocks the client named by the proxy, not the proxy nor its other clients", async () => {
+    for (const id of [1, 2])
+      await postFrom(gateway.url, "127.0.0.6", probe(id), { ...modern, "x-forwarded-for": "203.0.113.7" });
+    const attacker = await postFrom(gateway.url, "127.0.0.6", probe(3), {
+      ...modern,
+      "x-forwarded-for": "203.0.113.7",
+    });
+    assert.equal(attacker.status, 403);
+    assert.equal(attacker.body.error?.data.code, "PORTCULLIS_E_ADDRESS_BLOCKED");
+    const other = await postFrom(
+      gateway.url,
+      "127.0.0.6",
+      { jsonrpc: "2.0", id: 4, method: "tools/list", params: { _meta: envelope } },
+      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list", "x-forwarded-for": "198.51.100.2" },
+    );
+    assert.equal(other.status, 200, "another client behind the same proxy carries on");
+  });
+
+  it("does not let a client that is not a proxy choose its address with the header", async () => {
+    for (const id of [1, 2])
+      await postFrom(gateway.url, "127.0.0.7", probe(id), { ...modern, "x-forwarded-for": "198.51.100.99" });
+    const direct = await postFrom(gateway.url, "127.0.0.7", probe(3), modern);
+    assert.equal(direct.status, 403, "the block fell on the real peer");
+  });
+});

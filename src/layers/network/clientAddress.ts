@@ -1,0 +1,44 @@
+// The client's address as the network layer sees it: the connection's peer, or, when the peer is a
+// trusted proxy (`server.trustedProxies`), the right-most X-Forwarded-For entry that is not one of
+// those proxies. Entries left of it were written by the client and are never believed.
+import type { IncomingMessage } from "node:http";
+import { BlockList, isIP } from "node:net";
+import { normalizeAddress } from "../../state/enforcements.ts";
+
+export class ClientAddressResolver {
+  private readonly trusted = new BlockList();
+  private readonly any: boolean;
+
+  /** `proxies`: addresses or CIDR ranges (`10.0.0.0/8`, `fd00::/8`). */
+  constructor(proxies: readonly string[]) {
+    for (const entry of proxies) {
+      const [address = "", prefix] = entry.split("/");
+      const family = isIP(address) === 6 ? "ipv6" : "ipv4";
+      if (prefix === undefined) this.trusted.addAddress(address, family);
+      else this.trusted.addSubnet(address, Number(prefix), family);
+    }
+    this.any = proxies.length > 0;
+  }
+
+  isTrustedProxy(address: string | undefined): boolean {
+    if (!this.any || address === undefined) return false;
+    const normal = normalizeAddress(address);
+    return this.trusted.check(normal, isIP(normal) === 6 ? "ipv6" : "ipv4");
+  }
+
+  resolve(req: IncomingMessage): string | undefined {
+    const peer = req.socket.remoteAddress;
+    if (!this.isTrustedProxy(peer)) return peer;
+    const hops = (req.headersDistinct["x-forwarded-for"] ?? [])
+      .join(",")
+      .split(",")
+      .map((hop) => hop.trim())
+      .filter(Boolean);
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i] ?? "";
+      if (isIP(hop) === 0) return peer; // a malformed chain proves nothing: the proxy is the client
+      if (!this.isTrustedProxy(hop)) return normalizeAddress(hop);
+    }
+    return hops[0] === undefined ? peer : normalizeAddress(hops[0]);
+  }
+}
