@@ -279,7 +279,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   const sweeper = setInterval(() => {
     const { sessionIdleTimeoutMs, sessionMaxLifetimeMs } = options.config().server;
     const now = Date.now();
-    modern.sweep(sessionIdleTimeoutMs);
+    modern.sweep(sessionIdleTimeoutMs, sessionMaxLifetimeMs);
     for (const [id, entry] of sessions) {
       const session = entry.bridge.session;
       if (!session) continue;

@@ -273,10 +273,18 @@ export class ModernResponder {
   }
 
   /** Closes the state of clients idle for longer than `idleMs`. */
-  sweep(idleMs: number): void {
+  /**
+   * Closes the state of clients idle for longer than `idleMs`, and of any older than
+   * `maxLifetimeMs` however busy (its listen streams end; the client simply opens new ones).
+   */
+  sweep(idleMs: number, maxLifetimeMs: number): void {
     const now = Date.now();
     for (const [key, session] of this.sessions) {
       const channel = session.channel as StatelessChannel;
+      if (now - session.createdAt > maxLifetimeMs) {
+        session.terminate?.();
+        continue;
+      }
       // Open listen streams and pending input rounds are activity, however quiet.
       if (channel.listeners.size > 0 || channel.rounds.pending > 0) session.touch();
       if (now - session.lastSeen <= idleMs) continue;

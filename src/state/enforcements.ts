@@ -38,6 +38,7 @@ export class Enforcements {
   private readonly mirror = new Map<string, Enforcement>();
   private readonly listeners = new Set<(enforcement: Enforcement) => void>();
   private unsubscribe: Unsubscribe | undefined;
+  private pruner: NodeJS.Timeout | undefined;
   private readonly store: StateStore;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -50,6 +51,8 @@ export class Enforcements {
 
   /** Loads what is in force (another node may have set it) and follows changes from then on. */
   async start(): Promise<void> {
+    this.pruner = setInterval(() => this.prune(), 60_000);
+    this.pruner.unref();
     this.unsubscribe = this.store.subscribe(CHANNEL, (message) => this.apply(message));
     for (const member of await this.store.members(INDEX)) {
       const text = await this.store.get(`enf:${member}`);
@@ -63,6 +66,7 @@ export class Enforcements {
 
   stop(): void {
     this.unsubscribe?.();
+    if (this.pruner) clearInterval(this.pruner);
   }
 
   /** Called for every enforcement that comes into force, on whichever node set it. */
@@ -93,13 +97,15 @@ export class Enforcements {
   ): Promise<Enforcement> {
     // Counted in thousandths, so that concurrent lowerings on several nodes add up atomically.
     const total = await this.store.increment(`enf:trust:${principal}:sum`, Math.round(by * 1000), forMs);
+    // The shared sum may have expired before a lowering still in force here: never shrink it.
+    const inForce = this.active(`trust:${principal}`)?.amount ?? 0;
     return this.put({
       kind: "trust",
       subject: principal,
       forMs,
       reason,
       source,
-      amount: Math.min(1, total / 1000),
+      amount: Math.min(1, Math.max(total / 1000, inForce + by)),
     });
   }
 
@@ -189,8 +195,14 @@ export class Enforcements {
     if (!enforcement) return undefined;
     if (enforcement.until <= this.now()) {
       this.mirror.delete(key);
+      void this.store.removeFromSet(INDEX, key).catch(() => undefined);
       return undefined;
     }
     return enforcement;
+  }
+
+  /** Drops what has expired from the mirror and the shared index (a flood of blocks must not pile up). */
+  prune(): void {
+    for (const key of [...this.mirror.keys()]) this.active(key);
   }
 }

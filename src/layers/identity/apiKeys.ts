@@ -103,8 +103,7 @@ export class ApiKeyVerifier {
     const equal = timingSafeEqual(digest(match[2]), expected);
     if (!entry || !equal) return { rejected: "the API key is not valid", keyId };
     if (entry.revoked) return { rejected: "the API key was revoked", keyId };
-    if (entry.expires && Date.parse(entry.expires) <= now)
-      return { rejected: "the API key has expired", keyId };
+    if (expired(entry, now)) return { rejected: "the API key has expired", keyId };
     return {
       id: `key:${entry.name}`,
       kind: "agent",
@@ -119,7 +118,7 @@ export class ApiKeyVerifier {
   isActive(keyId: string, now = Date.now()): boolean {
     this.reloadIfChanged();
     const entry = this.entries.get(keyId);
-    return entry !== undefined && !entry.revoked && !(entry.expires && Date.parse(entry.expires) <= now);
+    return entry !== undefined && !entry.revoked && !expired(entry, now);
   }
 
   /** A stat per check: revocations written by `portcullis keys revoke` apply to the next request. */
@@ -136,4 +135,11 @@ export class ApiKeyVerifier {
     this.entries = new Map(file.keys.map((k) => [k.id, k]));
     this.seen = stamp;
   }
+}
+
+/** An expiry that cannot be read counts as past (fail-secure). */
+function expired(entry: ApiKeyEntry, now: number): boolean {
+  if (entry.expires === undefined) return false;
+  const at = Date.parse(entry.expires);
+  return Number.isNaN(at) || at <= now;
 }
