@@ -15,6 +15,8 @@ export interface AuditBody {
   readonly correlationId: string;
   readonly principal: string;
   readonly authMethod: string;
+  /** The device or service of a verified client certificate, when there was one. */
+  readonly device?: string;
   /** A digest of the session id, never the id. */
   readonly session: string | undefined;
   readonly client: string | undefined;
@@ -52,6 +54,7 @@ export function auditBody(
     correlationId: ctx.id,
     principal: ctx.principal.id,
     authMethod: ctx.principal.authMethod,
+    ...(ctx.principal.device ? { device: ctx.principal.device.id } : {}),
     session: ctx.sessionDigest,
     client: ctx.clientAddress,
     transport: ctx.transport,

@@ -106,6 +106,33 @@ const serverSection = z
       .describe(
         "Address the HTTP ingress listens on. Off loopback the gateway refuses to start without identity (identity.jwt or identity.apiKeys) and, until its own TLS listener exists, without allowPlaintext.",
       ),
+    tls: z
+      .strictObject({
+        certFile: z.string().min(1).describe("Server certificate chain (PEM), relative to the config file."),
+        keyFile: z.string().min(1).describe("Server private key (PEM)."),
+        clientCaFile: z
+          .string()
+          .optional()
+          .describe("CA certificates (PEM) that client certificates must chain to (mutual TLS)."),
+        clientCertificates: z
+          .enum(["off", "optional", "required"])
+          .default("off")
+          .describe(
+            "Mutual TLS: off; optional (a presented certificate must verify and identifies the device or service); required (the handshake fails without one).",
+          ),
+        minVersion: z
+          .enum(["TLSv1.2", "TLSv1.3"])
+          .default("TLSv1.2")
+          .describe("Oldest TLS version accepted."),
+      })
+      .refine((tls) => tls.clientCertificates === "off" || tls.clientCaFile !== undefined, {
+        message: "mutual TLS needs clientCaFile: the CA client certificates must chain to",
+        path: ["clientCaFile"],
+      })
+      .optional()
+      .describe(
+        "Serve HTTPS (TLS 1.2+ with ECDHE/DHE and AEAD ciphers only), optionally with client certificates.",
+      ),
     trustedProxies: z
       .array(
         z.string().refine((entry) => {
@@ -558,19 +585,23 @@ export type HttpUpstreamConfig = z.output<typeof httpUpstream>;
  */
 export function exposureProblems(
   host: string,
-  config: { server: { allowPlaintext: boolean }; identity: { jwt?: unknown; apiKeys?: unknown } },
+  config: {
+    server: { allowPlaintext: boolean; tls?: { clientCertificates: string } };
+    identity: { jwt?: unknown; apiKeys?: unknown };
+  },
 ): { path: string[]; message: string }[] {
   if (isLoopbackHost(host)) return [];
   const problems: { path: string[]; message: string }[] = [];
-  if (!config.identity.jwt && !config.identity.apiKeys)
+  const mutualTls = config.server.tls !== undefined && config.server.tls.clientCertificates !== "off";
+  if (!config.identity.jwt && !config.identity.apiKeys && !mutualTls)
     problems.push({
       path: ["server", "host"],
-      message: `listening on ${host} (off loopback) needs authentication: configure identity.jwt or identity.apiKeys`,
+      message: `listening on ${host} (off loopback) needs authentication: configure identity.jwt, identity.apiKeys or mutual TLS`,
     });
-  if (!config.server.allowPlaintext)
+  if (!config.server.tls && !config.server.allowPlaintext)
     problems.push({
       path: ["server", "allowPlaintext"],
-      message: `listening on ${host} (off loopback) serves plain HTTP: put a TLS-terminating proxy in front and set server.allowPlaintext`,
+      message: `listening on ${host} (off loopback) serves plain HTTP: configure server.tls, or put a TLS-terminating proxy in front and set server.allowPlaintext`,
     });
   return problems;
 }

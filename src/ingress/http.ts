@@ -2,6 +2,8 @@
 // the SDK's inbound ladder (headers checked against the body); 2025-era clients get sessions with
 // SSE streams, 2026-07-28 requests are answered statelessly. Also /healthz and /readyz.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { tlsServerOptions } from "./tls.ts";
 import type { AddressInfo } from "node:net";
 import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
 import { classifyInboundRequest } from "@modelcontextprotocol/server";
@@ -53,9 +55,12 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   const sessions = new Map<string, LegacySession>();
   const modern = new ModernResponder(gateway, logger);
   const network = networkGuard(gateway.enforcements);
+  // The listener's TLS settings are read once, at start (the socket cannot change its mind later).
+  const tls = options.config().server.tls;
+  const mutualTls = tls?.clientCertificates ?? "off";
   let identity = {
     config: options.config().identity,
-    authenticator: new Authenticator(options.config().identity, options.baseDir()),
+    authenticator: new Authenticator(options.config().identity, options.baseDir(), mutualTls),
   };
   let proxies = {
     list: options.config().server.trustedProxies,
@@ -71,7 +76,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   const authenticator = (): Authenticator => {
     const current = options.config().identity;
     if (current !== identity.config)
-      identity = { config: current, authenticator: new Authenticator(current, options.baseDir()) };
+      identity = { config: current, authenticator: new Authenticator(current, options.baseDir(), mutualTls) };
     return identity.authenticator;
   };
 
@@ -131,13 +136,16 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   }
   let accepting = true;
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       logger.error({ err }, "unhandled error in the HTTP ingress");
       if (!res.headersSent) sendError(res, new GatewayError("PORTCULLIS_E_INTERNAL"));
       else res.end();
     });
-  });
+  };
+  const server: Server = tls
+    ? createHttpsServer(tlsServerOptions(tls, options.baseDir()), listener)
+    : createServer(listener);
   server.headersTimeout = 10_000;
   server.requestTimeout = 0; // SSE streams are long-lived; idle sessions are swept instead
   server.keepAliveTimeout = 5_000;
@@ -312,7 +320,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     server.listen(port, host, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}${options.config().server.path}`;
+  const url = `${tls ? "https" : "http"}://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}${options.config().server.path}`;
   logger.info({ url }, "HTTP ingress listening");
 
   return {

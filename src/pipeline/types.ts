@@ -21,6 +21,8 @@ export interface Principal {
   /** Authentication strength as the issuer stated it (`acr`, `amr`), for step-up decisions. */
   readonly acr?: string;
   readonly amr?: readonly string[];
+  /** The device or service a verified client certificate identifies (mutual TLS). */
+  readonly device?: { readonly id: string; readonly fingerprint: string };
 }
 
 /**

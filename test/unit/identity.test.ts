@@ -139,6 +139,23 @@ describe("exposure off loopback", () => {
     });
     assert.equal(guarded.success, true);
     assert.equal(configSchema.safeParse({ ...base, server: { host: "::1" } }).success, true);
+    const mutualTls = configSchema.safeParse({
+      ...base,
+      server: {
+        host: "0.0.0.0",
+        tls: { certFile: "c.pem", keyFile: "k.pem", clientCaFile: "ca.pem", clientCertificates: "required" },
+      },
+    });
+    assert.equal(
+      mutualTls.success,
+      true,
+      "HTTPS with required client certificates is both encrypted and authenticated",
+    );
+    const noCa = configSchema.safeParse({
+      ...base,
+      server: { tls: { certFile: "c.pem", keyFile: "k.pem", clientCertificates: "optional" } },
+    });
+    assert.deepEqual(noCa.error?.issues[0]?.path, ["server", "tls", "clientCaFile"]);
   });
 });
 

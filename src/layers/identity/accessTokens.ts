@@ -130,8 +130,8 @@ export function isRejection(value: Principal | TokenRejection): value is TokenRe
   return "error" in value;
 }
 
-/** The forms of the gateway's own principal ids: API keys, the local user, anonymous callers. */
-const RESERVED_ID = /^(?:key:|local:|anonymous(?:@|$))/;
+/** The forms of the gateway's own principal ids: API keys, the local user, certificates, anonymous callers. */
+const RESERVED_ID = /^(?:key:|local:|mtls:|anonymous(?:@|$))/;
 
 function reject(description: string, claimedSubject: string | undefined, signed = false): TokenRejection {
   return { error: "invalid_token", description, claimedSubject, signed };

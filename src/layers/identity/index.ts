@@ -2,6 +2,7 @@
 // own (a bearer JWT or an API key), whoever sent it and whatever session it names. Failures answer
 // as RFC 6750 and RFC 9728 say, so that clients can find the authorization server.
 import type { IncomingMessage } from "node:http";
+import type { TLSSocket } from "node:tls";
 import { resolve } from "node:path";
 import type { IdentityConfig } from "../../config/identitySchema.ts";
 import { GatewayError } from "../../errors.ts";
@@ -30,16 +31,18 @@ export class Authenticator {
   private readonly tokens: AccessTokenVerifier;
   private readonly keys: ApiKeyVerifier | undefined;
   private readonly config: IdentityConfig;
+  private readonly mutualTls: "off" | "optional" | "required";
 
-  constructor(config: IdentityConfig, baseDir: string) {
+  constructor(config: IdentityConfig, baseDir: string, mutualTls: "off" | "optional" | "required" = "off") {
     this.config = config;
+    this.mutualTls = mutualTls;
     this.tokens = new AccessTokenVerifier(config, baseDir);
     this.keys = config.apiKeys ? new ApiKeyVerifier(resolve(baseDir, config.apiKeys.file)) : undefined;
   }
 
   /** True when HTTP callers must authenticate (any method is configured). */
   get required(): boolean {
-    return this.tokens.enabled || this.keys !== undefined;
+    return this.tokens.enabled || this.keys !== undefined || this.mutualTls !== "off";
   }
 
   /** The paths the protected resource metadata is served at (plain and path-suffixed, RFC 9728 §3.1). */
@@ -84,13 +87,26 @@ export class Authenticator {
     const apiKeyHeader = req.headersDistinct["x-api-key"] ?? [];
     if (authorization.length + apiKeyHeader.length > 1)
       return this.fail("send one credential per request", "invalid_request", true);
+    const device = this.deviceOf(req);
+    if (device === "untrusted")
+      return this.fail("the client certificate does not chain to a trusted CA", "invalid_request", true);
     const bearer = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization[0] ?? "")?.[1];
     const credential = bearer ?? apiKeyHeader[0];
     if (!credential) {
       if (authorization[0] !== undefined)
         return this.fail("the Authorization header is not a bearer token", "invalid_request", true);
+      // A verified certificate alone identifies a device or service.
+      if (device)
+        return {
+          ok: true,
+          principal: { id: `mtls:${device.id}`, kind: "service", roles: [], authMethod: "mtls", device },
+        };
       return this.fail(undefined, undefined, false);
     }
+    const withDevice = (principal: Principal): Authentication => ({
+      ok: true,
+      principal: device ? { ...principal, device } : principal,
+    });
     try {
       if (looksLikeApiKey(credential)) {
         if (!this.keys) return this.fail("API keys are not accepted here", "invalid_token", true);
@@ -100,7 +116,7 @@ export class Authenticator {
             claimed: checked.keyId && `key:${checked.keyId}`,
             principal: checked.keyId && `key:${checked.keyId}`,
           });
-        return { ok: true, principal: checked };
+        return withDevice(checked);
       }
       if (!this.tokens.enabled)
         return this.fail("bearer tokens are not accepted here", "invalid_token", true);
@@ -110,7 +126,7 @@ export class Authenticator {
           claimed: verified.claimedSubject,
           principal: verified.signed ? verified.claimedSubject : undefined,
         });
-      return { ok: true, principal: verified };
+      return withDevice(verified);
     } catch {
       // Fail-secure: a key store that cannot be read, an issuer that cannot be reached.
       return {
@@ -125,6 +141,22 @@ export class Authenticator {
         attempted: false,
       };
     }
+  }
+
+  /**
+   * The device a verified client certificate names (its first SAN URI, e.g. a SPIFFE id, else its
+   * subject CN), "untrusted" for a certificate that does not verify, undefined for none.
+   */
+  private deviceOf(req: IncomingMessage): Principal["device"] | "untrusted" | undefined {
+    const socket = req.socket as TLSSocket;
+    if (this.mutualTls === "off" || !socket.encrypted) return undefined;
+    const cert = socket.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) return undefined;
+    if (!socket.authorized) return "untrusted";
+    const uri = /(?:^|,\s*)URI:([^,]+)/.exec(cert.subjectaltname ?? "")?.[1];
+    const cn = typeof cert.subject?.CN === "string" ? cert.subject.CN : undefined;
+    const id = uri ?? (cn ? `cn:${cn}` : `sha256:${cert.fingerprint256}`);
+    return { id, fingerprint: cert.fingerprint256 };
   }
 
   /** A 401 with the challenge RFC 6750 and RFC 9728 describe. */
