@@ -110,6 +110,11 @@ export const errorCatalogue = {
     http: 401,
     message: "Authentication required",
   },
+  PORTCULLIS_E_INSUFFICIENT_SCOPE: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "The access token lacks a scope this request needs",
+  },
   PORTCULLIS_E_IDENTITY_UNAVAILABLE: {
     jsonRpc: JsonRpcCode.denied,
     http: 503,

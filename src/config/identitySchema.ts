@@ -100,6 +100,24 @@ export const identitySection = z
       })
       .optional()
       .describe("API keys for service agents (`Authorization: Bearer pk_…` or `X-API-Key`)."),
+    requiredScopes: z
+      .array(
+        z.strictObject({
+          scope: z.string().min(1).describe("The OAuth scope a token must carry."),
+          methods: z
+            .array(z.string())
+            .default(["*"])
+            .describe("MCP methods it applies to (`*`: every method)."),
+          tools: z
+            .array(z.string())
+            .optional()
+            .describe("For tools/call: public tool names (`*` wildcards) it applies to; default all."),
+        }),
+      )
+      .default([])
+      .describe(
+        "Scopes bearer tokens need for methods and tools; a token without one is answered 403 insufficient_scope naming it, so the client can ask for it.",
+      ),
     scopesSupported: z
       .array(z.string())
       .default([])

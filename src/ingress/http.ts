@@ -244,6 +244,16 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
         rpcError(isId(id) ? id : null, outcome.code, outcome.message, outcome.data),
       );
     }
+    const scopeRefusal = authenticator().missingScopes(principal, ...messageTarget(body));
+    if (scopeRefusal && !scopeRefusal.ok) {
+      gateway.reportAuthentication("authz_denied", clientAddress, {
+        principal: principal.id,
+        rule: "required-scope",
+        scope: scopeRefusal.error.data?.scope,
+      });
+      if (scopeRefusal.challenge) res.setHeader("www-authenticate", scopeRefusal.challenge);
+      return sendError(res, scopeRefusal.error);
+    }
     if (outcome.kind === "modern") return modern.respond(req, res, outcome, principal, clientAddress);
 
     if (sessionId) {
@@ -348,4 +358,13 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 function isId(id: unknown): id is string | number {
   return typeof id === "string" || typeof id === "number";
+}
+
+/** The method of a JSON-RPC message and, for tools/call, the tool it names. */
+function messageTarget(body: object): [string, string | undefined] {
+  const { method, params } = body as { method?: unknown; params?: { name?: unknown } };
+  return [
+    typeof method === "string" ? method : "",
+    typeof params?.name === "string" ? params.name : undefined,
+  ];
 }

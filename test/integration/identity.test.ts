@@ -68,7 +68,7 @@ describe("identity at the edge", () => {
     key: CryptoKey = signingKey,
     header: Record<string, unknown> = {},
   ) =>
-    new SignJWT({ roles: ["reader"], scope: "tools:read", ...claims })
+    new SignJWT({ roles: ["reader"], scope: "tools:read tools:call", ...claims })
       .setProtectedHeader({ alg: "ES256", kid: "k1", ...header })
       .setIssuer((claims.iss as string | undefined) ?? issuer)
       .setAudience((claims.aud as string | undefined) ?? resource)
@@ -98,6 +98,9 @@ identity:
         jwksUri: ${jwksUri}
         algorithms: [ES256]
   apiKeys: { file: keys.json }
+  requiredScopes:
+    - { scope: "tools:call", methods: ["tools/call"] }
+    - { scope: "memory:write", tools: ["probe__remember"] }
 detection:
   bruteForce: { failures: 6, windowMs: 60000 }
   credentialStuffing: { principals: 4, windowMs: 60000 }
@@ -160,6 +163,36 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     assert.ok(reporter.authorizations.length > 0);
     for (const header of reporter.authorizations)
       assert.ok(!header?.includes(clientToken), "no request carried it");
+  });
+
+  it("answers a token without a needed scope with 403 insufficient_scope naming it, and serves one with it", async () => {
+    const call = {
+      jsonrpc: "2.0",
+      id: 7,
+      method: "tools/call",
+      params: {
+        name: "probe__remember",
+        arguments: { value: "x" },
+        _meta: {
+          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+          "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+          "io.modelcontextprotocol/clientCapabilities": {},
+        },
+      },
+    };
+    const headers = (scope: string) => async () => ({
+      authorization: `Bearer ${await token({ scope })}`,
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/call",
+      "mcp-name": "probe__remember",
+    });
+    const lacking = await post(gateway.url, await headers("tools:call")(), "127.0.0.1", call);
+    assert.equal(lacking.status, 403);
+    assert.match(String(lacking.challenge), /error="insufficient_scope"/);
+    assert.match(String(lacking.challenge), /scope="memory:write"/);
+    assert.equal(lacking.body.error?.data.code, "PORTCULLIS_E_INSUFFICIENT_SCOPE");
+    const granted = await post(gateway.url, await headers("tools:call memory:write")(), "127.0.0.1", call);
+    assert.equal(granted.status, 200, JSON.stringify(granted.body));
   });
 
   const forged: [string, () => Promise<string>][] = [

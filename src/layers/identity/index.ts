@@ -9,6 +9,7 @@ import { GatewayError } from "../../errors.ts";
 import { anonymousPrincipal, type Principal } from "../../pipeline/types.ts";
 import { AccessTokenVerifier, isRejection } from "./accessTokens.ts";
 import { ApiKeyVerifier, looksLikeApiKey } from "./apiKeys.ts";
+import { namePatterns } from "../../federation/namePattern.ts";
 
 export type Authentication =
   | { readonly ok: true; readonly principal: Principal }
@@ -32,6 +33,8 @@ export class Authenticator {
   private readonly keys: ApiKeyVerifier | undefined;
   private readonly config: IdentityConfig;
   private readonly mutualTls: "off" | "optional" | "required";
+  private compiledScopes:
+    { scope: string; applies: (method: string, tool: string | undefined) => boolean }[] | undefined;
 
   constructor(config: IdentityConfig, baseDir: string, mutualTls: "off" | "optional" | "required" = "off") {
     this.config = config;
@@ -157,6 +160,56 @@ export class Authenticator {
     const cn = typeof cert.subject?.CN === "string" ? cert.subject.CN : undefined;
     const id = uri ?? (cn ? `cn:${cn}` : `sha256:${cert.fingerprint256}`);
     return { id, fingerprint: cert.fingerprint256 };
+  }
+
+  /**
+   * The scopes a bearer token lacks for a message (method, and tool name for tools/call): a 403
+   * with `insufficient_scope` naming them, or undefined when nothing is missing. Credentials other
+   * than OAuth tokens carry no scopes; roles decide for them (authorization layer).
+   */
+  missingScopes(principal: Principal, method: string, tool: string | undefined): Authentication | undefined {
+    if (principal.authMethod !== "bearer" || this.config.requiredScopes.length === 0) return undefined;
+    const held = new Set(principal.scopes ?? []);
+    const missing = this.scopeRules
+      .filter((rule) => rule.applies(method, tool) && !held.has(rule.scope))
+      .map((rule) => rule.scope);
+    if (missing.length === 0) return undefined;
+    const needed = [...new Set(missing)].join(" ");
+    const metadata = this.metadataUrl();
+    return {
+      ok: false,
+      error: new GatewayError("PORTCULLIS_E_INSUFFICIENT_SCOPE", needed, {
+        layer: "identity",
+        rule: "required-scope",
+        scope: needed,
+      }),
+      challenge: [
+        `Bearer realm="portcullis"`,
+        `error="insufficient_scope"`,
+        `scope="${needed}"`,
+        ...(metadata ? [`resource_metadata="${metadata}"`] : []),
+        `error_description="this request needs the scope ${needed}"`,
+      ].join(", "),
+      claimed: undefined,
+      principal: principal.id,
+      attempted: false,
+    };
+  }
+
+  private get scopeRules(): {
+    scope: string;
+    applies: (method: string, tool: string | undefined) => boolean;
+  }[] {
+    this.compiledScopes ??= this.config.requiredScopes.map((rule) => {
+      const tools = rule.tools ? namePatterns(rule.tools) : undefined;
+      return {
+        scope: rule.scope,
+        applies: (method: string, tool: string | undefined) =>
+          (rule.methods.includes("*") || rule.methods.includes(method)) &&
+          (tools === undefined || (method === "tools/call" && tool !== undefined && tools(tool))),
+      };
+    });
+    return this.compiledScopes;
   }
 
   /** A 401 with the challenge RFC 6750 and RFC 9728 describe. */
