@@ -25,6 +25,7 @@ import { discoverResult, LIST_CHANGED_NOTIFICATIONS } from "./protocol.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
 import { sessionContext } from "./pipeline/context.ts";
 import { Upstream } from "./upstream/upstream.ts";
+import { asCaller } from "./upstream/credentials.ts";
 import { normalizeAddress, type Enforcement, type Enforcements } from "./state/enforcements.ts";
 
 export interface HandleOptions {
@@ -432,6 +433,23 @@ export class Gateway {
       await this.setResourceSubscription(session, String(target.name), subscribe, how.subscriptionSource);
       return {};
     }
+    // Whom the call is for: an upstream credential the gateway signs names this caller.
+    return asCaller({ principal: ctx.principal, session: ctx.sessionDigest }, () =>
+      this.forwardTo(session, ctx, request, method, params, target, upstream, signal),
+    );
+  }
+
+  /** Sends a routed request to its upstream on the session's connection (opened if need be). */
+  private async forwardTo(
+    session: ClientSession,
+    ctx: RequestContext,
+    request: RequestRef,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    target: RouteTarget,
+    upstream: Upstream,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     const connection = await this.connectionFor(session, upstream);
     const progressToken = (params?._meta as Record<string, unknown> | undefined)?.progressToken;
     const modern = connection.era === "modern";

@@ -21,6 +21,7 @@ import { describePostgres } from "./audit/postgresConnection.ts";
 import type { AuditSink } from "./audit/sink.ts";
 import { hostname } from "node:os";
 import { DetectionEngine } from "./events/detection.ts";
+import { setUpstreamTokenSigner, upstreamTokenSigner, UpstreamTokenSigner } from "./upstream/credentials.ts";
 import { ClientAddressResolver } from "./layers/network/clientAddress.ts";
 import type { StampedEvent } from "./events/bus.ts";
 import { Enforcements } from "./state/enforcements.ts";
@@ -117,6 +118,7 @@ export async function runGateway(options: RunOptions): Promise<void> {
     enforcements,
     tracing,
   });
+  ensureUpstreamSigner(loaded, logger);
   gateway.start();
 
   let http: HttpIngress | undefined;
@@ -154,6 +156,7 @@ export async function runGateway(options: RunOptions): Promise<void> {
     next.config.server.host = loaded.config.server.host;
     next.config.server.port = loaded.config.server.port;
     loaded = next;
+    ensureUpstreamSigner(next, logger);
     const changes = await gateway.reload(next);
     detection.reconfigure(next.config.detection, next.config.responses);
     logger.level = next.config.logging.level;
@@ -269,4 +272,17 @@ function loggableEvent(event: StampedEvent): Record<string, unknown> {
     clientAddress: ctx.clientAddress,
     correlationId: ctx.id,
   };
+}
+
+/** The key upstreams with gateway-signed tokens are given tokens under, loaded when one needs it. */
+function ensureUpstreamSigner(loaded: LoadedConfig, logger: Logger): void {
+  if (upstreamTokenSigner()) return;
+  const needed = Object.values(loaded.config.upstreams).some(
+    (u) => "auth" in u && u.auth?.kind === "gateway-jwt",
+  );
+  if (!needed) return;
+  const { identity } = loaded.config;
+  const key = loadSigningKey(identity.upstreamSigningKey, resolve(loaded.dir, "portcullis-upstream.key"));
+  setUpstreamTokenSigner(new UpstreamTokenSigner(key, identity.resource ?? "portcullis"));
+  logger.info({ keyId: key.keyId }, "signing upstream tokens");
 }

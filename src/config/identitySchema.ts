@@ -118,6 +118,12 @@ export const identitySection = z
       .describe(
         "Scopes bearer tokens need for methods and tools; a token without one is answered 403 insufficient_scope naming it, so the client can ask for it.",
       ),
+    upstreamSigningKey: z
+      .string()
+      .optional()
+      .describe(
+        "Ed25519 private key (PEM, e.g. ${file:upstream.pem}) for the JWTs upstreams with auth.kind gateway-jwt receive; default: made once (0600) beside the config file as portcullis-upstream.key.",
+      ),
     scopesSupported: z
       .array(z.string())
       .default([])

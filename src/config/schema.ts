@@ -93,6 +93,33 @@ const httpUpstream = z.strictObject({
     .default({})
     .describe("Headers sent to this upstream only (credentials via ${env:...} or ${file:...})."),
   tls: tlsOptions,
+  auth: z
+    .discriminatedUnion("kind", [
+      z.strictObject({
+        kind: z.literal("gateway-jwt"),
+        audience: z.string().optional().describe("The token's `aud`; default: the upstream's URL."),
+        ttlSeconds: z.number().int().min(60).max(3600).default(300).describe("Lifetime of each token."),
+      }),
+      z.strictObject({
+        kind: z.literal("client-credentials"),
+        tokenUrl: z
+          .url({ protocol: /^https?$/ })
+          .refine(
+            (url) =>
+              url.startsWith("https://") ||
+              /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url),
+            "the token endpoint is reached over HTTPS (plain HTTP only on loopback)",
+          ),
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1).describe("e.g. ${env:UPSTREAM_CLIENT_SECRET}"),
+        scope: z.string().optional(),
+        resource: z.string().optional().describe("RFC 8707 resource indicator sent with the request."),
+      }),
+    ])
+    .optional()
+    .describe(
+      "The gateway's own credential for this upstream (the client's token never reaches it): a short-lived JWT the gateway signs for each caller (subject, roles, session digest; its public keys at /.well-known/portcullis/upstream-jwks.json), or an OAuth client-credentials token.",
+    ),
   ...commonUpstream,
 });
 
@@ -549,6 +576,18 @@ export const configSchema = z
           code: "custom",
           path: ["audit", "postgres", "tls", "mode"],
           message: `audit records leave the gateway over TLS: "disable" is accepted only for a loopback host, not ${host}`,
+        });
+    }
+    for (const [name, upstream] of Object.entries(config.upstreams)) {
+      if (
+        "auth" in upstream &&
+        upstream.auth &&
+        Object.keys(upstream.headers).some((h) => h.toLowerCase() === "authorization")
+      )
+        ctx.addIssue({
+          code: "custom",
+          path: ["upstreams", name, "headers"],
+          message: "give the upstream's credential in auth or in an Authorization header, not both",
         });
     }
     for (const field of ["arguments", "results"] as const) {

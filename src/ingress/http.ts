@@ -4,6 +4,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { tlsServerOptions } from "./tls.ts";
+import { upstreamTokenSigner } from "../upstream/credentials.ts";
+
+/** Where upstreams find the keys of the tokens the gateway signs for them. */
+export const UPSTREAM_JWKS_PATH = "/.well-known/portcullis/upstream-jwks.json";
 import type { AddressInfo } from "node:net";
 import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
 import { classifyInboundRequest } from "@modelcontextprotocol/server";
@@ -180,6 +184,9 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       return;
     }
     const auth = authenticator();
+    const signer = upstreamTokenSigner();
+    if (req.method === "GET" && path === UPSTREAM_JWKS_PATH && signer)
+      return sendJson(res, 200, await signer.publicJwks());
     if (req.method === "GET" && path !== undefined && auth.metadataPaths(config.server.path).includes(path))
       return sendJson(res, 200, auth.metadata());
     if (path !== config.server.path) return sendJson(res, 404, { error: "not found" });

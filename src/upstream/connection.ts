@@ -14,6 +14,7 @@ import {
 } from "@modelcontextprotocol/client";
 import { z } from "zod";
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from "undici";
+import { withUpstreamCredentials } from "./credentials.ts";
 import type { Logger } from "pino";
 import type { HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig } from "../config/schema.ts";
 import { GatewayError, UpstreamRpcError } from "../errors.ts";
@@ -288,7 +289,7 @@ function createHttpTransport(config: HttpUpstreamConfig): Transport {
         undiciFetch(input, { ...(init as UndiciRequestInit), dispatcher }) as unknown as Promise<Response>
     : fetch;
   const requestInit: RequestInit = { headers: config.headers };
-  const tracedFetch = withTraceHeaders(fetchWithTls);
+  const tracedFetch = withTraceHeaders(withUpstreamCredentials(config.auth, config.url, fetchWithTls));
   if (config.transport === "sse") {
     return new SSEClientTransport(url, { requestInit, fetch: tracedFetch });
   }

@@ -7,7 +7,15 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Client } from "@modelcontextprotocol/client";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
+import {
+  createRemoteJWKSet,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+} from "jose";
 import { Agent, fetch as undiciFetch } from "undici";
 import { clientFrom, postFrom } from "../helpers/rawHttp.ts";
 import { startReportingUpstream, type ReportingUpstream } from "../helpers/reportingUpstream.ts";
@@ -62,6 +70,10 @@ describe("identity at the edge", () => {
   let signingKey: CryptoKey;
   let otherKey: CryptoKey;
   let reporter: ReportingUpstream;
+  let signedUpstream: ReportingUpstream;
+  let serviceUpstream: ReportingUpstream;
+  let tokenEndpoint: Server;
+  const tokenRequests: { authorization: string | undefined; body: string }[] = [];
 
   const token = (
     claims: Record<string, unknown> = {},
@@ -79,6 +91,24 @@ describe("identity at the edge", () => {
 
   before(async () => {
     reporter = await startReportingUpstream();
+    signedUpstream = await startReportingUpstream();
+    serviceUpstream = await startReportingUpstream();
+    tokenEndpoint = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        tokenRequests.push({ authorization: req.headers.authorization, body });
+        res.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            access_token: `cc-token-${tokenRequests.length}`,
+            token_type: "Bearer",
+            expires_in: 600,
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => tokenEndpoint.listen(0, "127.0.0.1", r));
+    const tokenUrl = `http://127.0.0.1:${(tokenEndpoint.address() as AddressInfo).port}/token`;
     const pair = await generateKeyPair("ES256");
     signingKey = pair.privateKey;
     otherKey = (await generateKeyPair("ES256")).privateKey;
@@ -109,12 +139,23 @@ upstreams:
     transport: streamable-http
     url: ${reporter.url}
     headers: { authorization: "Bearer upstream-credential-from-config" }
+  signed:
+    transport: streamable-http
+    url: ${signedUpstream.url}
+    auth: { kind: gateway-jwt }
+  service:
+    transport: streamable-http
+    url: ${serviceUpstream.url}
+    auth: { kind: client-credentials, tokenUrl: "${tokenUrl}", clientId: portcullis, clientSecret: s3cret, scope: mcp }
 ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}`);
   });
   after(async () => {
     await gateway?.stop();
     jwks?.close();
     reporter?.close();
+    signedUpstream?.close();
+    serviceUpstream?.close();
+    tokenEndpoint?.close();
   });
 
   it("challenges a request without credentials and publishes its protected resource metadata", async () => {
@@ -163,6 +204,46 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     assert.ok(reporter.authorizations.length > 0);
     for (const header of reporter.authorizations)
       assert.ok(!header?.includes(clientToken), "no request carried it");
+  });
+
+  it("gives an upstream a JWT the gateway signs for the caller, verifiable with its published keys", async () => {
+    const client = await connectWith(gateway.url, `Bearer ${await token({ sub: "alice" })}`);
+    let seen: { authorization?: string };
+    try {
+      const result = await client.callTool({ name: "signed__report", arguments: {} });
+      seen = JSON.parse(String((result.content as { text: string }[])[0]?.text)) as typeof seen;
+    } finally {
+      await client.close();
+    }
+    const jwt = String(seen.authorization).replace(/^Bearer /, "");
+    const keys = createRemoteJWKSet(new URL(`${gateway.base}/.well-known/portcullis/upstream-jwks.json`));
+    const { payload } = await jwtVerify(jwt, keys, { issuer: resource, audience: signedUpstream.url });
+    assert.equal(payload.sub, "alice");
+    assert.deepEqual(payload.roles, ["reader"]);
+    assert.equal(typeof payload.sid, "string", "the session digest, never the session id");
+    assert.equal(payload.auth_method, "bearer");
+  });
+
+  it("gives an upstream the gateway's own client-credentials token, fetched once and reused", async () => {
+    const client = await connectWith(gateway.url, `Bearer ${await token()}`);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const result = await client.callTool({ name: "service__report", arguments: {} });
+        const seen = JSON.parse(String((result.content as { text: string }[])[0]?.text)) as {
+          authorization?: string;
+        };
+        assert.equal(seen.authorization, "Bearer cc-token-1");
+      }
+    } finally {
+      await client.close();
+    }
+    assert.equal(tokenRequests.length, 1);
+    assert.equal(
+      tokenRequests[0]?.authorization,
+      `Basic ${Buffer.from("portcullis:s3cret").toString("base64")}`,
+    );
+    assert.match(String(tokenRequests[0]?.body), /grant_type=client_credentials/);
+    assert.match(String(tokenRequests[0]?.body), /scope=mcp/);
   });
 
   it("answers a token without a needed scope with 403 insufficient_scope naming it, and serves one with it", async () => {
