@@ -103,11 +103,11 @@ export class Gateway {
 
   /** What the identity layer saw of a request: a success, a failure, a session presented by another principal. */
   reportAuthentication(
-    type: "auth_success" | "auth_failure" | "session_binding_violation" | "authz_denied",
+    type: "auth_success" | "auth_failure" | "session_hijack_suspected" | "authz_denied",
     address: string | undefined,
     details: Record<string, unknown>,
   ): void {
-    const severity = type === "auth_success" ? "info" : type === "session_binding_violation" ? "high" : "low";
+    const severity = type === "auth_success" ? "info" : type === "session_hijack_suspected" ? "high" : "low";
     this.deps.events.emit({ type, severity, details: { address, layer: "identity", ...details } });
   }
 

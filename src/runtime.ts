@@ -15,12 +15,15 @@ import { serveStdio } from "./ingress/stdio.ts";
 import { createDecisionLogger, createLogger } from "./observability/logger.ts";
 import { GatewayMetrics } from "./observability/metrics.ts";
 import { loadSigningKey } from "./audit/signing.ts";
+import { EDGE_AUDITED_EVENTS, edgeAuditBody } from "./audit/record.ts";
 import { SqliteAuditStore } from "./audit/sqliteStore.ts";
 import { PostgresAuditStore } from "./audit/postgresStore.ts";
 import { describePostgres } from "./audit/postgresConnection.ts";
 import type { AuditSink } from "./audit/sink.ts";
 import { hostname } from "node:os";
 import { DetectionEngine } from "./events/detection.ts";
+import type { GatewayConfig } from "./config/schema.ts";
+import type { Principal } from "./pipeline/types.ts";
 import { setUpstreamTokenSigner, upstreamTokenSigner, UpstreamTokenSigner } from "./upstream/credentials.ts";
 import { ClientAddressResolver } from "./layers/network/clientAddress.ts";
 import type { StampedEvent } from "./events/bus.ts";
@@ -68,6 +71,14 @@ export async function runGateway(options: RunOptions): Promise<void> {
   // Read at scrape time, once the gateway exists.
   const webhooks = loaded.config.alerts.webhooks.map((webhook) => new WebhookSink({ ...webhook, logger }));
   webhooks.forEach((sink, i) => events.addSink(`webhook-${i}`, (event) => sink.offer(event)));
+  // Refusals at the edge (bad credentials, hijack attempts, missing scopes) join the audit trail.
+  if (auditSink)
+    events.addSink("audit-edge", (event) => {
+      if (!EDGE_AUDITED_EVENTS.has(event.type)) return;
+      Promise.resolve(auditSink.append(edgeAuditBody(event, node))).catch((err: unknown) =>
+        logger.error({ err, eventType: event.type }, "could not record an identity decision"),
+      );
+    });
   const metrics: GatewayMetrics = new GatewayMetrics({
     upstreams: () => gateway.upstreamStatus(),
     sessions: () => gateway.sessionCount,
@@ -134,7 +145,7 @@ export async function runGateway(options: RunOptions): Promise<void> {
     await gateway.ready();
     await serveStdio({
       gateway,
-      principal: { id: `local:${env.USER ?? "user"}`, kind: "user", roles: [], authMethod: "stdio-local" },
+      principal: stdioPrincipal(loaded.config, env),
       onClosed: () => void shutdown("stdin closed"),
     });
     logger.info("stdio ingress ready");
@@ -285,4 +296,10 @@ function ensureUpstreamSigner(loaded: LoadedConfig, logger: Logger): void {
   const key = loadSigningKey(identity.upstreamSigningKey, resolve(loaded.dir, "portcullis-upstream.key"));
   setUpstreamTokenSigner(new UpstreamTokenSigner(key, identity.resource ?? "portcullis"));
   logger.info({ keyId: key.keyId }, "signing upstream tokens");
+}
+
+/** The configured principal of the stdio ingress's local user. */
+function stdioPrincipal(config: GatewayConfig, env: NodeJS.ProcessEnv): Principal {
+  const { id, kind, roles } = config.identity.stdioPrincipal;
+  return { id: id ?? `local:${env.USER ?? "user"}`, kind, roles, authMethod: "stdio-local" };
 }

@@ -1,7 +1,8 @@
 // The audit record of one decision and the hash chain over records: each record's hash is SHA-256
 // over the previous hash and the record's RFC 8785 canonical JSON, so editing, deleting, inserting
 // or reordering any record breaks every hash after it.
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import type { StampedEvent } from "../events/bus.ts";
 import canonicalize from "canonicalize";
 import type { LayerDecision, MessageOutcome } from "../pipeline/types.ts";
 import type { EncryptedArguments } from "./argumentsCipher.ts";
@@ -34,6 +35,8 @@ export interface AuditBody {
   readonly arguments: KeptValue | undefined;
   /** The tool's result, in the same modes (absent for errors and methods other than tools/call). */
   readonly result?: KeptValue | undefined;
+  /** For decisions taken at the edge (authentication), what the identity layer saw. */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 export type KeptValue =
@@ -87,4 +90,40 @@ export function chainHash(prevHash: string, canonical: string): string {
 export function hashArguments(args: unknown): KeptValue {
   const text = canonicalize(args ?? null) ?? "null";
   return { mode: "hashed", sha256: createHash("sha256").update(text).digest("hex") };
+}
+
+/** Identity events recorded in the trail: refusals at the edge, before any message is handled. */
+export const EDGE_AUDITED_EVENTS = new Set(["auth_failure", "session_hijack_suspected", "authz_denied"]);
+
+/** The record of an identity decision taken at the edge (a refused credential, a hijack attempt). */
+export function edgeAuditBody(event: StampedEvent, node: string): AuditBody {
+  const d = event.details;
+  const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+  return {
+    time: event.time,
+    node,
+    correlationId: randomUUID(),
+    // Only a principal whose credential was genuinely theirs is named; a claim is kept as a detail.
+    principal: text(d.principal) ?? "unauthenticated",
+    authMethod: "none",
+    session: text(d.session),
+    client: text(d.address),
+    transport: "http",
+    era: "edge",
+    method: `edge/${event.type}`,
+    upstream: undefined,
+    target: undefined,
+    verdict: "deny",
+    decidedBy: { layer: "identity", rule: text(d.rule) ?? event.type },
+    layers: [{ layer: "identity", verdict: "deny", rule: text(d.rule) ?? event.type }],
+    errorCode: undefined,
+    latencyMs: 0,
+    arguments: undefined,
+    details: {
+      ...(text(d.reason) ? { reason: text(d.reason) } : {}),
+      ...(text(d.claimed) ? { claimed: text(d.claimed) } : {}),
+      ...(text(d.owner) ? { owner: text(d.owner) } : {}),
+      ...(text(d.scope) ? { scope: text(d.scope) } : {}),
+    },
+  };
 }

@@ -118,6 +118,21 @@ export const identitySection = z
       .describe(
         "Scopes bearer tokens need for methods and tools; a token without one is answered 403 insufficient_scope naming it, so the client can ask for it.",
       ),
+    stdioPrincipal: z
+      .strictObject({
+        id: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("The principal of the desktop user on the stdio ingress; default local:<login name>."),
+        kind: z.enum(["user", "agent", "service"]).default("user"),
+        roles: z
+          .array(z.string())
+          .default([])
+          .describe("Roles of that principal (for the authorization layer)."),
+      })
+      .prefault({})
+      .describe("Who the local user of the stdio ingress is (the process that spawned the gateway)."),
     upstreamSigningKey: z
       .string()
       .optional()

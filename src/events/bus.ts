@@ -37,7 +37,7 @@ export type SecurityEvent =
   | EventBase<"rate_limited">
   | EventBase<"request_blocked">
   | EventBase<"session_revoked">
-  | EventBase<"session_binding_violation">
+  | EventBase<"session_hijack_suspected">
   | EventBase<"response_taken">
   | EventBase<"alert">
   | EventBase<DetectionKind>

@@ -124,7 +124,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       if (session) session.credentialExpiresAt = principal.expiresAt;
       return true;
     }
-    gateway.reportAuthentication("session_binding_violation", clientAddresses().resolve(req), {
+    gateway.reportAuthentication("session_hijack_suspected", clientAddresses().resolve(req), {
       principal: principal.id,
       owner: owner.id,
       session: session.digest,

@@ -10,6 +10,7 @@ import type { Client } from "@modelcontextprotocol/client";
 import {
   createRemoteJWKSet,
   exportJWK,
+  exportSPKI,
   generateKeyPair,
   jwtVerify,
   SignJWT,
@@ -70,6 +71,8 @@ describe("identity at the edge", () => {
   let signingKey: CryptoKey;
   let otherKey: CryptoKey;
   let reporter: ReportingUpstream;
+  let jwksFetches = 0;
+  let publicPem: string;
   let signedUpstream: ReportingUpstream;
   let serviceUpstream: ReportingUpstream;
   let tokenEndpoint: Server;
@@ -109,11 +112,13 @@ describe("identity at the edge", () => {
     });
     await new Promise<void>((r) => tokenEndpoint.listen(0, "127.0.0.1", r));
     const tokenUrl = `http://127.0.0.1:${(tokenEndpoint.address() as AddressInfo).port}/token`;
-    const pair = await generateKeyPair("ES256");
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    publicPem = await exportSPKI(pair.publicKey);
     signingKey = pair.privateKey;
     otherKey = (await generateKeyPair("ES256")).privateKey;
     const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
     jwks = createServer((_req, res) => {
+      jwksFetches++;
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] }));
     });
     await new Promise<void>((r) => jwks.listen(0, "127.0.0.1", r));
@@ -280,6 +285,18 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     ["signed for another audience", () => token({ aud: "https://other.example.test/mcp" })],
     ["from an untrusted issuer", () => token({ iss: "https://evil.example.test" })],
     ["expired", () => token({ exp: Math.floor(Date.now() / 1000) - 600 })],
+    ["not valid yet (nbf in the future)", () => token({ nbf: Math.floor(Date.now() / 1000) + 600 })],
+    [
+      "signed with HS256 using the issuer's public key as the secret",
+      () =>
+        new SignJWT({ roles: ["admin"] })
+          .setProtectedHeader({ alg: "HS256", kid: "k1" })
+          .setIssuer(issuer)
+          .setAudience(resource)
+          .setSubject("alice")
+          .setExpirationTime("5m")
+          .sign(new TextEncoder().encode(publicPem)),
+    ],
     ["whose subject poses as an API key", () => token({ sub: "key:ci-bot" })],
     ["signed with another key", () => token({}, otherKey)],
     [
@@ -302,6 +319,43 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
       assert.equal(reply.body.error?.data.layer, "identity");
     });
   }
+
+  it("does not refetch the issuer's keys for every unknown kid", async () => {
+    const before = jwksFetches;
+    for (let i = 0; i < 12; i++) {
+      const forged = await token({}, otherKey, { kid: `unknown-${i}` });
+      const reply = await post(gateway.url, { authorization: `Bearer ${forged}` }, `127.0.3.${i + 1}`);
+      assert.equal(reply.status, 401);
+    }
+    assert.ok(jwksFetches - before <= 1, `${jwksFetches - before} refetches for 12 unknown kids`);
+  });
+
+  it("records refused credentials in the audit trail, with the reason", async () => {
+    await post(gateway.url, { authorization: `Bearer ${await token({}, otherKey)}` }, "127.0.0.12");
+    await new Promise((r) => setTimeout(r, 300));
+    const query = cli("audit", "query", "--config", gateway.configPath, "--json");
+    const edge = query.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((r) => r.method === "edge/auth_failure" && r.client === "127.0.0.12");
+    assert.equal(edge.length, 1, query.stderr);
+    assert.equal(edge[0]?.principal, "unauthenticated", "a forged claim names nobody");
+    assert.match(JSON.stringify(edge[0]?.details), /signature does not verify/);
+  });
+
+  it("blocks an address guessing API keys", async () => {
+    for (let i = 0; i < 6; i++) {
+      const guess = `pk_${"0123456789abcdef"}_${Buffer.alloc(32, i).toString("base64url")}`;
+      const reply = await post(gateway.url, { "x-api-key": guess }, "127.0.0.13");
+      assert.equal(reply.status, 401);
+    }
+    const blocked = await post(gateway.url, { "x-api-key": "pk_0123456789abcdef_x" }, "127.0.0.13");
+    assert.equal(blocked.status, 403);
+    await gateway.waitForLog(
+      (l) => l.msg === "security event brute_force" && JSON.stringify(l).includes("127.0.0.13"),
+    );
+  });
 
   it("refuses credentials in the query string", async () => {
     const reply = await post(`${gateway.url}?access_token=${await token()}`, {}, "127.0.0.8");
@@ -353,7 +407,7 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
       list,
     );
     assert.equal(asAlice.status, 200, JSON.stringify(asAlice.body));
-    await gateway.waitForLog((l) => l.msg === "security event session_binding_violation");
+    await gateway.waitForLog((l) => l.msg === "security event session_hijack_suspected");
   });
 
   it("accepts an API key from the CLI, and refuses it from the request after its revocation", async () => {

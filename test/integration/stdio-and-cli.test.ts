@@ -6,9 +6,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { Client } from "@modelcontextprotocol/client";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { cliPath, everythingServer, fixture, nodeUpstream } from "../helpers/gatewayProcess.ts";
+import {
+  cliPath,
+  everythingServer,
+  fixture,
+  nodeUpstream,
+  repoRoot,
+  startGateway,
+} from "../helpers/gatewayProcess.ts";
 
 function tempConfig(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
@@ -145,5 +152,57 @@ describe("command line", () => {
     const unknown = run("frobnicate");
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  });
+});
+
+describe("the zero-trust example", () => {
+  it("serves a caller with a token from its test issuer, refuses one without, and refuses a public plaintext listen", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-zero-trust-"));
+    const env = {
+      PORTCULLIS_ISSUER: "https://issuer.example.test",
+      PORTCULLIS_AUDIENCE: "http://127.0.0.1:8080/mcp",
+      PORTCULLIS_JWKS_FILE: join(dir, "jwks.json"),
+    };
+    const issued = spawnSync(
+      process.execPath,
+      [join(repoRoot, "examples/zero-trust/issue-token.ts"), "--sub", "alice", "--dir", dir],
+      { encoding: "utf8", env: { ...process.env, ...env } },
+    );
+    assert.equal(issued.status, 0, issued.stderr);
+    const token = issued.stdout.trim();
+    const config = readFileSync(join(repoRoot, "examples/zero-trust/portcullis.yaml"), "utf8").replace(
+      /upstreams:[\s\S]*$/,
+      `upstreams:\n${nodeUpstream("everything", fixture("session-probe-server.ts"))}`,
+    );
+    const gateway = await startGateway(config, { env });
+    try {
+      const anonymous = new Client({ name: "anonymous", version: "1" });
+      await assert.rejects(anonymous.connect(new StreamableHTTPClientTransport(new URL(gateway.url))));
+      const client = new Client({ name: "alice", version: "1" });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(gateway.url), {
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
+      const result = await client.callTool({ name: "everything__whoami", arguments: {} });
+      assert.equal(result.isError, undefined);
+      await client.close();
+    } finally {
+      await gateway.stop();
+    }
+    const exposed = spawnSync(
+      process.execPath,
+      [
+        cliPath,
+        "serve",
+        "--config",
+        join(repoRoot, "examples/zero-trust/portcullis.yaml"),
+        "--host",
+        "0.0.0.0",
+      ],
+      { encoding: "utf8", env: { ...process.env, ...env }, timeout: 20_000 },
+    );
+    assert.equal(exposed.status, 1);
+    assert.match(exposed.stderr, /off loopback\) serves plain HTTP/);
   });
 });
