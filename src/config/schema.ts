@@ -131,7 +131,7 @@ const serverSection = z
       .string()
       .default("127.0.0.1")
       .describe(
-        "Address the HTTP ingress listens on. Off loopback the gateway refuses to start without identity (identity.jwt or identity.apiKeys) and, until its own TLS listener exists, without allowPlaintext.",
+        "Address the HTTP ingress listens on. Off loopback the gateway refuses to start without an authentication method (identity.jwt, identity.apiKeys or required client certificates) and without server.tls (or server.insecureAllowPlaintext behind a TLS-terminating proxy).",
       ),
     tls: z
       .strictObject({
@@ -175,7 +175,7 @@ const serverSection = z
       .describe(
         "Load balancers and proxies whose X-Forwarded-For is believed: the client is the right-most address not listed here. Never blocked by a detector's response.",
       ),
-    allowPlaintext: z
+    insecureAllowPlaintext: z
       .boolean()
       .default(false)
       .describe("Serve plain HTTP off loopback: only behind a TLS-terminating proxy on a private link."),
@@ -625,7 +625,7 @@ export type HttpUpstreamConfig = z.output<typeof httpUpstream>;
 export function exposureProblems(
   host: string,
   config: {
-    server: { allowPlaintext: boolean; tls?: { clientCertificates: string } };
+    server: { insecureAllowPlaintext: boolean; tls?: { clientCertificates: string } };
     identity: { jwt?: unknown; apiKeys?: unknown };
   },
 ): { path: string[]; message: string }[] {
@@ -637,10 +637,10 @@ export function exposureProblems(
       path: ["server", "host"],
       message: `listening on ${host} (off loopback) needs authentication: configure identity.jwt, identity.apiKeys or mutual TLS`,
     });
-  if (!config.server.tls && !config.server.allowPlaintext)
+  if (!config.server.tls && !config.server.insecureAllowPlaintext)
     problems.push({
-      path: ["server", "allowPlaintext"],
-      message: `listening on ${host} (off loopback) serves plain HTTP: configure server.tls, or put a TLS-terminating proxy in front and set server.allowPlaintext`,
+      path: ["server", "insecureAllowPlaintext"],
+      message: `listening on ${host} (off loopback) serves plain HTTP: configure server.tls, or put a TLS-terminating proxy in front and set server.insecureAllowPlaintext`,
     });
   return problems;
 }

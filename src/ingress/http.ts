@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { tlsServerOptions } from "./tls.ts";
+import { isLoopbackHost } from "../config/schema.ts";
 import { upstreamTokenSigner } from "../upstream/credentials.ts";
 
 /** Where upstreams find the keys of the tokens the gateway signs for them. */
@@ -314,7 +315,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
         void entry.transport.close();
       }
     }
-  }, 10_000);
+  }, sweepEvery(options.config().server.sessionIdleTimeoutMs));
   sweeper.unref();
 
   // Streams outlive the request that opened them: end a session once its credential has expired
@@ -339,6 +340,11 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   const address = server.address() as AddressInfo;
   const url = `${tls ? "https" : "http"}://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}${options.config().server.path}`;
   logger.info({ url }, "HTTP ingress listening");
+  if (!tls && !isLoopbackHost(host))
+    logger.warn(
+      { host },
+      "serving PLAIN HTTP off loopback (server.insecureAllowPlaintext): safe only behind a TLS-terminating proxy on a private link",
+    );
 
   return {
     server,
@@ -374,4 +380,9 @@ function messageTarget(body: object): [string, string | undefined] {
     typeof method === "string" ? method : "",
     typeof params?.name === "string" ? params.name : undefined,
   ];
+}
+
+/** How often idle sessions are looked for: a quarter of the idle timeout, between 250 ms and 10 s. */
+function sweepEvery(idleMs: number): number {
+  return Math.min(10_000, Math.max(250, Math.floor(idleMs / 4)));
 }

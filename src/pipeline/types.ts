@@ -18,6 +18,8 @@ export interface Principal {
   readonly issuer?: string;
   /** When the credential stops being valid (ms since the epoch). */
   readonly expiresAt?: number;
+  /** When the user last authenticated at the issuer (ms since the epoch; the `auth_time` claim). */
+  readonly authTime?: number;
   /** Authentication strength as the issuer stated it (`acr`, `amr`), for step-up decisions. */
   readonly acr?: string;
   readonly amr?: readonly string[];

@@ -7,6 +7,7 @@ import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { fixture, nodeUpstream, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+import { postFrom } from "../helpers/rawHttp.ts";
 
 const configWith = (upstreams: string, extra = "") => `version: 1
 server:
@@ -369,5 +370,39 @@ describe("DNS-rebinding protection", () => {
   it("serves the benign twins: localhost Host, localhost Origin, no Origin", async () => {
     assert.equal((await rawPost({ host: "localhost:1234", origin: "http://localhost:3000" })).status, 200);
     assert.equal((await rawPost({ host: "127.0.0.1" })).status, 200);
+  });
+});
+
+describe("session timeouts", () => {
+  let gateway: RunningGateway;
+  before(async () => {
+    gateway = await startGateway(
+      `version: 1\nserver:\n  sessionIdleTimeoutMs: 1000\nupstreams:\n${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}`,
+    );
+  });
+  after(async () => gateway?.stop());
+
+  it("forgets a session idle for longer than its timeout; an active one stays", async () => {
+    const initialize = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "idle", version: "1" } },
+    };
+    const ping = { jsonrpc: "2.0", id: 2, method: "ping" };
+    const open = async () => {
+      const reply = await postFrom(gateway.url, "127.0.0.1", initialize);
+      return String(reply.headers.get("mcp-session-id"));
+    };
+    const idle = await open();
+    const active = await open();
+    const headers = (id: string) => ({ "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" });
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await postFrom(gateway.url, "127.0.0.1", ping, headers(active))).status, 200);
+    }
+    const expired = await postFrom(gateway.url, "127.0.0.1", ping, headers(idle));
+    assert.equal(expired.status, 404);
+    assert.equal(expired.body.error?.data.code, "PORTCULLIS_E_SESSION_NOT_FOUND");
   });
 });

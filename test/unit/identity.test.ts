@@ -62,7 +62,12 @@ describe("access tokens", () => {
       },
     }).identity;
     const verifier = new AccessTokenVerifier(config, folder);
-    const jwt = await new SignJWT({ realm_access: { roles: ["admin"] }, scope: "a b", acr: "mfa" })
+    const jwt = await new SignJWT({
+      realm_access: { roles: ["admin"] },
+      scope: "a b",
+      acr: "mfa",
+      auth_time: 1_700_000_000,
+    })
       .setProtectedHeader({ alg: "EdDSA", kid: "a" })
       .setIssuer("https://idp.test")
       .setAudience("https://gw.test/mcp")
@@ -75,6 +80,7 @@ describe("access tokens", () => {
     assert.deepEqual(principal.roles, ["admin"]);
     assert.deepEqual(principal.scopes, ["a", "b"]);
     assert.equal(principal.acr, "mfa");
+    assert.equal(principal.authTime, 1_700_000_000_000);
   });
 
   it("refuses an algorithm outside the issuer's allowlist", async () => {
@@ -131,10 +137,10 @@ describe("exposure off loopback", () => {
     const offLoopback = configSchema.safeParse({ ...base, server: { host: "0.0.0.0" } });
     assert.equal(offLoopback.success, false);
     const paths = offLoopback.error?.issues.map((i) => i.path.join(".")).sort();
-    assert.deepEqual(paths, ["server.allowPlaintext", "server.host"]);
+    assert.deepEqual(paths, ["server.host", "server.insecureAllowPlaintext"]);
     const guarded = configSchema.safeParse({
       ...base,
-      server: { host: "0.0.0.0", allowPlaintext: true },
+      server: { host: "0.0.0.0", insecureAllowPlaintext: true },
       identity: { apiKeys: {} },
     });
     assert.equal(guarded.success, true);

@@ -119,6 +119,7 @@ export class AccessTokenVerifier {
       clientId: text(claims.clientId) ?? text("client_id"),
       issuer,
       expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : undefined,
+      authTime: typeof payload.auth_time === "number" ? payload.auth_time * 1000 : undefined,
       acr: text("acr"),
       amr: Array.isArray(amr) ? amr.filter((v): v is string => typeof v === "string") : undefined,
       authMethod: "bearer",
