@@ -65,7 +65,7 @@ export const identitySection = z
       .url()
       .optional()
       .describe(
-        "This gateway's resource identifier (RFC 8707/9728), e.g. https://mcp.example.com/mcp: tokens must name it in `aud`. Required with jwt.",
+        "This gateway's resource identifier (RFC 8707/9728), e.g. https://mcp.example.com/mcp: tokens must name it in `aud`. Required with jwt or introspection.",
       ),
     jwt: z
       .strictObject({
@@ -91,6 +91,29 @@ export const identitySection = z
           .describe("A token with an unknown key id refetches the JWKS at most once per this period."),
       })
       .optional(),
+    introspection: z
+      .strictObject({
+        endpoint: z
+          .url({ protocol: /^https?$/ })
+          .refine(
+            (url) =>
+              url.startsWith("https://") ||
+              /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url),
+            "tokens are sent to the introspection endpoint over HTTPS (plain HTTP only on loopback)",
+          )
+          .describe("The authorization server's RFC 7662 introspection endpoint."),
+        clientId: z.string().min(1).describe("The gateway's client id at that server."),
+        clientSecret: z.string().min(1).describe("Its secret, e.g. ${env:INTROSPECTION_SECRET}."),
+        cacheSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(300)
+          .default(30)
+          .describe("An active answer is reused this long (never past the token's exp)."),
+      })
+      .optional()
+      .describe("Opaque (non-JWT) access tokens, checked with the authorization server (RFC 7662)."),
     apiKeys: z
       .strictObject({
         file: z

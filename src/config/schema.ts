@@ -553,11 +553,12 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     for (const problem of exposureProblems(config.server.host, config))
       ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
-    if (config.identity.jwt && config.identity.resource === undefined) {
+    if ((config.identity.jwt || config.identity.introspection) && config.identity.resource === undefined) {
       ctx.addIssue({
         code: "custom",
         path: ["identity", "resource"],
-        message: "identity.jwt needs identity.resource: the audience tokens must be issued for",
+        message:
+          "identity.jwt and identity.introspection need identity.resource: the audience tokens must be issued for",
       });
     }
     const { store, postgres } = config.audit;

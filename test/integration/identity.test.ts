@@ -76,6 +76,8 @@ describe("identity at the edge", () => {
   let signedUpstream: ReportingUpstream;
   let serviceUpstream: ReportingUpstream;
   let tokenEndpoint: Server;
+  let introspection: Server;
+  const introspected: string[] = [];
   const tokenRequests: { authorization: string | undefined; body: string }[] = [];
 
   const token = (
@@ -112,6 +114,34 @@ describe("identity at the edge", () => {
     });
     await new Promise<void>((r) => tokenEndpoint.listen(0, "127.0.0.1", r));
     const tokenUrl = `http://127.0.0.1:${(tokenEndpoint.address() as AddressInfo).port}/token`;
+    // An authorization server's introspection endpoint (RFC 7662) for opaque tokens.
+    introspection = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        const expected = `Basic ${Buffer.from("gateway-rs:introspect-secret").toString("base64")}`;
+        if (req.headers.authorization !== expected) return void res.writeHead(401).end();
+        const token = new URLSearchParams(body).get("token") ?? "";
+        introspected.push(token);
+        const exp = Math.floor(Date.now() / 1000) + 600;
+        const answers: Record<string, object> = {
+          "opaque-good": {
+            active: true,
+            sub: "carol",
+            scope: "tools:read tools:call",
+            aud: resource,
+            exp,
+            iss: issuer,
+          },
+          "opaque-other-audience": { active: true, sub: "carol", aud: "https://other.example.test", exp },
+        };
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify(answers[token] ?? { active: false }));
+      });
+    });
+    await new Promise<void>((r) => introspection.listen(0, "127.0.0.1", r));
+    const introspectionUrl = `http://127.0.0.1:${(introspection.address() as AddressInfo).port}/introspect`;
     const pair = await generateKeyPair("ES256", { extractable: true });
     publicPem = await exportSPKI(pair.publicKey);
     signingKey = pair.privateKey;
@@ -133,6 +163,7 @@ identity:
         jwksUri: ${jwksUri}
         algorithms: [ES256]
   apiKeys: { file: keys.json }
+  introspection: { endpoint: "${introspectionUrl}", clientId: gateway-rs, clientSecret: introspect-secret }
   requiredScopes:
     - { scope: "tools:call", methods: ["tools/call"] }
     - { scope: "memory:write", tools: ["probe__remember"] }
@@ -161,6 +192,7 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     signedUpstream?.close();
     serviceUpstream?.close();
     tokenEndpoint?.close();
+    introspection?.close();
   });
 
   it("challenges a request without credentials and publishes its protected resource metadata", async () => {
@@ -355,6 +387,27 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     await gateway.waitForLog(
       (l) => l.msg === "security event brute_force" && JSON.stringify(l).includes("127.0.0.13"),
     );
+  });
+
+  it("checks opaque tokens with the authorization server, caching an active answer", async () => {
+    const client = await connectWith(gateway.url, "Bearer opaque-good");
+    try {
+      await client.callTool({ name: "probe__whoami", arguments: {} });
+    } finally {
+      await client.close();
+    }
+    assert.ok(
+      introspected.filter((t) => t === "opaque-good").length <= 1,
+      "one introspection, then the cache",
+    );
+    for (const [token, reason] of [
+      ["opaque-revoked", /not active/],
+      ["opaque-other-audience", /"aud" claim/],
+    ] as const) {
+      const reply = await post(gateway.url, { authorization: `Bearer ${token}` }, "127.0.0.14");
+      assert.equal(reply.status, 401);
+      assert.match(String(reply.body.error?.message), reason);
+    }
   });
 
   it("refuses credentials in the query string", async () => {

@@ -14,6 +14,7 @@ import {
   type JWTVerifyGetKey,
 } from "jose";
 import type { IdentityConfig } from "../../config/identitySchema.ts";
+import { TokenIntrospector } from "./introspection.ts";
 import type { Principal } from "../../pipeline/types.ts";
 
 export interface TokenRejection {
@@ -37,8 +38,13 @@ export class AccessTokenVerifier {
   private readonly issuers = new Map<string, IssuerVerifier>();
   private readonly config: IdentityConfig;
 
+  private readonly introspector: TokenIntrospector | undefined;
+
   constructor(config: IdentityConfig, baseDir: string) {
     this.config = config;
+    this.introspector = config.introspection
+      ? new TokenIntrospector(config.introspection, config.resource)
+      : undefined;
     const jwt = config.jwt;
     if (!jwt) return;
     for (const entry of jwt.issuers) {
@@ -61,7 +67,7 @@ export class AccessTokenVerifier {
   }
 
   get enabled(): boolean {
-    return this.issuers.size > 0;
+    return this.issuers.size > 0 || this.introspector !== undefined;
   }
 
   async verify(token: string): Promise<Principal | TokenRejection> {
@@ -69,8 +75,11 @@ export class AccessTokenVerifier {
     try {
       unverified = decodeJwt(token);
     } catch {
+      // Not a JWT: an opaque token only the authorization server can speak for.
+      if (this.introspector) return this.verifyOpaque(this.introspector, token);
       return reject("the token is not a JWT", undefined, false);
     }
+    if (this.issuers.size === 0 && this.introspector) return this.verifyOpaque(this.introspector, token);
     const claimed = typeof unverified.sub === "string" ? unverified.sub.slice(0, 200) : undefined;
     const issuer = typeof unverified.iss === "string" ? this.issuers.get(unverified.iss) : undefined;
     // Who a forged token claims to be is no evidence against that principal.
@@ -95,6 +104,21 @@ export class AccessTokenVerifier {
         err instanceof joseErrors.JWTExpired || err instanceof joseErrors.JWTClaimValidationFailed;
       return reject(describe(err), claimed, signed);
     }
+  }
+
+  private async verifyOpaque(
+    introspector: TokenIntrospector,
+    token: string,
+  ): Promise<Principal | TokenRejection> {
+    const answer = await introspector.introspect(token);
+    if (!answer.active) return reject(answer.reason, undefined, false);
+    const principal = this.principalOf(
+      answer.claims as JWTPayload,
+      String(answer.claims.iss ?? "introspection"),
+    );
+    if (RESERVED_ID.test(principal.id))
+      return reject("the token's subject uses a reserved form", undefined, false);
+    return principal;
   }
 
   private principalOf(payload: JWTPayload, issuer: string): Principal {
