@@ -112,10 +112,8 @@ export class AccessTokenVerifier {
   ): Promise<Principal | TokenRejection> {
     const answer = await introspector.introspect(token);
     if (!answer.active) return reject(answer.reason, undefined, false);
-    const principal = this.principalOf(
-      answer.claims as JWTPayload,
-      String(answer.claims.iss ?? "introspection"),
-    );
+    const { iss } = answer.claims;
+    const principal = this.principalOf(answer.claims, typeof iss === "string" ? iss : "introspection");
     if (RESERVED_ID.test(principal.id))
       return reject("the token's subject uses a reserved form", undefined, false);
     return principal;
