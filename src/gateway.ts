@@ -434,7 +434,8 @@ export class Gateway {
       return {};
     }
     // Whom the call is for: an upstream credential the gateway signs names this caller.
-    return asCaller({ principal: ctx.principal, session: ctx.sessionDigest }, () =>
+    const caller = { principal: ctx.principal, session: ctx.sessionDigest, bearerToken: session.bearerToken };
+    return asCaller(caller, () =>
       this.forwardTo(session, ctx, request, method, params, target, upstream, signal),
     );
   }

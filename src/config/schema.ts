@@ -101,6 +101,22 @@ const httpUpstream = z.strictObject({
         ttlSeconds: z.number().int().min(60).max(3600).default(300).describe("Lifetime of each token."),
       }),
       z.strictObject({
+        kind: z.literal("token-exchange"),
+        tokenUrl: z
+          .url({ protocol: /^https?$/ })
+          .refine(
+            (url) =>
+              url.startsWith("https://") ||
+              /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url),
+            "the token endpoint is reached over HTTPS (plain HTTP only on loopback)",
+          ),
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1),
+        audience: z.string().optional().describe("The `audience` asked for; default: the upstream's URL."),
+        scope: z.string().optional(),
+        resource: z.string().optional(),
+      }),
+      z.strictObject({
         kind: z.literal("client-credentials"),
         tokenUrl: z
           .url({ protocol: /^https?$/ })
@@ -118,7 +134,7 @@ const httpUpstream = z.strictObject({
     ])
     .optional()
     .describe(
-      "The gateway's own credential for this upstream (the client's token never reaches it): a short-lived JWT the gateway signs for each caller (subject, roles, session digest; its public keys at /.well-known/portcullis/upstream-jwks.json), or an OAuth client-credentials token.",
+      "The gateway's own credential for this upstream (the client's token never reaches it): a short-lived JWT the gateway signs for each caller (subject, roles, session digest; its public keys at /.well-known/portcullis/upstream-jwks.json), a token the authorization server issues for this upstream in exchange for the caller's (RFC 8693; the gateway's own client-credentials token where there is no caller token, e.g. the catalogue), or an OAuth client-credentials token.",
     ),
   ...commonUpstream,
 });

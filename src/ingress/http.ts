@@ -20,7 +20,7 @@ import type { Gateway } from "../gateway.ts";
 import { LEGACY_VERSIONS } from "../protocol.ts";
 import { newSessionId, sessionDigest, type ClientSession } from "../session/clientSession.ts";
 
-type ClientSessionLike = Pick<ClientSession, "origin" | "digest" | "credentialExpiresAt">;
+type ClientSessionLike = Pick<ClientSession, "origin" | "digest" | "credentialExpiresAt" | "bearerToken">;
 import { BoundedEventStore } from "../session/eventStore.ts";
 import { readJsonBody } from "./body.ts";
 import { checkRebinding } from "./rebinding.ts";
@@ -29,7 +29,7 @@ import { ModernResponder } from "./modern.ts";
 import { TransportSession } from "./transportSession.ts";
 import { networkGuard } from "../layers/network/index.ts";
 import { ClientAddressResolver } from "../layers/network/clientAddress.ts";
-import { Authenticator } from "../layers/identity/index.ts";
+import { Authenticator, bearerTokenOf } from "../layers/identity/index.ts";
 import { principalKey, type Principal } from "../pipeline/types.ts";
 
 export interface HttpIngressOptions {
@@ -122,7 +122,10 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     const owner = session?.origin.principal;
     if (!owner || principalKey(owner) === principalKey(principal)) {
       // The newest credential presented for the session decides how long its streams may stay.
-      if (session) session.credentialExpiresAt = principal.expiresAt;
+      if (session) {
+        session.credentialExpiresAt = principal.expiresAt;
+        session.bearerToken = bearerTokenOf(principal);
+      }
       return true;
     }
     gateway.reportAuthentication("session_hijack_suspected", clientAddresses().resolve(req), {

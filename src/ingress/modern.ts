@@ -21,6 +21,7 @@ import { encodeResult } from "./eraCodec.ts";
 import { honoredFilter, openListenStream, type ListenStream } from "./listen.ts";
 import { InputRounds } from "./inputRounds.ts";
 import { checkModernRequest } from "./modernHeaders.ts";
+import { bearerTokenOf } from "../layers/identity/index.ts";
 import { rpcError, sendError, sendJson } from "./respond.ts";
 
 const CLIENT_INFO_META_KEY = "io.modelcontextprotocol/clientInfo";
@@ -98,6 +99,7 @@ export class ModernResponder {
       return;
     }
     session.credentialExpiresAt = principal.expiresAt;
+    session.bearerToken = bearerTokenOf(principal);
     const channel = session.channel as StatelessChannel;
     channel.capabilities = (meta[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {};
     const ctx = buildContext(

@@ -77,6 +77,11 @@ export class ClientSession {
   readonly origin: SessionOrigin;
   /** When the credential last presented for this session stops being valid (ms), if it does. */
   credentialExpiresAt: number | undefined;
+  /**
+   * The newest bearer token the client presented, kept in memory only (never logged or stored), for
+   * upstreams that get a token exchanged for it (RFC 8693).
+   */
+  bearerToken: string | undefined;
 
   constructor(
     id: string,

@@ -2,7 +2,7 @@
 // gateway signs for the caller it forwards for (subject, roles, session; audience = that upstream),
 // or an OAuth 2.1 client-credentials token of the gateway's own. Static headers stay in `headers`.
 import { AsyncLocalStorage } from "node:async_hooks";
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { exportJWK, SignJWT, type JWK } from "jose";
 import { fetch as undiciFetch } from "undici";
 import type { Principal } from "../pipeline/types.ts";
@@ -10,6 +10,15 @@ import type { SigningKey } from "../audit/signing.ts";
 
 export type UpstreamAuth =
   | { readonly kind: "gateway-jwt"; readonly audience?: string; readonly ttlSeconds: number }
+  | {
+      readonly kind: "token-exchange";
+      readonly tokenUrl: string;
+      readonly clientId: string;
+      readonly clientSecret: string;
+      readonly audience?: string;
+      readonly scope?: string;
+      readonly resource?: string;
+    }
   | {
       readonly kind: "client-credentials";
       readonly tokenUrl: string;
@@ -23,6 +32,8 @@ export interface UpstreamCaller {
   readonly principal: Principal;
   /** The digest of the client's session, never its id. */
   readonly session: string | undefined;
+  /** The caller's own bearer token, for a token exchange only (never sent to an upstream). */
+  readonly bearerToken?: string;
 }
 
 type Send = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -84,25 +95,67 @@ export class UpstreamTokenSigner {
   }
 }
 
-/** The gateway's own access token from an authorization server (client credentials grant), cached. */
-class ClientCredentials {
-  private readonly auth: Extract<UpstreamAuth, { kind: "client-credentials" }>;
-  private current: { token: string; renewAt: number } | undefined;
-  private pending: Promise<string> | undefined;
+type OAuthClientConfig = Readonly<{
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scope?: string;
+  resource?: string;
+  audience?: string;
+}>;
 
-  constructor(auth: Extract<UpstreamAuth, { kind: "client-credentials" }>) {
+/** Tokens from an authorization server's token endpoint, cached until shortly before they expire. */
+class OAuthTokenClient {
+  private readonly auth: OAuthClientConfig;
+  private readonly cache = new Map<string, { token: string; renewAt: number }>();
+  private readonly pending = new Map<string, Promise<string>>();
+
+  constructor(auth: OAuthClientConfig) {
     this.auth = auth;
   }
 
-  token(): Promise<string> {
-    if (this.current && this.current.renewAt > Date.now()) return Promise.resolve(this.current.token);
-    this.pending ??= this.fetchToken().finally(() => (this.pending = undefined));
-    return this.pending;
+  /** The gateway's own token (client credentials grant). */
+  clientCredentials(): Promise<string> {
+    return this.cached("client", () => this.request({ grant_type: "client_credentials" }));
   }
 
-  private async fetchToken(): Promise<string> {
+  /** A token for this upstream in exchange for the caller's (RFC 8693), one per caller token. */
+  exchange(subjectToken: string): Promise<string> {
+    const key = createHash("sha256").update(subjectToken).digest("base64url");
+    return this.cached(key, () =>
+      this.request({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        subject_token: subjectToken,
+        subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        requested_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        ...(this.auth.audience ? { audience: this.auth.audience } : {}),
+      }),
+    );
+  }
+
+  private cached(
+    key: string,
+    fetchToken: () => Promise<{ token: string; lifetime: number }>,
+  ): Promise<string> {
+    const hit = this.cache.get(key);
+    if (hit && hit.renewAt > Date.now()) return Promise.resolve(hit.token);
+    let pending = this.pending.get(key);
+    if (!pending) {
+      pending = fetchToken()
+        .then(({ token, lifetime }) => {
+          if (this.cache.size >= 10_000) this.cache.clear();
+          this.cache.set(key, { token, renewAt: Date.now() + Math.max(5, lifetime - 30) * 1000 });
+          return token;
+        })
+        .finally(() => this.pending.delete(key));
+      this.pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async request(grant: Record<string, string>): Promise<{ token: string; lifetime: number }> {
     const { tokenUrl, clientId, clientSecret, scope, resource } = this.auth;
-    const form = new URLSearchParams({ grant_type: "client_credentials" });
+    const form = new URLSearchParams(grant);
     if (scope) form.set("scope", scope);
     if (resource) form.set("resource", resource);
     const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString(
@@ -117,23 +170,21 @@ class ClientCredentials {
     const body = (await res.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown };
     if (!res.ok || typeof body.access_token !== "string")
       throw new Error(`the token endpoint answered ${res.status} without an access token`);
-    const lifetime = typeof body.expires_in === "number" ? body.expires_in : 300;
-    this.current = { token: body.access_token, renewAt: Date.now() + Math.max(5, lifetime - 30) * 1000 };
-    return body.access_token;
+    return {
+      token: body.access_token,
+      lifetime: typeof body.expires_in === "number" ? body.expires_in : 300,
+    };
   }
 }
 
-/** One token per client and audience, shared by every connection to the upstream (catalogue, sessions). */
-const clientCredentials = new Map<string, ClientCredentials>();
+/** One token client per configuration, shared by every connection to the upstream (catalogue, sessions). */
+const tokenClients = new Map<string, OAuthTokenClient>();
 
-function clientCredentialsFor(
-  auth: Extract<UpstreamAuth, { kind: "client-credentials" }>,
-): ClientCredentials {
-  const key = [auth.tokenUrl, auth.clientId, auth.clientSecret, auth.scope ?? "", auth.resource ?? ""].join(
-    "\u0000",
-  );
-  let entry = clientCredentials.get(key);
-  if (!entry) clientCredentials.set(key, (entry = new ClientCredentials(auth)));
+function tokenClientFor(auth: OAuthClientConfig): OAuthTokenClient {
+  const { tokenUrl, clientId, clientSecret, scope, resource, audience } = auth;
+  const key = [tokenUrl, clientId, clientSecret, scope, resource, audience].join("\u0000");
+  let entry = tokenClients.get(key);
+  if (!entry) tokenClients.set(key, (entry = new OAuthTokenClient(auth)));
   return entry;
 }
 
@@ -155,21 +206,35 @@ export function withUpstreamCredentials(
   send: Send,
 ): Send {
   if (!auth) return send;
-  const credentials = auth.kind === "client-credentials" ? clientCredentialsFor(auth) : undefined;
+  const tokenFor = credentialSource(auth, upstreamUrl);
   return async (input, init) => {
-    let token: string;
-    if (credentials) token = await credentials.token();
-    else {
-      if (!signer) throw new Error("no key to sign upstream tokens with");
-      const gatewayJwt = auth as Extract<UpstreamAuth, { kind: "gateway-jwt" }>;
-      token = await signer.tokenFor(
-        callers.getStore(),
-        gatewayJwt.audience ?? upstreamUrl,
-        gatewayJwt.ttlSeconds,
-      );
-    }
+    const token = await tokenFor(callers.getStore());
     const headers = new Headers(init?.headers);
     headers.set("authorization", `Bearer ${token}`);
     return send(input, { ...init, headers });
   };
+}
+
+function credentialSource(
+  auth: UpstreamAuth,
+  upstreamUrl: string,
+): (caller: UpstreamCaller | undefined) => Promise<string> {
+  switch (auth.kind) {
+    case "client-credentials": {
+      const client = tokenClientFor(auth);
+      return () => client.clientCredentials();
+    }
+    case "token-exchange": {
+      const client = tokenClientFor({ ...auth, audience: auth.audience ?? upstreamUrl });
+      // Where no caller token exists (the catalogue connection, API-key or certificate callers),
+      // the gateway speaks for itself with its own client-credentials token.
+      return (caller) =>
+        caller?.bearerToken ? client.exchange(caller.bearerToken) : client.clientCredentials();
+    }
+    case "gateway-jwt":
+      return (caller) => {
+        if (!signer) throw new Error("no key to sign upstream tokens with");
+        return signer.tokenFor(caller, auth.audience ?? upstreamUrl, auth.ttlSeconds);
+      };
+  }
 }

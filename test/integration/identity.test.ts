@@ -77,6 +77,9 @@ describe("identity at the edge", () => {
   let serviceUpstream: ReportingUpstream;
   let tokenEndpoint: Server;
   let introspection: Server;
+  let exchangeEndpoint: Server;
+  let delegatedUpstream: ReportingUpstream;
+  const exchanges: URLSearchParams[] = [];
   const introspected: string[] = [];
   const tokenRequests: { authorization: string | undefined; body: string }[] = [];
 
@@ -141,6 +144,23 @@ describe("identity at the edge", () => {
       });
     });
     await new Promise<void>((r) => introspection.listen(0, "127.0.0.1", r));
+    // An authorization server that exchanges tokens (RFC 8693) and issues its own to the gateway.
+    delegatedUpstream = await startReportingUpstream();
+    exchangeEndpoint = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        const form = new URLSearchParams(body);
+        exchanges.push(form);
+        const grant = form.get("grant_type");
+        const token = grant === "client_credentials" ? "gateway-own-token" : `exchanged-${exchanges.length}`;
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: 600 }));
+      });
+    });
+    await new Promise<void>((r) => exchangeEndpoint.listen(0, "127.0.0.1", r));
+    const exchangeUrl = `http://127.0.0.1:${(exchangeEndpoint.address() as AddressInfo).port}/token`;
     const introspectionUrl = `http://127.0.0.1:${(introspection.address() as AddressInfo).port}/introspect`;
     const pair = await generateKeyPair("ES256", { extractable: true });
     publicPem = await exportSPKI(pair.publicKey);
@@ -179,6 +199,10 @@ upstreams:
     transport: streamable-http
     url: ${signedUpstream.url}
     auth: { kind: gateway-jwt }
+  delegated:
+    transport: streamable-http
+    url: ${delegatedUpstream.url}
+    auth: { kind: token-exchange, tokenUrl: "${exchangeUrl}", clientId: portcullis, clientSecret: s3cret }
   service:
     transport: streamable-http
     url: ${serviceUpstream.url}
@@ -193,6 +217,8 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     serviceUpstream?.close();
     tokenEndpoint?.close();
     introspection?.close();
+    exchangeEndpoint?.close();
+    delegatedUpstream?.close();
   });
 
   it("challenges a request without credentials and publishes its protected resource metadata", async () => {
@@ -259,6 +285,28 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     assert.deepEqual(payload.roles, ["reader"]);
     assert.equal(typeof payload.sid, "string", "the session digest, never the session id");
     assert.equal(payload.auth_method, "bearer");
+  });
+
+  it("gives an upstream a token exchanged for the caller's (RFC 8693), never the caller's own", async () => {
+    const aliceToken = await token({ sub: "alice" });
+    const client = await connectWith(gateway.url, `Bearer ${aliceToken}`);
+    let seen: { authorization?: string };
+    try {
+      const result = await client.callTool({ name: "delegated__report", arguments: {} });
+      seen = JSON.parse(String((result.content as { text: string }[])[0]?.text)) as typeof seen;
+    } finally {
+      await client.close();
+    }
+    assert.match(String(seen.authorization), /^Bearer exchanged-\d+$/);
+    const exchange = exchanges.find(
+      (f) => f.get("grant_type") === "urn:ietf:params:oauth:grant-type:token-exchange",
+    );
+    assert.equal(exchange?.get("subject_token"), aliceToken);
+    assert.equal(exchange?.get("subject_token_type"), "urn:ietf:params:oauth:token-type:access_token");
+    assert.equal(exchange?.get("audience"), delegatedUpstream.url);
+    // The catalogue connection has no caller: it used the gateway's own token.
+    assert.ok(delegatedUpstream.authorizations.includes("Bearer gateway-own-token"));
+    for (const header of delegatedUpstream.authorizations) assert.ok(!header?.includes(aliceToken));
   });
 
   it("gives an upstream the gateway's own client-credentials token, fetched once and reused", async () => {

@@ -28,6 +28,14 @@ export type Authentication =
 
 const WELL_KNOWN = "/.well-known/oauth-protected-resource";
 
+/** The bearer token each verified principal presented, in memory only, for RFC 8693 exchanges. */
+const presentedTokens = new WeakMap<Principal, string>();
+
+/** The bearer token `principal` was verified from (a JWT or opaque token), if any. */
+export function bearerTokenOf(principal: Principal): string | undefined {
+  return presentedTokens.get(principal);
+}
+
 export class Authenticator {
   private readonly tokens: AccessTokenVerifier;
   private readonly keys: ApiKeyVerifier | undefined;
@@ -129,7 +137,9 @@ export class Authenticator {
           claimed: verified.claimedSubject,
           principal: verified.signed ? verified.claimedSubject : undefined,
         });
-      return withDevice(verified);
+      const authenticated = withDevice(verified);
+      if (authenticated.ok) presentedTokens.set(authenticated.principal, credential);
+      return authenticated;
     } catch {
       // Fail-secure: a key store that cannot be read, an issuer that cannot be reached.
       return {
