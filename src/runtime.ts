@@ -169,6 +169,7 @@ export async function runGateway(options: RunOptions): Promise<void> {
     loaded = next;
     ensureUpstreamSigner(next, logger);
     const changes = await gateway.reload(next);
+    http?.reloadCertificates();
     detection.reconfigure(next.config.detection, next.config.responses);
     logger.level = next.config.logging.level;
     decisionLogger.level = next.config.logging.level;

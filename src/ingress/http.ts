@@ -2,7 +2,7 @@
 // the SDK's inbound ladder (headers checked against the body); 2025-era clients get sessions with
 // SSE streams, 2026-07-28 requests are answered statelessly. Also /healthz and /readyz.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { tlsServerOptions } from "./tls.ts";
 import { isLoopbackHost } from "../config/schema.ts";
 import { upstreamTokenSigner } from "../upstream/credentials.ts";
@@ -46,6 +46,8 @@ export interface HttpIngress {
   readonly url: string;
   /** Stop taking connections and requests; in-flight ones continue. */
   stopAccepting(): Promise<void>;
+  /** Reads the TLS certificate, key and client CA again (rotation); new connections get them. */
+  reloadCertificates(): void;
   /** Close every session and connection. */
   close(): Promise<void>;
 }
@@ -352,6 +354,16 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   return {
     server,
     url,
+    reloadCertificates() {
+      const current = options.config().server.tls;
+      if (!tls || !current) return;
+      try {
+        (server as HttpsServer).setSecureContext(tlsServerOptions(current, options.baseDir()));
+        logger.info("TLS certificates reloaded");
+      } catch (err) {
+        logger.error({ err }, "TLS certificates could not be reloaded; the previous ones stay");
+      }
+    },
     async stopAccepting() {
       accepting = false;
       server.close();

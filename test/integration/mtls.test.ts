@@ -3,7 +3,8 @@
 // plain HTTP gets nowhere, and only strong TLS is offered.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
@@ -32,6 +33,8 @@ describe("mutual TLS at the edge", () => {
   let device: Issued;
   let stranger: Issued;
   let url: string;
+  let dir: string;
+  let server: Issued;
 
   const agentWith = (cert?: Issued) =>
     new Agent({ connect: { ca: ca.cert, ...(cert ? { cert: cert.cert, key: cert.key } : {}) } });
@@ -56,9 +59,9 @@ describe("mutual TLS at the edge", () => {
   }
 
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "portcullis-pki-"));
+    dir = mkdtempSync(join(tmpdir(), "portcullis-pki-"));
     ca = makeCa(dir);
-    const server = issue(dir, ca, "server", "IP:127.0.0.1");
+    server = issue(dir, ca, "server", "IP:127.0.0.1");
     device = issue(dir, ca, "device", "URI:spiffe://example.test/agent/builder");
     stranger = issue(dir, makeCa(dir, "other-ca"), "stranger", "URI:spiffe://evil.test/agent");
     gateway = await startGateway(
@@ -168,5 +171,25 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     assert.match(await handshake({ maxVersion: "TLSv1.1", minVersion: "TLSv1" }), /^refused/);
     assert.match(await handshake({ maxVersion: "TLSv1.2", ciphers: "AES128-SHA256" }), /^refused/);
     assert.match(await handshake({ maxVersion: "TLSv1.2" }), /^ok TLSv1\.2 ECDHE-.*(GCM|CHACHA20)/);
+  });
+
+  it("serves a rotated certificate after SIGHUP, without a restart", async () => {
+    const fingerprint = () =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: Number(new URL(url).port), ca: ca.cert }, () => {
+          resolve(socket.getPeerCertificate().fingerprint256);
+          socket.end();
+        });
+        socket.once("error", reject);
+      });
+    const before = await fingerprint();
+    const rotated = issue(dir, ca, "server-next", "IP:127.0.0.1");
+    copyFileSync(rotated.certPath, server.certPath);
+    copyFileSync(rotated.keyPath, server.keyPath);
+    gateway.process.kill("SIGHUP");
+    await gateway.waitForLog((l) => l.msg === "TLS certificates reloaded");
+    const after = await fingerprint();
+    assert.notEqual(after, before);
+    assert.equal(after, new X509Certificate(rotated.cert).fingerprint256);
   });
 });
