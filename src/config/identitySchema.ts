@@ -2,6 +2,7 @@
 // OAuth 2.1 bearer JWTs from named issuers (verified against their JWKS) and API keys. With
 // neither configured, HTTP callers are anonymous (a loopback-only setup).
 import { z } from "zod";
+import { isHttpsOrLoopback, secureUrl } from "./secureUrl.ts";
 
 /** Asymmetric algorithms only: never `none`, never an HMAC that a public key could be fed to. */
 const asymmetricAlgorithm = z.enum([
@@ -40,17 +41,11 @@ const issuer = z
     (i) => (i.jwksUri === undefined) !== (i.jwksFile === undefined),
     "give exactly one of jwksUri and jwksFile",
   )
-  .refine(
-    (i) =>
-      i.jwksUri === undefined ||
-      i.jwksUri.startsWith("https://") ||
-      /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(i.jwksUri),
-    {
-      message:
-        "keys are fetched over HTTPS (plain HTTP only from loopback): whoever can alter them can forge tokens",
-      path: ["jwksUri"],
-    },
-  );
+  .refine((i) => i.jwksUri === undefined || isHttpsOrLoopback(i.jwksUri), {
+    message:
+      "keys are fetched over HTTPS (plain HTTP only from loopback): whoever can alter them can forge tokens",
+    path: ["jwksUri"],
+  });
 
 const claimPath = (fallback: string, description: string) =>
   z
@@ -93,15 +88,9 @@ export const identitySection = z
       .optional(),
     introspection: z
       .strictObject({
-        endpoint: z
-          .url({ protocol: /^https?$/ })
-          .refine(
-            (url) =>
-              url.startsWith("https://") ||
-              /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url),
-            "tokens are sent to the introspection endpoint over HTTPS (plain HTTP only on loopback)",
-          )
-          .describe("The authorization server's RFC 7662 introspection endpoint."),
+        endpoint: secureUrl("tokens are sent to the introspection endpoint over HTTPS").describe(
+          "The authorization server's RFC 7662 introspection endpoint.",
+        ),
         clientId: z.string().min(1).describe("The gateway's client id at that server."),
         clientSecret: z.string().min(1).describe("Its secret, e.g. ${env:INTROSPECTION_SECRET}."),
         cacheSeconds: z

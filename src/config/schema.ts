@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { detectionSection, responsesSection } from "./detectionSchema.ts";
 import { identitySection } from "./identitySchema.ts";
+import { secureUrl } from "./secureUrl.ts";
 
 /** Upstream names become tool-name prefixes, so they use the 2025-11-25 tool-name alphabet. */
 const upstreamName = z
@@ -85,6 +86,15 @@ const tlsOptions = z
   })
   .optional();
 
+/** How the gateway authenticates to an authorization server's token endpoint. */
+const oauthClient = {
+  tokenUrl: secureUrl("the token endpoint is reached over HTTPS"),
+  clientId: z.string().min(1).describe("The gateway's client id there."),
+  clientSecret: z.string().min(1).describe("Its secret, e.g. ${env:UPSTREAM_CLIENT_SECRET}."),
+  scope: z.string().optional(),
+  resource: z.string().optional().describe("RFC 8707 resource indicator sent with the request."),
+};
+
 const httpUpstream = z.strictObject({
   transport: z.enum(["streamable-http", "sse"]),
   url: z.url({ protocol: /^https?$/ }).describe("Endpoint of the remote MCP server."),
@@ -102,34 +112,12 @@ const httpUpstream = z.strictObject({
       }),
       z.strictObject({
         kind: z.literal("token-exchange"),
-        tokenUrl: z
-          .url({ protocol: /^https?$/ })
-          .refine(
-            (url) =>
-              url.startsWith("https://") ||
-              /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url),
-            "the token endpoint is reached over HTTPS (plain HTTP only on loopback)",
-          ),
-        clientId: z.string().min(1),
-        clientSecret: z.string().min(1),
+        ...oauthClient,
         audience: z.string().optional().describe("The `audience` asked for; default: the upstream's URL."),
-        scope: z.string().optional(),
-        resource: z.string().optional(),
       }),
       z.strictObject({
         kind: z.literal("client-credentials"),
-        tokenUrl: z
-          .url({ protocol: /^https?$/ })
-          .refine(
-            (url) =>
-              url.startsWith("https://") ||
-              /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url),
-            "the token endpoint is reached over HTTPS (plain HTTP only on loopback)",
-          ),
-        clientId: z.string().min(1),
-        clientSecret: z.string().min(1).describe("e.g. ${env:UPSTREAM_CLIENT_SECRET}"),
-        scope: z.string().optional(),
-        resource: z.string().optional().describe("RFC 8707 resource indicator sent with the request."),
+        ...oauthClient,
       }),
     ])
     .optional()
@@ -503,14 +491,7 @@ const auditSection = z
 const severity = z.enum(["info", "low", "medium", "high", "critical"]);
 
 const webhookAlert = z.strictObject({
-  url: z
-    .url({ protocol: /^https?$/ })
-    .refine(
-      (url) =>
-        url.startsWith("https://") || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url),
-      "alerts leave the gateway over HTTPS (plain HTTP only to loopback)",
-    )
-    .describe("Where alerts are posted."),
+  url: secureUrl("alerts leave the gateway over HTTPS").describe("Where alerts are posted."),
   secret: z
     .string()
     .min(16, "use a secret of at least 16 characters")
