@@ -25,7 +25,7 @@ import { discoverResult, LIST_CHANGED_NOTIFICATIONS } from "./protocol.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
 import { sessionContext } from "./pipeline/context.ts";
 import { Upstream } from "./upstream/upstream.ts";
-import { asCaller } from "./upstream/credentials.ts";
+import { asCaller, asGateway, setCallerScoped } from "./upstream/credentials.ts";
 import { normalizeAddress, type Enforcement, type Enforcements } from "./state/enforcements.ts";
 
 export interface HandleOptions {
@@ -89,6 +89,7 @@ export class Gateway {
     this.loaded = loaded;
     this.deps = deps;
     this.config = loaded.config;
+    setCallerScoped(Object.values(loaded.config.upstreams));
     this.catalog = this.newCatalog(loaded.config);
     this.chain = this.newChain(this.config);
     for (const [name, upstreamConfig] of Object.entries(loaded.config.upstreams)) {
@@ -408,8 +409,15 @@ export class Gateway {
       return;
     }
     if (method === "notifications/roots/list_changed") {
+      const caller = {
+        principal: ctx.principal,
+        session: ctx.sessionDigest,
+        bearerToken: session.bearerToken,
+      };
       for (const connection of session.upstreams.values()) {
-        void connection.then((c) => c.notify(method, run.value)).catch(() => undefined);
+        void connection
+          .then((c) => asCaller(caller, () => c.notify(method, run.value)))
+          .catch(() => undefined);
       }
     }
   }
@@ -425,16 +433,18 @@ export class Gateway {
   ): Promise<Record<string, unknown>> {
     const { signal } = how;
     if (target.kind === "local") return this.answerLocally(ctx, method, params);
-    if (target.kind === "broadcast") return this.broadcastSetLevel(session, params);
+    // Whom the call is for: an upstream credential the gateway signs or exchanges names this caller.
+    const caller = { principal: ctx.principal, session: ctx.sessionDigest, bearerToken: session.bearerToken };
+    if (target.kind === "broadcast") return asCaller(caller, () => this.broadcastSetLevel(session, params));
     const upstream = this.upstreams.get(target.upstream);
     if (!upstream) throw new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", target.upstream);
     if (method === "resources/subscribe" || method === "resources/unsubscribe") {
       const subscribe = method === "resources/subscribe";
-      await this.setResourceSubscription(session, String(target.name), subscribe, how.subscriptionSource);
+      await asCaller(caller, () =>
+        this.setResourceSubscription(session, String(target.name), subscribe, how.subscriptionSource),
+      );
       return {};
     }
-    // Whom the call is for: an upstream credential the gateway signs names this caller.
-    const caller = { principal: ctx.principal, session: ctx.sessionDigest, bearerToken: session.bearerToken };
     return asCaller(caller, () =>
       this.forwardTo(session, ctx, request, method, params, target, upstream, signal),
     );
@@ -451,7 +461,8 @@ export class Gateway {
     upstream: Upstream,
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
-    const connection = await this.connectionFor(session, upstream);
+    // Opened as nobody: its streams and handlers outlive this call and must not carry its caller.
+    const connection = await asGateway(() => this.connectionFor(session, upstream));
     const progressToken = (params?._meta as Record<string, unknown> | undefined)?.progressToken;
     const modern = connection.era === "modern";
     const forwarded = paramsForUpstream(method, params, target);
@@ -704,6 +715,7 @@ export class Gateway {
     const oldChain = this.chain;
     this.loaded = next;
     this.config = next.config;
+    setCallerScoped(Object.values(next.config.upstreams));
     this.chain = this.newChain(next.config);
     const plan = planReload(previous, next.config);
     const { added, removed, replaced } = plan;

@@ -16,6 +16,10 @@ import { createDecisionLogger, createLogger } from "./observability/logger.ts";
 import { GatewayMetrics } from "./observability/metrics.ts";
 import { loadSigningKey } from "./audit/signing.ts";
 import { EDGE_AUDITED_EVENTS, edgeAuditBody } from "./audit/record.ts";
+import { BoundedMap } from "./events/detectors/windows.ts";
+
+/** Edge refusals recorded per address and minute at most (the rest are counted in the next record). */
+const EDGE_RECORDS_PER_MINUTE = 30;
 import { SqliteAuditStore } from "./audit/sqliteStore.ts";
 import { PostgresAuditStore } from "./audit/postgresStore.ts";
 import { describePostgres } from "./audit/postgresConnection.ts";
@@ -72,10 +76,26 @@ export async function runGateway(options: RunOptions): Promise<void> {
   const webhooks = loaded.config.alerts.webhooks.map((webhook) => new WebhookSink({ ...webhook, logger }));
   webhooks.forEach((sink, i) => events.addSink(`webhook-${i}`, (event) => sink.offer(event)));
   // Refusals at the edge (bad credentials, hijack attempts, missing scopes) join the audit trail.
+  // At most EDGE_RECORDS_PER_MINUTE per address: an unauthenticated sender cannot fill the store;
+  // what is left out is counted in the next record from that address.
+  const edgeRecords = new BoundedMap<{ minute: number; count: number; skipped: number }>(50_000);
   if (auditSink)
     events.addSink("audit-edge", (event) => {
       if (!EDGE_AUDITED_EVENTS.has(event.type)) return;
-      Promise.resolve(auditSink.append(edgeAuditBody(event, node))).catch((err: unknown) =>
+      const address = typeof event.details.address === "string" ? event.details.address : "";
+      const minute = Math.floor(Date.now() / 60_000);
+      const seen = edgeRecords.upsert(address, () => ({ minute, count: 0, skipped: 0 }));
+      if (seen.minute !== minute) Object.assign(seen, { minute, count: 0 });
+      if (++seen.count > EDGE_RECORDS_PER_MINUTE) {
+        seen.skipped++;
+        return;
+      }
+      const skipped = seen.skipped;
+      seen.skipped = 0;
+      const body = edgeAuditBody(event, node);
+      const record =
+        skipped > 0 ? { ...body, details: { ...body.details, notRecordedBefore: skipped } } : body;
+      Promise.resolve(auditSink.append(record)).catch((err: unknown) =>
         logger.error({ err, eventType: event.type }, "could not record an identity decision"),
       );
     });

@@ -100,6 +100,12 @@ export const identitySection = z
           .max(300)
           .default(30)
           .describe("An active answer is reused this long (never past the token's exp)."),
+        requireAudience: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Refuse a token whose introspection names no audience (it may be meant for any resource).",
+          ),
       })
       .optional()
       .describe("Opaque (non-JWT) access tokens, checked with the authorization server (RFC 7662)."),

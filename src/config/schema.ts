@@ -114,6 +114,18 @@ const httpUpstream = z.strictObject({
         kind: z.literal("token-exchange"),
         ...oauthClient,
         audience: z.string().optional().describe("The `audience` asked for; default: the upstream's URL."),
+        subjectIssuers: z
+          .array(z.string().min(1))
+          .min(1)
+          .describe(
+            "Issuers whose tokens may be sent to this token endpoint for exchange (never another issuer's: whoever runs the endpoint could replay them).",
+          ),
+        withoutCallerToken: z
+          .enum(["refuse", "gateway-token"])
+          .default("refuse")
+          .describe(
+            "A call from a caller with no exchangeable token (API key, certificate, stdio, another issuer): refused, or sent with the gateway's own token. Catalogue requests always use the gateway's own.",
+          ),
       }),
       z.strictObject({
         kind: z.literal("client-credentials"),

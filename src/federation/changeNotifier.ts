@@ -1,6 +1,7 @@
 // Carries what upstreams announce to the clients that should hear it: list changes (after the
 // catalogue is reloaded), resource updates (to subscribed sessions), log lines and other
 // notifications (to the session whose connection sent them), every one through the layer chain.
+import { asGateway } from "../upstream/credentials.ts";
 import type { Logger } from "pino";
 import type { LayerChain } from "../pipeline/chain.ts";
 import { sessionContext } from "../pipeline/context.ts";
@@ -80,7 +81,13 @@ export class ChangeNotifier {
    * One refresh per upstream at a time: every session's connection may report the same change, and
    * what arrives while a refresh runs is folded into a single further pass.
    */
-  async refresh(upstreamName: string, signalled?: string): Promise<void> {
+  refresh(upstreamName: string, signalled?: string): Promise<void> {
+    // The shared catalogue is nobody's: never fetched with the credential of whoever's call
+    // happened to carry the change notice.
+    return asGateway(() => this.refreshCatalogue(upstreamName, signalled));
+  }
+
+  private async refreshCatalogue(upstreamName: string, signalled?: string): Promise<void> {
     const running = this.refreshing.get(upstreamName);
     if (running) {
       running.again = true;

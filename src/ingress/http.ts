@@ -20,7 +20,10 @@ import type { Gateway } from "../gateway.ts";
 import { LEGACY_VERSIONS } from "../protocol.ts";
 import { newSessionId, sessionDigest, type ClientSession } from "../session/clientSession.ts";
 
-type ClientSessionLike = Pick<ClientSession, "origin" | "digest" | "credentialExpiresAt" | "bearerToken">;
+type ClientSessionLike = Pick<
+  ClientSession,
+  "origin" | "digest" | "credentialExpiresAt" | "bearerToken" | "principal"
+>;
 import { BoundedEventStore } from "../session/eventStore.ts";
 import { readJsonBody } from "./body.ts";
 import { checkRebinding } from "./rebinding.ts";
@@ -125,6 +128,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     if (!owner || principalKey(owner) === principalKey(principal)) {
       // The newest credential presented for the session decides how long its streams may stay.
       if (session) {
+        session.principal = principal;
         session.credentialExpiresAt = principal.expiresAt;
         session.bearerToken = bearerTokenOf(principal);
       }
@@ -257,7 +261,11 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
         rpcError(isId(id) ? id : null, outcome.code, outcome.message, outcome.data),
       );
     }
-    const scopeRefusal = authenticator().missingScopes(principal, ...messageTarget(body));
+    // Every message of a batch is checked: one that lacks a scope refuses the whole request.
+    const messages = Array.isArray(body) ? (body as unknown[]) : [body];
+    const scopeRefusal = messages
+      .map((message) => authenticator().missingScopes(principal, ...messageTarget(message)))
+      .find((refusal) => refusal !== undefined);
     if (scopeRefusal && !scopeRefusal.ok) {
       gateway.reportAuthentication("authz_denied", clientAddress, {
         principal: principal.id,
@@ -331,7 +339,13 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     const now = Date.now();
     for (const session of gateway.clientSessions()) {
       if (session.origin.transport !== "http" || session.isClosed) continue;
-      if (auth.credentialHolds(session.origin.principal, session.credentialExpiresAt, now)) continue;
+      let holds: boolean;
+      try {
+        holds = auth.credentialHolds(session.principal, session.credentialExpiresAt, now);
+      } catch {
+        holds = false; // a key store that cannot be read vouches for nobody
+      }
+      if (holds) continue;
       gateway.endSession(session, { reason: "its credential expired or was revoked", source: "identity" });
     }
   }, 1_000);
@@ -389,7 +403,7 @@ function isId(id: unknown): id is string | number {
 }
 
 /** The method of a JSON-RPC message and, for tools/call, the tool it names. */
-function messageTarget(body: object): [string, string | undefined] {
+function messageTarget(body: unknown): [string, string | undefined] {
   const { method, params } = body as { method?: unknown; params?: { name?: unknown } };
   return [
     typeof method === "string" ? method : "",

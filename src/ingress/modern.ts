@@ -98,6 +98,7 @@ export class ModernResponder {
       sendError(res, session);
       return;
     }
+    session.principal = principal;
     session.credentialExpiresAt = principal.expiresAt;
     session.bearerToken = bearerTokenOf(principal);
     const channel = session.channel as StatelessChannel;

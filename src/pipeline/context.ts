@@ -21,7 +21,14 @@ export interface EdgeFacts {
  */
 export function sessionContext(session: ClientSession, traceCarrier?: TraceCarrier): RequestContext {
   return buildContext(
-    { ...session.origin, era: session.channel.era, protocolVersion: session.protocolVersion, traceCarrier },
+    {
+      ...session.origin,
+      // The newest credential's principal: roles removed at the issuer are gone at once.
+      principal: session.principal,
+      era: session.channel.era,
+      protocolVersion: session.protocolVersion,
+      traceCarrier,
+    },
     session,
   );
 }

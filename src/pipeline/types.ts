@@ -24,17 +24,25 @@ export interface Principal {
   readonly acr?: string;
   readonly amr?: readonly string[];
   /** The device or service a verified client certificate identifies (mutual TLS). */
-  readonly device?: { readonly id: string; readonly fingerprint: string };
+  readonly device?: { readonly id: string; readonly fingerprint: string; readonly notAfter?: number };
 }
 
 /**
  * What makes two principals the same for binding sessions and stateless state: the id within its
- * authentication method and issuer (and, for API keys, the key itself), so that one issuer's `sub`
- * can never pass for another's, nor a new key for a revoked one of the same name.
+ * authentication method and issuer, with the OAuth client or API key and the certificate's device,
+ * so that one issuer's `sub` never passes for another's, nor a new key for a revoked one of the same
+ * name, nor one app or device for another.
  */
 export function principalKey(principal: Principal): string {
-  const key = principal.authMethod === "api-key" ? (principal.clientId ?? "") : "";
-  return [principal.authMethod, principal.issuer ?? "", key, principal.id].join("\u0000");
+  return [
+    principal.authMethod,
+    principal.issuer ?? "",
+    // The API key itself, or the OAuth client a token was issued to: two apps of one user are two.
+    principal.clientId ?? "",
+    // The device of a client certificate: a session opened from one device stays on it.
+    principal.device?.fingerprint ?? "",
+    principal.id,
+  ].join("\u0000");
 }
 
 export const anonymousPrincipal: Principal = Object.freeze({

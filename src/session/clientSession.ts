@@ -75,6 +75,11 @@ export class ClientSession {
 
   /** Where the session was opened from, for messages that arrive from upstream on its behalf. */
   readonly origin: SessionOrigin;
+  /**
+   * The principal of the newest authenticated request of this session (the same principal as the
+   * origin's, by binding, but with the roles, scopes and expiry of its newest credential).
+   */
+  principal: Principal;
   /** When the credential last presented for this session stops being valid (ms), if it does. */
   credentialExpiresAt: number | undefined;
   /**
@@ -91,6 +96,7 @@ export class ClientSession {
     origin: SessionOrigin,
   ) {
     this.origin = origin;
+    this.principal = origin.principal;
     this.credentialExpiresAt = origin.principal.expiresAt;
     this.id = id;
     this.channel = channel;

@@ -18,6 +18,8 @@ export type UpstreamAuth =
       readonly audience?: string;
       readonly scope?: string;
       readonly resource?: string;
+      readonly subjectIssuers: readonly string[];
+      readonly withoutCallerToken: "refuse" | "gateway-token";
     }
   | {
       readonly kind: "client-credentials";
@@ -40,9 +42,30 @@ type Send = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 const callers = new AsyncLocalStorage<UpstreamCaller>();
 
-/** Runs a forwarded call knowing whom it is for, so that a signed credential names that caller. */
+/**
+ * Runs a forwarded call knowing whom it is for, so that a signed credential names that caller. Only
+ * when some upstream's credential depends on the caller: on Node 22 a running AsyncLocalStorage
+ * turns on promise hooks for the whole process, a cost every other configuration need not pay.
+ */
 export function asCaller<T>(caller: UpstreamCaller, call: () => Promise<T>): Promise<T> {
-  return callers.run(caller, call);
+  return callerScoped ? callers.run(caller, call) : call();
+}
+
+let callerScoped = false;
+
+/** Whether any upstream of the running config takes a credential that names its caller. */
+export function setCallerScoped(upstreams: readonly object[]): void {
+  callerScoped = upstreams.some((u) => {
+    const kind = (u as { auth?: { kind?: string } }).auth?.kind;
+    return kind === "gateway-jwt" || kind === "token-exchange";
+  });
+}
+/**
+ * Runs work that is nobody's call (opening a connection, refreshing the shared catalogue, a
+ * restart) outside any caller, so that handlers and timers it sets up never carry one along.
+ */
+export function asGateway<T>(work: () => T): T {
+  return callerScoped ? callers.exit(work) : work();
 }
 
 /** Signs the JWTs upstreams receive; its public key is published for them at a well-known path. */
@@ -79,6 +102,8 @@ export class UpstreamTokenSigner {
       ...(caller?.principal.tenant ? { tid: caller.principal.tenant } : {}),
       ...(caller?.session ? { sid: caller.session } : {}),
       auth_method: caller?.principal.authMethod ?? "gateway",
+      // Who vouched for the subject: one issuer's `alice` is not another's.
+      ...(caller?.principal.issuer ? { src_iss: caller.principal.issuer } : {}),
       ...(caller?.principal.device ? { device: caller.principal.device.id } : {}),
     })
       .setProtectedHeader({ alg: "EdDSA", kid: this.key.keyId, typ: "JWT" })
@@ -226,10 +251,17 @@ function credentialSource(
     }
     case "token-exchange": {
       const client = tokenClientFor({ ...auth, audience: auth.audience ?? upstreamUrl });
-      // Where no caller token exists (the catalogue connection, API-key or certificate callers),
-      // the gateway speaks for itself with its own client-credentials token.
-      return (caller) =>
-        caller?.bearerToken ? client.exchange(caller.bearerToken) : client.clientCredentials();
+      return (caller) => {
+        // The catalogue and other background work are the gateway's own business.
+        if (!caller) return client.clientCredentials();
+        const issuer = caller.principal.issuer;
+        if (caller.bearerToken && issuer !== undefined && auth.subjectIssuers.includes(issuer))
+          return client.exchange(caller.bearerToken);
+        if (auth.withoutCallerToken === "gateway-token") return client.clientCredentials();
+        throw new Error(
+          "this upstream takes a token exchanged for the caller's, and the caller has none from an accepted issuer",
+        );
+      };
     }
     case "gateway-jwt":
       return (caller) => {

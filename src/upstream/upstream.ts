@@ -1,5 +1,6 @@
 // A configured upstream under supervision: its shared connection (catalogue, health, shared
 // isolation), restarts with exponential backoff when it dies, and per-client-session connections.
+import { asGateway } from "./credentials.ts";
 import type { ClientCapabilities, PriorDiscovery } from "@modelcontextprotocol/client";
 import type { Logger } from "pino";
 import type { UpstreamConfig } from "../config/schema.ts";
@@ -256,11 +257,13 @@ export class Upstream {
     const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** this.restartAttempt);
     const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));
     this.restartAttempt++;
-    this.restartTimer = setTimeout(() => {
-      if (this.stateValue !== "down") return;
-      this.restarts++;
-      void this.connectShared();
-    }, jittered);
+    this.restartTimer = asGateway(() =>
+      setTimeout(() => {
+        if (this.stateValue !== "down") return;
+        this.restarts++;
+        void this.connectShared();
+      }, jittered),
+    );
     this.restartTimer.unref();
   }
 }

@@ -12,12 +12,15 @@ export interface ReportingUpstream {
   readonly url: string;
   /** The Authorization header of every HTTP request received (undefined when absent). */
   readonly authorizations: (string | undefined)[];
+  /** The JSON-RPC method and Authorization header of every POSTed message, in order. */
+  readonly posted: { method: string; authorization: string | undefined }[];
   close(): void;
 }
 
 export async function startReportingUpstream(): Promise<ReportingUpstream> {
   const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
   const authorizations: (string | undefined)[] = [];
+  const posted: { method: string; authorization: string | undefined }[] = [];
   const createServerInstance = () => {
     const server = new McpServer({ name: "reporter", version: "1.0.0" });
     server.registerTool(
@@ -34,11 +37,35 @@ export async function startReportingUpstream(): Promise<ReportingUpstream> {
         return { content: [{ type: "text", text: JSON.stringify(seen) }] };
       },
     );
+    let grown = 0;
+    server.registerTool(
+      "grow",
+      { description: "Register one more tool (the list changes)", inputSchema: z.object({}) },
+      async () => {
+        const name = `grown-${++grown}`;
+        server.registerTool(
+          name,
+          { description: "added at run time", inputSchema: z.object({}) },
+          async () => ({
+            content: [{ type: "text", text: name }],
+          }),
+        );
+        return { content: [{ type: "text", text: name }] };
+      },
+    );
     return server;
   };
   const route = toNodeHandler({
     fetch: async (request: Request) => {
-      authorizations.push(request.headers.get("authorization") ?? undefined);
+      const authorization = request.headers.get("authorization") ?? undefined;
+      authorizations.push(authorization);
+      if (request.method === "POST") {
+        const message = (await request
+          .clone()
+          .json()
+          .catch(() => ({}))) as { method?: unknown };
+        if (typeof message.method === "string") posted.push({ method: message.method, authorization });
+      }
       const sessionId = request.headers.get("mcp-session-id");
       if (sessionId) {
         const existing = sessions.get(sessionId);
@@ -58,6 +85,7 @@ export async function startReportingUpstream(): Promise<ReportingUpstream> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
     authorizations,
+    posted,
     close: () => {
       server.closeAllConnections();
       server.close();

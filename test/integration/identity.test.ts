@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import type { Client } from "@modelcontextprotocol/client";
 import {
   createRemoteJWKSet,
+  decodeJwt,
   exportJWK,
   exportSPKI,
   generateKeyPair,
@@ -202,7 +203,12 @@ upstreams:
   delegated:
     transport: streamable-http
     url: ${delegatedUpstream.url}
-    auth: { kind: token-exchange, tokenUrl: "${exchangeUrl}", clientId: portcullis, clientSecret: s3cret }
+    auth:
+      kind: token-exchange
+      tokenUrl: "${exchangeUrl}"
+      clientId: portcullis
+      clientSecret: s3cret
+      subjectIssuers: ["${issuer}"]
   service:
     transport: streamable-http
     url: ${serviceUpstream.url}
@@ -287,6 +293,64 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     assert.equal(payload.auth_method, "bearer");
   });
 
+  it("refreshes the shared catalogue as the gateway, never as the caller whose call changed it", async () => {
+    const client = await connectWith(gateway.url, `Bearer ${await token({ sub: "alice" })}`);
+    try {
+      const before = signedUpstream.posted.length;
+      await client.callTool({ name: "signed__grow", arguments: {} });
+      const subjectOf = (authorization: string | undefined) =>
+        String(decodeJwt(String(authorization).replace(/^Bearer /, "")).sub);
+      let refresh: { method: string; authorization: string | undefined } | undefined;
+      for (let i = 0; i < 100 && !refresh; i++) {
+        refresh = signedUpstream.posted.slice(before).find((p) => p.method === "tools/list");
+        if (!refresh) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(refresh, "the list change led to a catalogue refresh");
+      assert.equal(subjectOf(refresh.authorization), "portcullis-gateway");
+      const call = signedUpstream.posted.slice(before).find((p) => p.method === "tools/call");
+      assert.equal(subjectOf(call?.authorization), "alice");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("checks every message of a batch for its scope", async () => {
+    const lacking = await token({ scope: "tools:call" });
+    const agent = new Agent();
+    const opened = await undiciFetch(gateway.url, {
+      method: "POST",
+      dispatcher: agent,
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        authorization: `Bearer ${lacking}`,
+      },
+      body: JSON.stringify(initialize),
+    });
+    await opened.text();
+    await agent.close();
+    const batch = [
+      {
+        jsonrpc: "2.0",
+        id: 9,
+        method: "tools/call",
+        params: { name: "probe__remember", arguments: { value: "x" } },
+      },
+    ];
+    const reply = await post(
+      gateway.url,
+      {
+        authorization: `Bearer ${lacking}`,
+        "mcp-session-id": String(opened.headers.get("mcp-session-id")),
+        "mcp-protocol-version": "2025-11-25",
+      },
+      "127.0.0.1",
+      batch,
+    );
+    assert.equal(reply.status, 403);
+    assert.match(String(reply.challenge), /scope="memory:write"/);
+  });
+
   it("gives an upstream a token exchanged for the caller's (RFC 8693), never the caller's own", async () => {
     const aliceToken = await token({ sub: "alice" });
     const client = await connectWith(gateway.url, `Bearer ${aliceToken}`);
@@ -307,6 +371,21 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     // The catalogue connection has no caller: it used the gateway's own token.
     assert.ok(delegatedUpstream.authorizations.includes("Bearer gateway-own-token"));
     for (const header of delegatedUpstream.authorizations) assert.ok(!header?.includes(aliceToken));
+  });
+
+  it("refuses to call a token-exchange upstream for a caller with no exchangeable token", async () => {
+    const created = cli("keys", "create", "--config", gateway.configPath, "--name", "exchange-less");
+    const client = await connectWith(gateway.url, `Bearer ${created.stdout.trim()}`);
+    try {
+      const before = exchanges.length;
+      await assert.rejects(client.callTool({ name: "delegated__report", arguments: {} }));
+      assert.equal(
+        exchanges.slice(before).filter((f) => f.get("grant_type") !== "client_credentials").length,
+        0,
+      );
+    } finally {
+      await client.close();
+    }
   });
 
   it("gives an upstream the gateway's own client-credentials token, fetched once and reused", async () => {

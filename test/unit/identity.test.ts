@@ -30,7 +30,11 @@ describe("API keys", () => {
     const { key, entry } = createApiKey(path, { name: "bot", roles: [] });
     const verifier = new ApiKeyVerifier(path);
     const wrong = key.slice(0, -4) + (key.endsWith("AAAA") ? "BBBB" : "AAAA");
-    assert.deepEqual(verifier.verify(wrong), { rejected: "the API key is not valid", keyId: entry.id });
+    assert.deepEqual(verifier.verify(wrong), {
+      rejected: "the API key is not valid",
+      keyId: entry.id,
+      owner: "key:bot",
+    });
     assert.deepEqual(verifier.verify("pk_nonsense"), {
       rejected: "the API key is malformed",
       keyId: undefined,

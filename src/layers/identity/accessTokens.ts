@@ -112,8 +112,9 @@ export class AccessTokenVerifier {
   ): Promise<Principal | TokenRejection> {
     const answer = await introspector.introspect(token);
     if (!answer.active) return reject(answer.reason, undefined, false);
-    const { iss } = answer.claims;
-    const principal = this.principalOf(answer.claims, typeof iss === "string" ? iss : "introspection");
+    // Principals are named under the introspection endpoint, never under an issuer the answer claims:
+    // that server speaks for its own tokens, not for a JWT issuer's subjects.
+    const principal = this.principalOf(answer.claims, `introspection:${introspector.origin}`);
     if (RESERVED_ID.test(principal.id))
       return reject("the token's subject uses a reserved form", undefined, false);
     return principal;
@@ -154,7 +155,7 @@ export function isRejection(value: Principal | TokenRejection): value is TokenRe
 }
 
 /** The forms of the gateway's own principal ids: API keys, the local user, certificates, anonymous callers. */
-const RESERVED_ID = /^(?:key:|local:|mtls:|anonymous(?:@|$))/;
+const RESERVED_ID = /^(?:key:|local:|mtls:|anonymous(?:@|$)|portcullis-gateway$)/;
 
 function reject(description: string, claimedSubject: string | undefined, signed = false): TokenRejection {
   return { error: "invalid_token", description, claimedSubject, signed };

@@ -23,7 +23,8 @@ interface KeyFile {
 
 const KEY_PATTERN = /^pk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
-export type ApiKeyCheck = Principal | { readonly rejected: string; readonly keyId: string | undefined };
+export type ApiKeyCheck =
+  Principal | { readonly rejected: string; readonly keyId: string | undefined; readonly owner?: string };
 
 function digest(secret: string): Buffer {
   return createHash("sha256").update(secret).digest();
@@ -101,7 +102,9 @@ export class ApiKeyVerifier {
     // Compare even when the id is unknown, so that timing does not tell ids apart.
     const expected = entry ? Buffer.from(entry.hash, "hex") : Buffer.alloc(32);
     const equal = timingSafeEqual(digest(match[2]), expected);
-    if (!entry || !equal) return { rejected: "the API key is not valid", keyId };
+    // A wrong secret for a key that exists is evidence about that key's owner; an unknown id is not.
+    if (!entry || !equal)
+      return { rejected: "the API key is not valid", keyId, owner: entry && `key:${entry.name}` };
     if (entry.revoked) return { rejected: "the API key was revoked", keyId };
     if (expired(entry, now)) return { rejected: "the API key has expired", keyId };
     return {

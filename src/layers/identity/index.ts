@@ -81,6 +81,8 @@ export class Authenticator {
   credentialHolds(principal: Principal, expiresAt: number | undefined, now = Date.now()): boolean {
     if (principal.authMethod === "api-key")
       return this.keys?.isActive(principal.clientId ?? "", now) ?? false;
+    if (principal.authMethod === "mtls")
+      return principal.expiresAt === undefined || now <= principal.expiresAt;
     if (principal.authMethod !== "bearer") return true;
     const skewMs = (this.config.jwt?.clockSkewSeconds ?? 0) * 1000;
     return expiresAt === undefined || now <= expiresAt + skewMs;
@@ -110,7 +112,15 @@ export class Authenticator {
       if (device)
         return {
           ok: true,
-          principal: { id: `mtls:${device.id}`, kind: "service", roles: [], authMethod: "mtls", device },
+          principal: {
+            id: `mtls:${device.id}`,
+            kind: "service",
+            roles: [],
+            authMethod: "mtls",
+            device,
+            // The certificate's end is the credential's end: its sessions close then.
+            expiresAt: Number.isNaN(device.notAfter) ? undefined : device.notAfter,
+          },
         };
       return this.fail(undefined, undefined, false);
     }
@@ -124,8 +134,8 @@ export class Authenticator {
         const checked = this.keys.verify(credential);
         if ("rejected" in checked)
           return this.fail(checked.rejected, "invalid_token", true, {
-            claimed: checked.keyId && `key:${checked.keyId}`,
-            principal: checked.keyId && `key:${checked.keyId}`,
+            claimed: checked.keyId && `key-id:${checked.keyId}`,
+            principal: checked.owner,
           });
         return withDevice(checked);
       }
@@ -169,7 +179,7 @@ export class Authenticator {
     const uri = /(?:^|,\s*)URI:([^,]+)/.exec(cert.subjectaltname ?? "")?.[1];
     const cn = typeof cert.subject?.CN === "string" ? cert.subject.CN : undefined;
     const id = uri ?? (cn ? `cn:${cn}` : `sha256:${cert.fingerprint256}`);
-    return { id, fingerprint: cert.fingerprint256 };
+    return { id, fingerprint: cert.fingerprint256, notAfter: Date.parse(cert.valid_to) };
   }
 
   /**

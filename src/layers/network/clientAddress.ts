@@ -32,7 +32,7 @@ export class ClientAddressResolver {
     const hops = (req.headersDistinct["x-forwarded-for"] ?? [])
       .join(",")
       .split(",")
-      .map((hop) => hop.trim())
+      .map((hop) => withoutPort(hop.trim()))
       .filter(Boolean);
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i] ?? "";
@@ -41,4 +41,12 @@ export class ClientAddressResolver {
     }
     return hops[0] === undefined ? peer : normalizeAddress(hops[0]);
   }
+}
+
+/** Some proxies write `203.0.113.7:51234` or `[2001:db8::1]:443`; the address is what counts. */
+function withoutPort(hop: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hop);
+  if (bracketed?.[1]) return bracketed[1];
+  const v4 = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(hop);
+  return v4?.[1] ?? hop;
 }
