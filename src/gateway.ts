@@ -25,7 +25,7 @@ import { discoverResult, LIST_CHANGED_NOTIFICATIONS } from "./protocol.ts";
 import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.ts";
 import { sessionContext } from "./pipeline/context.ts";
 import { Upstream } from "./upstream/upstream.ts";
-import { asCaller, asGateway, setCallerScoped } from "./upstream/credentials.ts";
+import { asCaller, asGateway, setCallerScoped, type UpstreamCaller } from "./upstream/credentials.ts";
 import { normalizeAddress, type Enforcement, type Enforcements } from "./state/enforcements.ts";
 
 export interface HandleOptions {
@@ -409,11 +409,7 @@ export class Gateway {
       return;
     }
     if (method === "notifications/roots/list_changed") {
-      const caller = {
-        principal: ctx.principal,
-        session: ctx.sessionDigest,
-        bearerToken: session.bearerToken,
-      };
+      const caller = callerOf(ctx, session);
       for (const connection of session.upstreams.values()) {
         void connection
           .then((c) => asCaller(caller, () => c.notify(method, run.value)))
@@ -434,7 +430,7 @@ export class Gateway {
     const { signal } = how;
     if (target.kind === "local") return this.answerLocally(ctx, method, params);
     // Whom the call is for: an upstream credential the gateway signs or exchanges names this caller.
-    const caller = { principal: ctx.principal, session: ctx.sessionDigest, bearerToken: session.bearerToken };
+    const caller = callerOf(ctx, session);
     if (target.kind === "broadcast") return asCaller(caller, () => this.broadcastSetLevel(session, params));
     const upstream = this.upstreams.get(target.upstream);
     if (!upstream) throw new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", target.upstream);
@@ -772,4 +768,9 @@ export class Gateway {
 function namingFor(config: GatewayConfig): NameSpacer {
   const prefix = config.federation.prefixSingleUpstream || Object.keys(config.upstreams).length > 1;
   return new NameSpacer(config.federation.separator, prefix);
+}
+
+/** Whom an upstream request is for: what a credential the gateway signs or exchanges names. */
+function callerOf(ctx: RequestContext, session: ClientSession): UpstreamCaller {
+  return { principal: ctx.principal, session: ctx.sessionDigest, bearerToken: session.bearerToken };
 }

@@ -29,7 +29,7 @@ import { DetectionEngine } from "./events/detection.ts";
 import type { GatewayConfig } from "./config/schema.ts";
 import type { Principal } from "./pipeline/types.ts";
 import { setUpstreamTokenSigner, upstreamTokenSigner, UpstreamTokenSigner } from "./upstream/credentials.ts";
-import { ClientAddressResolver } from "./layers/network/clientAddress.ts";
+import { clientAddressResolver } from "./layers/network/clientAddress.ts";
 import type { StampedEvent } from "./events/bus.ts";
 import { Enforcements } from "./state/enforcements.ts";
 import { MemoryStateStore } from "./state/memoryStore.ts";
@@ -118,17 +118,10 @@ export async function runGateway(options: RunOptions): Promise<void> {
     detection: loaded.config.detection,
     responses: loaded.config.responses,
     onResponse: (action, kind) => metrics.observeResponse(action, kind),
-    protectedAddress: (address) => trustedProxies().isTrustedProxy(address),
+    protectedAddress: (address) =>
+      clientAddressResolver(loaded.config.server.trustedProxies).isTrustedProxy(address),
   });
   detection.start();
-  const initialProxies = loaded.config.server.trustedProxies;
-  let proxies = { list: initialProxies, resolver: new ClientAddressResolver(initialProxies) };
-  /** The trusted proxies of the running config. */
-  function trustedProxies(): ClientAddressResolver {
-    const list = loaded.config.server.trustedProxies;
-    if (list !== proxies.list) proxies = { list, resolver: new ClientAddressResolver(list) };
-    return proxies.resolver;
-  }
   const decisionLogger = createDecisionLogger(loaded.config.logging.level);
   // Off by default: then the OpenTelemetry SDK is not even loaded, and no message makes a span.
   const tracing = loaded.config.tracing.enabled

@@ -2,7 +2,8 @@
 // tables, and a printable name of the database that never shows its password.
 import { checkServerIdentity as checkServerName, type PeerCertificate } from "node:tls";
 import type { Pool, PoolConfig } from "pg";
-import { isLoopbackHost, type GatewayConfig } from "../config/schema.ts";
+import type { GatewayConfig } from "../config/schema.ts";
+import { isLoopbackHost } from "../config/secureUrl.ts";
 
 export type PostgresAuditSettings = GatewayConfig["audit"]["postgres"];
 

@@ -4,7 +4,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { detectionSection, responsesSection } from "./detectionSchema.ts";
 import { identitySection } from "./identitySchema.ts";
-import { secureUrl } from "./secureUrl.ts";
+import { isLoopbackHost, secureUrl } from "./secureUrl.ts";
 
 /** Upstream names become tool-name prefixes, so they use the 2025-11-25 tool-name alphabet. */
 const upstreamName = z
@@ -349,11 +349,6 @@ const tracingSection = z
     }
   })
   .prefault({});
-
-/** Loopback names and addresses: where plain (unencrypted) connections are acceptable. */
-export function isLoopbackHost(host: string): boolean {
-  return /^(localhost|127\.\d+\.\d+\.\d+|::1|\[::1\])$/i.test(host);
-}
 
 function isPostgresUrl(url: string): boolean {
   try {

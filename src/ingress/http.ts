@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { tlsServerOptions } from "./tls.ts";
-import { isLoopbackHost } from "../config/schema.ts";
+import { isLoopbackHost } from "../config/secureUrl.ts";
 import { upstreamTokenSigner } from "../upstream/credentials.ts";
 
 /** Where upstreams find the keys of the tokens the gateway signs for them. */
@@ -31,7 +31,7 @@ import { rpcError, sendError, sendJson } from "./respond.ts";
 import { ModernResponder } from "./modern.ts";
 import { TransportSession } from "./transportSession.ts";
 import { networkGuard } from "../layers/network/index.ts";
-import { ClientAddressResolver } from "../layers/network/clientAddress.ts";
+import { clientAddressResolver } from "../layers/network/clientAddress.ts";
 import { Authenticator, bearerTokenOf } from "../layers/identity/index.ts";
 import { principalKey, type Principal } from "../pipeline/types.ts";
 
@@ -72,16 +72,6 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     config: options.config().identity,
     authenticator: new Authenticator(options.config().identity, options.baseDir(), mutualTls),
   };
-  let proxies = {
-    list: options.config().server.trustedProxies,
-    resolver: new ClientAddressResolver(options.config().server.trustedProxies),
-  };
-  /** Who the client is, network-wise, under the running config's trusted proxies. */
-  const clientAddresses = (): ClientAddressResolver => {
-    const list = options.config().server.trustedProxies;
-    if (list !== proxies.list) proxies = { list, resolver: new ClientAddressResolver(list) };
-    return proxies.resolver;
-  };
   /** The authenticator of the running config (rebuilt when a reload changes the identity section). */
   const authenticator = (): Authenticator => {
     const current = options.config().identity;
@@ -117,11 +107,38 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     return undefined;
   }
 
+  /**
+   * The 2025 session a request names, once it is known to be live, not revoked and this principal's;
+   * otherwise the refusal is answered here. A revoked session has been ended already, so its id is
+   * hashed (to tell "revoked" from "unknown") only when it is not found.
+   */
+  function openSession(
+    sessionId: string,
+    principal: Principal,
+    clientAddress: string | undefined,
+    res: ServerResponse,
+  ): LegacySession | undefined {
+    const existing = sessions.get(sessionId);
+    const digest = existing?.bridge.session?.digest ?? sessionDigest(sessionId);
+    const revoked = gateway.enforcements.sessionRevoked(digest);
+    if (revoked) {
+      sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REVOKED", revoked.reason));
+      return undefined;
+    }
+    if (!existing) {
+      sendError(res, new GatewayError("PORTCULLIS_E_SESSION_NOT_FOUND"));
+      return undefined;
+    }
+    if (!boundTo(existing.bridge.session, principal, clientAddress, res)) return undefined;
+    existing.bridge.session?.touch();
+    return existing;
+  }
+
   /** A session id presented with another principal's credentials: refused, and an event. */
   function boundTo(
     session: ClientSessionLike | undefined,
     principal: Principal,
-    req: IncomingMessage,
+    clientAddress: string | undefined,
     res: ServerResponse,
   ): boolean {
     const owner = session?.origin.principal;
@@ -134,7 +151,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       }
       return true;
     }
-    gateway.reportAuthentication("session_hijack_suspected", clientAddresses().resolve(req), {
+    gateway.reportAuthentication("session_hijack_suspected", clientAddress, {
       principal: principal.id,
       owner: owner.id,
       session: session.digest,
@@ -165,8 +182,8 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   server.keepAliveTimeout = 5_000;
 
   /** A blocked address learns why and for how long; the connection is not kept alive for it. */
-  function refuseAddress(res: ServerResponse, refused: GatewayError): void {
-    gateway.reportBlocked(clientAddresses().resolve(res.req), refused);
+  function refuseAddress(res: ServerResponse, address: string | undefined, refused: GatewayError): void {
+    gateway.reportBlocked(address, refused);
     res.setHeader("retry-after", String(Number(refused.data?.retryAfterSeconds ?? 60)));
     res.setHeader("connection", "close");
     sendError(res, refused);
@@ -182,9 +199,10 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       const upstreams = gateway.upstreamStatus().map(({ name, state }) => ({ name, state }));
       return sendJson(res, ready ? 200 : 503, { ready, upstreams });
     }
-    const clientAddress = clientAddresses().resolve(req);
+    // Resolved once per request; every check and event below uses this one.
+    const clientAddress = clientAddressResolver(config.server.trustedProxies).resolve(req);
     const refused = network.admit(clientAddress);
-    if (refused) return refuseAddress(res, refused);
+    if (refused) return refuseAddress(res, clientAddress, refused);
     if (path === "/metrics" && options.metrics && config.server.metrics) {
       // Detection counters and upstream states are for operators: credentials like any other call.
       if (authenticator().required && !(await authenticate(req, res, clientAddress))) return;
@@ -207,15 +225,10 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     const principal = await authenticate(req, res, clientAddress);
     if (!principal) return;
     const sessionId = header(req, "mcp-session-id");
-    const revoked = sessionId ? gateway.enforcements.sessionRevoked(sessionDigest(sessionId)) : undefined;
-    if (revoked) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REVOKED", revoked.reason));
     if (req.method === "GET" || req.method === "DELETE") {
-      const existing = sessionId ? sessions.get(sessionId) : undefined;
       if (!sessionId) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REQUIRED"));
-      if (!existing) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_NOT_FOUND"));
-      if (!boundTo(existing.bridge.session, principal, req, res)) return;
-      existing.bridge.session?.touch();
-      return existing.transport.handleRequest(req, res);
+      const existing = openSession(sessionId, principal, clientAddress, res);
+      return existing?.transport.handleRequest(req, res);
     }
     if (req.method !== "POST") {
       res.setHeader("Allow", "GET, POST, DELETE");
@@ -262,10 +275,9 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       );
     }
     // Every message of a batch is checked: one that lacks a scope refuses the whole request.
-    const messages = Array.isArray(body) ? (body as unknown[]) : [body];
-    const scopeRefusal = messages
-      .map((message) => authenticator().missingScopes(principal, ...messageTarget(message)))
-      .find((refusal) => refusal !== undefined);
+    const messages: unknown[] = Array.isArray(body) ? body : [body];
+    let scopeRefusal: ReturnType<Authenticator["missingScopes"]>;
+    for (const message of messages) scopeRefusal ??= auth.missingScopes(principal, ...messageTarget(message));
     if (scopeRefusal && !scopeRefusal.ok) {
       gateway.reportAuthentication("authz_denied", clientAddress, {
         principal: principal.id,
@@ -278,11 +290,8 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     if (outcome.kind === "modern") return modern.respond(req, res, outcome, principal, clientAddress);
 
     if (sessionId) {
-      const existing = sessions.get(sessionId);
-      if (!existing) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_NOT_FOUND"));
-      if (!boundTo(existing.bridge.session, principal, req, res)) return;
-      existing.bridge.session?.touch();
-      return existing.transport.handleRequest(req, res, body);
+      const existing = openSession(sessionId, principal, clientAddress, res);
+      return existing?.transport.handleRequest(req, res, body);
     }
     if (outcome.reason !== "initialize") {
       return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REQUIRED", "send initialize first"));

@@ -1,6 +1,5 @@
 // DNS-rebinding protection for the HTTP ingress: the Host header must name this gateway and a
 // browser's Origin must be allowed, so a web page cannot reach a gateway on the user's machine.
-import { isIP } from "node:net";
 import type { IncomingMessage } from "node:http";
 import {
   localhostAllowedHostnames,
@@ -9,11 +8,8 @@ import {
   validateOriginHeader,
 } from "@modelcontextprotocol/server";
 import type { GatewayConfig } from "../config/schema.ts";
+import { isLoopbackHost } from "../config/secureUrl.ts";
 import { GatewayError } from "../errors.ts";
-
-export function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
-}
 
 function allowedHosts(server: GatewayConfig["server"]): string[] {
   if (server.allowedHosts) return server.allowedHosts;

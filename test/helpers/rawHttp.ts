@@ -1,7 +1,7 @@
 // Requests to a gateway from a chosen loopback address (127.0.0.2 is another host to the gateway's
 // network checks), raw or through the official SDK client.
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { Agent, fetch as undiciFetch } from "undici";
+import { Agent, fetch as undiciFetch, type Dispatcher } from "undici";
 
 export interface RawReply {
   readonly status: number;
@@ -22,25 +22,35 @@ export async function postFrom(
 ): Promise<RawReply> {
   const agent = new Agent({ localAddress: from });
   try {
-    const res = await undiciFetch(url, {
-      method: "POST",
-      dispatcher: agent,
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        ...headers,
-      },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    const sse = res.headers.get("content-type")?.startsWith("text/event-stream");
-    const json: unknown = sse
-      ? JSON.parse(/^data: (\{.*)$/m.exec(text)?.[1] ?? "{}")
-      : JSON.parse(text || "{}");
-    return { status: res.status, headers: res.headers, body: json as RawReply["body"] };
+    return await postVia(agent, url, body, headers);
   } finally {
     await agent.close();
   }
+}
+
+/** POSTs a JSON-RPC message over `dispatcher` (a source address, client certificates…). */
+export async function postVia(
+  dispatcher: Dispatcher,
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<RawReply> {
+  const res = await undiciFetch(url, {
+    method: "POST",
+    dispatcher,
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  const sse = res.headers.get("content-type")?.startsWith("text/event-stream");
+  const json: unknown = sse
+    ? JSON.parse(/^data: (\{.*)$/m.exec(text)?.[1] ?? "{}")
+    : JSON.parse(text || "{}");
+  return { status: res.status, headers: res.headers, body: json as RawReply["body"] };
 }
 
 /** An SDK client whose connections leave from `from`. */

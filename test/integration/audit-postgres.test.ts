@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import canonicalize from "canonicalize";
+import { callUntilKilled } from "../helpers/audit.ts";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import {
   cliPath,
@@ -236,29 +236,7 @@ describe("crash safety with PostgreSQL", { skip: pg.skip }, () => {
     const url = await pg.freshDatabase();
     const gateway = await startNode(url, "gw-crash");
     const clients = await Promise.all([1, 2, 3, 4].map(() => connect(gateway.url)));
-    const released: string[] = [];
-    let stop = false;
-    const load = clients.map(async (client, c) => {
-      for (let i = 0; !stop && i < 2000; i++) {
-        const args = { value: `c${c}-${i}` };
-        try {
-          await client.callTool({ name: "probe__remember", arguments: args });
-          released.push(
-            createHash("sha256")
-              .update(canonicalize(args) ?? "")
-              .digest("hex"),
-          );
-        } catch {
-          return; // the gateway is gone
-        }
-      }
-    });
-    while (released.length < 150) await new Promise((r) => setTimeout(r, 20));
-    gateway.process.kill("SIGKILL");
-    stop = true;
-    await Promise.all(load);
-    await gateway.stop();
-    await Promise.allSettled(clients.map((c) => c.close()));
+    const released = await callUntilKilled(gateway, clients);
 
     const verify = auditCli(gateway, url)("verify");
     assert.equal(verify.status, 0, verify.stdout + verify.stderr);

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
-import canonicalize from "canonicalize";
+import { callUntilKilled } from "../helpers/audit.ts";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import {
   cliPath,
@@ -242,29 +242,7 @@ describe("crash safety", () => {
   it("keeps the record of every answer released before a SIGKILL, and the chain verifies", async () => {
     const gateway = await startGateway(`version: 1\nupstreams:\n${probe}`);
     const clients = await Promise.all([1, 2, 3, 4].map(() => connect(gateway.url)));
-    const released: string[] = [];
-    let stop = false;
-    const load = clients.map(async (client, c) => {
-      for (let i = 0; !stop && i < 2000; i++) {
-        const args = { value: `c${c}-${i}` };
-        try {
-          await client.callTool({ name: "probe__remember", arguments: args });
-          released.push(
-            createHash("sha256")
-              .update(canonicalize(args) ?? "")
-              .digest("hex"),
-          );
-        } catch {
-          return; // the gateway is gone
-        }
-      }
-    });
-    while (released.length < 150) await new Promise((r) => setTimeout(r, 20));
-    gateway.process.kill("SIGKILL");
-    stop = true;
-    await Promise.all(load);
-    await gateway.stop();
-    await Promise.allSettled(clients.map((c) => c.close()));
+    const released = await callUntilKilled(gateway, clients);
 
     const path = join(gateway.dir, "portcullis-audit.sqlite");
     const verify = cli("audit", "verify", "--db", path);

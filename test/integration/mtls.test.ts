@@ -19,6 +19,7 @@ import {
   type RunningGateway,
 } from "../helpers/gatewayProcess.ts";
 import { issue, makeCa, type Issued } from "../helpers/pki.ts";
+import { postVia } from "../helpers/rawHttp.ts";
 
 const initialize = {
   jsonrpc: "2.0",
@@ -39,20 +40,10 @@ describe("mutual TLS at the edge", () => {
   const agentWith = (cert?: Issued) =>
     new Agent({ connect: { ca: ca.cert, ...(cert ? { cert: cert.cert, key: cert.key } : {}) } });
 
-  async function post(cert: Issued | undefined, headers: Record<string, string> = {}) {
+  async function post(cert: Issued | undefined) {
     const agent = agentWith(cert);
     try {
-      const res = await undiciFetch(url, {
-        method: "POST",
-        dispatcher: agent,
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...headers,
-        },
-        body: JSON.stringify(initialize),
-      });
-      return { status: res.status, text: await res.text() };
+      return await postVia(agent, url, initialize);
     } finally {
       await agent.close();
     }
@@ -149,7 +140,7 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
   it("refuses a certificate from another CA, and a caller with neither certificate nor credential", async () => {
     const foreign = await post(stranger);
     assert.equal(foreign.status, 401);
-    assert.match(foreign.text, /does not chain to a trusted CA/);
+    assert.match(String(foreign.body.error?.message), /does not chain to a trusted CA/);
     const bare = await post(undefined);
     assert.equal(bare.status, 401);
   });

@@ -18,34 +18,13 @@ import { verifyAudit } from "../../src/audit/verify.ts";
 import { parseConfigText } from "../../src/config/load.ts";
 import { planReload } from "../../src/config/reloadPlan.ts";
 import type { ConfigError } from "../../src/errors.ts";
-import { anonymousPrincipal, type MessageOutcome } from "../../src/pipeline/types.ts";
+import { sampleOutcome } from "../helpers/audit.ts";
 import { freePort, TcpRelay, testPostgres } from "../helpers/postgres.ts";
 
 const pg = await testPostgres();
 const key = loadSigningKey(undefined, join(mkdtempSync(join(tmpdir(), "portcullis-pgkey-")), "audit.key"));
 
-function outcome(i: number): MessageOutcome {
-  return {
-    ctx: {
-      id: `req-${i}`,
-      transport: "http",
-      era: "legacy",
-      protocolVersion: "2025-11-25",
-      clientAddress: "127.0.0.1",
-      principal: anonymousPrincipal,
-      sessionDigest: "abc",
-      clientInfo: undefined,
-    },
-    method: "tools/call",
-    target: { upstream: "everything", kind: "tool", name: "echo", publicName: "everything__echo" },
-    decidedBy: undefined,
-    verdict: "allow",
-    errorCode: undefined,
-    latencyMs: 1.5,
-    layerDecisions: [],
-    params: { name: "everything__echo", arguments: { message: `m${i}` } },
-  };
-}
+const outcome = sampleOutcome;
 
 function settings(url: string): PostgresAuditSettings {
   return {

@@ -12,32 +12,11 @@ import { auditBody } from "../../src/audit/record.ts";
 import { loadSigningKey } from "../../src/audit/signing.ts";
 import { SqliteAuditStore } from "../../src/audit/sqliteStore.ts";
 import { verifyAuditStore } from "../../src/audit/verify.ts";
-import { anonymousPrincipal, type MessageOutcome } from "../../src/pipeline/types.ts";
+import { sampleOutcome } from "../helpers/audit.ts";
 
 const logger = pino({ level: "silent" });
 
-function outcome(i: number): MessageOutcome {
-  return {
-    ctx: {
-      id: `req-${i}`,
-      transport: "http",
-      era: "legacy",
-      protocolVersion: "2025-11-25",
-      clientAddress: "127.0.0.1",
-      principal: anonymousPrincipal,
-      sessionDigest: "abc",
-      clientInfo: undefined,
-    },
-    method: "tools/call",
-    target: { upstream: "everything", kind: "tool", name: "echo", publicName: "everything__echo" },
-    decidedBy: undefined,
-    verdict: "allow",
-    errorCode: undefined,
-    latencyMs: 1.5,
-    layerDecisions: [],
-    params: { name: "everything__echo", arguments: { message: `m${i}` } },
-  };
-}
+const outcome = sampleOutcome;
 
 /** A store with `count` records and a checkpoint every 5, closed (which signs the head). */
 function filledStore(count: number, durability: "strict" | "batched" = "strict") {

@@ -32,8 +32,18 @@ export interface ToolCallFacts {
   readonly labels: readonly string[];
 }
 
+/** Facts read once per event, however many detectors look at it. */
+const factsOf = new WeakMap<StampedEvent, ToolCallFacts | undefined>();
+
 export function toolCallFacts(event: StampedEvent): ToolCallFacts | undefined {
   if (event.type !== "tool_call") return undefined;
+  if (factsOf.has(event)) return factsOf.get(event);
+  const facts = readToolCallFacts(event);
+  factsOf.set(event, facts);
+  return facts;
+}
+
+function readToolCallFacts(event: StampedEvent): ToolCallFacts | undefined {
   const d = event.details;
   if (typeof d.tool !== "string") return undefined;
   const annotations = (d.annotations ?? {}) as Record<string, unknown>;

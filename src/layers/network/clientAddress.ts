@@ -50,3 +50,12 @@ function withoutPort(hop: string): string {
   const v4 = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(hop);
   return v4?.[1] ?? hop;
 }
+
+const resolvers = new WeakMap<readonly string[], ClientAddressResolver>();
+
+/** The resolver for a config's `trustedProxies` list, built once per list (a reload brings a new one). */
+export function clientAddressResolver(proxies: readonly string[]): ClientAddressResolver {
+  let resolver = resolvers.get(proxies);
+  if (!resolver) resolvers.set(proxies, (resolver = new ClientAddressResolver(proxies)));
+  return resolver;
+}

@@ -1,0 +1,66 @@
+// What the audit tests of both stores share: a sample decision outcome, and a gateway killed with
+// SIGKILL while clients keep calling it (returning what each released answer's record must hold).
+import { createHash } from "node:crypto";
+import type { Client } from "@modelcontextprotocol/client";
+import canonicalize from "canonicalize";
+import { anonymousPrincipal, type MessageOutcome } from "../../src/pipeline/types.ts";
+import type { RunningGateway } from "./gatewayProcess.ts";
+
+/** The i-th of a run of allowed tools/call outcomes. */
+export function sampleOutcome(i: number): MessageOutcome {
+  return {
+    ctx: {
+      id: `req-${i}`,
+      transport: "http",
+      era: "legacy",
+      protocolVersion: "2025-11-25",
+      clientAddress: "127.0.0.1",
+      principal: anonymousPrincipal,
+      sessionDigest: "abc",
+      clientInfo: undefined,
+    },
+    method: "tools/call",
+    target: { upstream: "everything", kind: "tool", name: "echo", publicName: "everything__echo" },
+    decidedBy: undefined,
+    verdict: "allow",
+    errorCode: undefined,
+    latencyMs: 1.5,
+    layerDecisions: [],
+    params: { name: "everything__echo", arguments: { message: `m${i}` } },
+  };
+}
+
+/**
+ * Calls `probe__remember` from every client until `before` answers were released, then kills the
+ * gateway with SIGKILL. Returns the SHA-256 of the arguments of every call whose answer arrived.
+ */
+export async function callUntilKilled(
+  gateway: RunningGateway,
+  clients: Client[],
+  before = 150,
+): Promise<string[]> {
+  const released: string[] = [];
+  let stop = false;
+  const load = clients.map(async (client, c) => {
+    for (let i = 0; !stop && i < 2000; i++) {
+      const args = { value: `c${c}-${i}` };
+      try {
+        await client.callTool({ name: "probe__remember", arguments: args });
+        released.push(
+          createHash("sha256")
+            .update(canonicalize(args) ?? "")
+            .digest("hex"),
+        );
+      } catch {
+        return; // the gateway is gone
+      }
+    }
+  });
+  while (released.length < before) await new Promise((r) => setTimeout(r, 20));
+  gateway.process.kill("SIGKILL");
+  stop = true;
+  await Promise.all(load);
+  await gateway.stop();
+  await Promise.allSettled(clients.map((c) => c.close()));
+  return released;
+}
