@@ -44,5 +44,6 @@ export function buildContext(facts: EdgeFacts, session: ClientSession | undefine
     sessionDigest: session?.digest,
     clientInfo: session?.clientInfo,
     traceCarrier: facts.traceCarrier,
+    findings: {},
   };
 }

@@ -68,6 +68,40 @@ export interface RequestContext {
   readonly traceCarrier?: TraceCarrier;
   /** This message's spans, when tracing is on: layer hooks and upstream calls open children. */
   readonly trace?: MessageTrace;
+  /** What earlier layers learned of this message, for later ones (the only channel between layers). */
+  readonly findings: MessageFindings;
+}
+
+/** Written by one layer, read by the layers after it (and by the audit record). */
+export interface MessageFindings {
+  /** The trust layer's assessment of the caller for this message. */
+  trust?: TrustAssessment;
+  /** The authorization layer's decision: the policies that decided and any obligation met. */
+  authz?: AuthzFinding;
+}
+
+export interface TrustFactors {
+  readonly reputation: number;
+  readonly device: number;
+  readonly location: number;
+  readonly behaviour: number;
+}
+
+export interface TrustAssessment {
+  /** Weighted sum of the factors minus any penalty a security response set, clamped to [0, 1]. */
+  readonly score: number;
+  readonly factors: TrustFactors;
+  /** Why this access is unusual (first use of a tool, a new network, an unusual hour, …); empty when it is not. */
+  readonly unusual: readonly string[];
+  /** How much a security response lowered the score (0 when none). */
+  readonly penalty: number;
+}
+
+export interface AuthzFinding {
+  readonly decision: "permit" | "deny";
+  /** Ids of the policies that decided (the forbids that matched, or the permits that allowed). */
+  readonly policies: readonly string[];
+  readonly obligations?: readonly string[];
 }
 
 /** Where the router sends a message: the upstream and the name the upstream knows it by. */

@@ -18,6 +18,7 @@ export function sampleOutcome(i: number): MessageOutcome {
       principal: anonymousPrincipal,
       sessionDigest: "abc",
       clientInfo: undefined,
+      findings: {},
     },
     method: "tools/call",
     target: { upstream: "everything", kind: "tool", name: "echo", publicName: "everything__echo" },

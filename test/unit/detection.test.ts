@@ -32,6 +32,7 @@ function ctx(principal: Principal = alice, clientAddress = "10.0.0.1", session =
     principal,
     sessionDigest: session,
     clientInfo: undefined,
+    findings: {},
   };
 }
 

@@ -23,6 +23,7 @@ const ctx: RequestContext = {
   principal: anonymousPrincipal,
   sessionDigest: undefined,
   clientInfo: undefined,
+  findings: {},
 };
 const view = { method: "tools/call", params: { name: "x" }, target: undefined };
 

@@ -34,6 +34,7 @@ const ctx: RequestContext = {
   principal: anonymousPrincipal,
   sessionDigest: "digest-1",
   clientInfo: undefined,
+  findings: {},
 };
 
 function configWith(tracing: string) {
