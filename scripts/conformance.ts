@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
-import { fixture, nodeUpstream, repoRoot } from "../test/helpers/gatewayProcess.ts";
+import { fixture, nodeUpstream, repoRoot, permitAll } from "../test/helpers/gatewayProcess.ts";
 
 const MINIMUM_NODE_MAJOR = 22;
 /** A suite run that takes longer than this is stuck (the alpha also bounds each scenario itself). */
@@ -266,6 +266,7 @@ function gatewayConfig(fixtureUrl: string, upstream: "http" | "stdio", protocol:
         );
   // Unprefixed names: the suite calls exact tool and prompt names such as test_simple_text.
   return `version: 1
+${permitAll}
 server:
   host: 127.0.0.1
 federation:

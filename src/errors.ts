@@ -136,6 +136,21 @@ export const errorCatalogue = {
     message: "The session was revoked by a security response; authenticate and start a new one",
   },
   PORTCULLIS_E_DENIED: { jsonRpc: JsonRpcCode.denied, http: 403, message: "Denied by a security layer" },
+  PORTCULLIS_E_AUTHZ_DENIED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "Not permitted by the authorization policies",
+  },
+  PORTCULLIS_E_STEP_UP_REQUIRED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "This request needs a fresh or stronger authentication (step-up)",
+  },
+  PORTCULLIS_E_APPROVAL_DENIED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "A human approval this call needs was denied or not given in time",
+  },
   PORTCULLIS_E_INTERNAL: { jsonRpc: JsonRpcCode.internalError, http: 500, message: "Internal error" },
   PORTCULLIS_E_UPSTREAM_UNAVAILABLE: {
     jsonRpc: JsonRpcCode.upstreamUnavailable,

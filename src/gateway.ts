@@ -13,7 +13,7 @@ import { paginate } from "./federation/pagination.ts";
 import { isListMethod, LIST_METHODS, paramsForUpstream, resolveTarget } from "./federation/router.ts";
 import { assembleLayers } from "./layers/index.ts";
 import { LayerChain } from "./pipeline/chain.ts";
-import type { MessageOutcome, RequestContext, RouteTarget } from "./pipeline/types.ts";
+import type { MessageOutcome, RequestContext, RouteTarget, Verdict } from "./pipeline/types.ts";
 import type { ClientSession, RequestRef } from "./session/clientSession.ts";
 import type { SubscriptionSource } from "./session/subscriptions.ts";
 import type { ForwardOptions, UpstreamConnection } from "./upstream/connection.ts";
@@ -27,6 +27,8 @@ import { sessionContext } from "./pipeline/context.ts";
 import { Upstream } from "./upstream/upstream.ts";
 import { asCaller, asGateway, setCallerScoped, type UpstreamCaller } from "./upstream/credentials.ts";
 import { normalizeAddress, type Enforcement, type Enforcements } from "./state/enforcements.ts";
+import type { StateStore } from "./state/store.ts";
+import type { ApprovalGate } from "./layers/authz/index.ts";
 
 export interface HandleOptions {
   /** Aborts the request, e.g. when a stateless client closes its stream. */
@@ -60,6 +62,10 @@ export interface GatewayDependencies {
   readonly tracing?: MessageTracer;
   /** Responses in force (blocks, revocations): sessions they hit are ended at once. */
   readonly enforcements: Enforcements;
+  /** Shared security state (usage counters, approvals, trust profiles). */
+  readonly state: StateStore;
+  /** Where a call that needs a human approval waits for one. */
+  readonly approvals?: ApprovalGate;
 }
 
 export class Gateway {
@@ -91,7 +97,7 @@ export class Gateway {
     this.config = loaded.config;
     setCallerScoped(Object.values(loaded.config.upstreams));
     this.catalog = this.newCatalog(loaded.config);
-    this.chain = this.newChain(this.config);
+    this.chain = this.newChain(loaded);
     for (const [name, upstreamConfig] of Object.entries(loaded.config.upstreams)) {
       this.upstreams.set(name, this.newUpstream(name, upstreamConfig));
     }
@@ -652,7 +658,7 @@ export class Gateway {
   }
 
   private denial(
-    verdict: { kind: "deny" | "challenge"; rule: string; reason: string; code?: GatewayError["code"] },
+    verdict: Exclude<Verdict<unknown>, { kind: "pass" }>,
     layer: string | undefined,
     ctx: RequestContext,
     method: string,
@@ -669,17 +675,36 @@ export class Gateway {
         method,
         upstream: target.upstream,
         name: target.publicName,
+        ...(verdict.kind === "deny" ? verdict.data : verdict.details),
       },
     });
-    const code = verdict.kind === "deny" ? (verdict.code ?? "PORTCULLIS_E_DENIED") : "PORTCULLIS_E_DENIED";
-    return new GatewayError(code, verdict.reason, { layer, rule: verdict.rule, verdict: verdict.kind });
+    if (verdict.kind === "deny" && verdict.conceal) {
+      const { code, detail, data } = verdict.conceal;
+      return new GatewayError(code, detail, data);
+    }
+    if (verdict.kind === "challenge") {
+      const code = verdict.challenge === "step-up" ? "PORTCULLIS_E_STEP_UP_REQUIRED" : "PORTCULLIS_E_DENIED";
+      return new GatewayError(code, verdict.reason, {
+        layer,
+        rule: verdict.rule,
+        verdict: verdict.kind,
+        challenge: verdict.challenge,
+        ...verdict.details,
+      });
+    }
+    return new GatewayError(verdict.code ?? "PORTCULLIS_E_DENIED", verdict.reason, {
+      layer,
+      rule: verdict.rule,
+      verdict: verdict.kind,
+      ...verdict.data,
+    });
   }
 
-  private newChain(config: GatewayConfig): LayerChain {
+  private newChain(loaded: LoadedConfig): LayerChain {
     const { metrics } = this.deps;
     const timer = metrics ? metrics.observeHook.bind(metrics) : undefined;
     return new LayerChain(
-      assembleLayers({ ...this.deps, config }),
+      assembleLayers({ ...this.deps, config: loaded.config, policies: loaded.policies.set }),
       this.deps.events,
       this.deps.logger,
       timer,
@@ -712,7 +737,7 @@ export class Gateway {
     this.loaded = next;
     this.config = next.config;
     setCallerScoped(Object.values(next.config.upstreams));
-    this.chain = this.newChain(next.config);
+    this.chain = this.newChain(next);
     const plan = planReload(previous, next.config);
     const { added, removed, replaced } = plan;
     const retired: Upstream[] = [];

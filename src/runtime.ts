@@ -140,6 +140,7 @@ export async function runGateway(options: RunOptions): Promise<void> {
     node,
     metrics,
     enforcements,
+    state,
     tracing,
   });
   ensureUpstreamSigner(loaded, logger);

@@ -23,6 +23,23 @@ logging:
   level: info
   decisions: true            # one JSON line per message decision
 
+# Default deny: every MCP method needs a policy that permits it (docs/authorization.md).
+authorization:
+  policies:
+    # Without authentication on loopback every caller is the anonymous local user.
+    - id: local-user-everything
+      effect: permit
+      principals: { kinds: [anonymous] }
+      when: inCidr(request.address, ["127.0.0.0/8", "::1/128"])
+    # portcullis stdio: the desktop client's user (identity.stdioPrincipal).
+    - id: local-stdio-user-everything
+      effect: permit
+      principals: { authMethods: [stdio-local] }
+    # - id: no-destructive-tools-at-night
+    #   effect: forbid
+    #   resources: { tools: ["*delete*"] }
+    #   when: '!withinHours(now, "08:00", "20:00", "Europe/Berlin")'
+
 upstreams:
   everything:
     transport: stdio

@@ -5,12 +5,15 @@ import { dirname, resolve } from "node:path";
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { loadPolicies, type LoadedPolicies } from "./policies.ts";
 import { configSchema, type GatewayConfig } from "./schema.ts";
 
 export interface LoadedConfig {
   readonly file: string;
   readonly dir: string;
   readonly config: GatewayConfig;
+  /** The authorization policies, compiled (inline and from policy files). */
+  readonly policies: LoadedPolicies;
 }
 
 const secretRef = /\$\{(env|file):([^}]+)\}/g;
@@ -23,7 +26,10 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     throw new ConfigError([issueAt(path, undefined, "", `cannot read config file (${errorText(err)})`)]);
   }
-  return { file: path, dir: dirname(path), config: parseConfigText(text, path, env) };
+  const parsed = parseYamlText(text, path, configSchema, env);
+  const dir = dirname(path);
+  const policies = loadPolicies(parsed.data.authorization, path, dir, parsed.lineOf);
+  return { file: path, dir, config: parsed.data, policies };
 }
 
 export function parseConfigText(
@@ -31,6 +37,25 @@ export function parseConfigText(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): GatewayConfig {
+  return parseYamlText(text, file, configSchema, env).data;
+}
+
+export interface ParsedYaml<T> {
+  readonly data: T;
+  /** The line (1-based) of the node at a key path, for messages about what the schema accepted. */
+  readonly lineOf: (path: readonly (string | number)[]) => number | undefined;
+}
+
+/**
+ * Parses YAML and validates it against a schema, reporting every problem with its file, line,
+ * column and key path. With `env`, ${env:NAME} and ${file:PATH} references are resolved first.
+ */
+export function parseYamlText<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  env?: NodeJS.ProcessEnv,
+): ParsedYaml<z.output<S>> {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = doc.errors.map((e) => {
@@ -39,12 +64,18 @@ export function parseConfigText(
   });
   if (issues.length > 0) throw new ConfigError(issues);
 
-  issues.push(...resolveSecretReferences(doc, file, lines, env));
+  if (env) issues.push(...resolveSecretReferences(doc, file, lines, env));
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  const parsed = configSchema.safeParse(raw ?? {});
+  const parsed = schema.safeParse(raw ?? {});
   if (!parsed.success) issues.push(...parsed.error.issues.flatMap((i) => locateIssue(i, doc, file, lines)));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
-  return parsed.data;
+  const lineOf = (path: readonly (string | number)[]) => {
+    const node = path.length === 0 ? doc.contents : doc.getIn(path, true);
+    return node && typeof node === "object" && "range" in node && (node as Node).range
+      ? lines.linePos((node as Node).range![0]).line
+      : undefined;
+  };
+  return { data: parsed.data, lineOf };
 }
 
 /** Replaces secret references in string scalars, in place; unresolved ones become issues. */

@@ -2,6 +2,7 @@
 // nowhere else; `npm run schema` derives docs/config.schema.json from it for editors.
 import { isIP } from "node:net";
 import { z } from "zod";
+import { authorizationSection } from "./authzSchema.ts";
 import { detectionSection, responsesSection } from "./detectionSchema.ts";
 import { identitySection } from "./identitySchema.ts";
 import { isLoopbackHost, secureUrl } from "./secureUrl.ts";
@@ -547,6 +548,7 @@ export const configSchema = z
     audit: auditSection,
     alerts: alertsSection,
     identity: identitySection,
+    authorization: authorizationSection,
     detection: detectionSection,
     responses: responsesSection,
     upstreams: z

@@ -36,7 +36,10 @@ export function resolveTarget(
       const publicName = stringParam(params, "name");
       const resolved = catalog.resolveTool(publicName);
       if (!resolved) throw new GatewayError("PORTCULLIS_E_UNKNOWN_TOOL", publicName);
-      return { upstream: resolved.upstream, kind: "tool", name: resolved.name, publicName };
+      const { upstream, name, annotations } = resolved;
+      return annotations
+        ? { upstream, kind: "tool", name, publicName, annotations }
+        : { upstream, kind: "tool", name, publicName };
     }
     case "prompts/get": {
       const publicName = stringParam(params, "name");

@@ -150,7 +150,16 @@ export class ModernResponder {
       res.end();
       return;
     }
-    sendJson(res, httpStatusOf(reply.error as { code?: number } | undefined), reply);
+    const error = reply.error as { code?: number; data?: Record<string, unknown> } | undefined;
+    // A step-up is an OAuth challenge (403 insufficient_scope with acr_values and max_age).
+    const challenge =
+      error?.data?.code === "PORTCULLIS_E_STEP_UP_REQUIRED" ? error.data.wwwAuthenticate : undefined;
+    if (typeof challenge === "string") {
+      res.setHeader("www-authenticate", challenge);
+      sendJson(res, 403, reply);
+      return;
+    }
+    sendJson(res, httpStatusOf(error), reply);
   }
 
   /**

@@ -13,6 +13,10 @@ import { metricsLayer } from "./metrics/index.ts";
 import { tracingLayer } from "./tracing/index.ts";
 import type { GatewayMetrics } from "../observability/metrics.ts";
 import type { MessageTracer } from "../observability/traceContext.ts";
+import type { Enforcements } from "../state/enforcements.ts";
+import type { StateStore } from "../state/store.ts";
+import type { PolicySet } from "./authz/engine.ts";
+import { authzLayer, type ApprovalGate } from "./authz/index.ts";
 
 export interface LayerDependencies {
   readonly config: GatewayConfig;
@@ -26,6 +30,11 @@ export interface LayerDependencies {
   readonly decisionLogger?: Logger;
   /** Set when tracing is on: message spans are ended by an outcome observer. */
   readonly tracing?: MessageTracer;
+  /** The compiled authorization policies of this config. */
+  readonly policies: PolicySet;
+  readonly enforcements: Enforcements;
+  readonly state: StateStore;
+  readonly approvals?: ApprovalGate;
 }
 
 export function assembleLayers(deps: LayerDependencies): Layer[] {
@@ -43,5 +52,16 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
     );
   }
   if (config.logging.decisions) layers.push(decisionLog({ logger: deps.decisionLogger ?? deps.logger }));
+  if (config.authorization.enabled) {
+    layers.push(
+      authzLayer({
+        policies: deps.policies,
+        config: config.authorization,
+        enforcements: deps.enforcements,
+        store: deps.state,
+        approvals: deps.approvals,
+      }),
+    );
+  }
   return layers;
 }

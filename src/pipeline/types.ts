@@ -112,6 +112,8 @@ export interface RouteTarget {
   readonly name: string | undefined;
   /** The name the client used (namespaced). */
   readonly publicName: string | undefined;
+  /** A tool's annotations as its upstream declared them (read-only, destructive, …). */
+  readonly annotations?: Readonly<Record<string, unknown>>;
 }
 
 export interface RequestView {
@@ -161,6 +163,17 @@ export type Verdict<T = undefined> =
       readonly rule: string;
       readonly reason: string;
       readonly code?: ErrorCode;
+      /** Added to the error's data (e.g. the ids of the policies that decided). */
+      readonly data?: Readonly<Record<string, unknown>>;
+      /**
+       * The error the client gets instead, exactly as if the target did not exist (no existence
+       * oracle); the audit record and the event still name the layer and the rule.
+       */
+      readonly conceal?: {
+        readonly code: ErrorCode;
+        readonly detail: string;
+        readonly data?: Record<string, unknown>;
+      };
     }
   | {
       readonly kind: "challenge";

@@ -136,3 +136,9 @@ export function nodeUpstream(name: string, script: string, extra: string[] = [],
     restart: { initialDelayMs: 200, maxDelayMs: 1000 }
 ${more}`;
 }
+
+/**
+ * A policy that permits everything, for tests of other layers: a gateway without policies denies
+ * every method (default deny), which the authorization tests cover.
+ */
+export const permitAll = "authorization: { policies: [{ id: test-permit-all, effect: permit }] }";

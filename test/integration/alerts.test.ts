@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { WebhookSink } from "../../src/events/webhook.ts";
-import { fixture, nodeUpstream, startGateway } from "../helpers/gatewayProcess.ts";
+import { fixture, nodeUpstream, startGateway, permitAll } from "../helpers/gatewayProcess.ts";
 
 const secret = "a-webhook-secret-of-some-length";
 
@@ -133,6 +133,7 @@ describe("alerts from a running gateway", () => {
 
   it("posts a signed alert when a bad config is rejected", async () => {
     const config = `version: 1
+${permitAll}
 alerts:
   webhooks:
     - url: ${r.url}

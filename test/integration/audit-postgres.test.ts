@@ -17,6 +17,7 @@ import {
   nodeUpstream,
   startGateway,
   type RunningGateway,
+  permitAll,
 } from "../helpers/gatewayProcess.ts";
 import { freePort, TcpRelay, testPostgres } from "../helpers/postgres.ts";
 
@@ -37,6 +38,7 @@ function configFor(url: string, node: string, more = ""): { yaml: string; env: N
   const withRef = parsed.toString().replace("PASSWORD", "${env:AUDIT_DB_PASSWORD}");
   return {
     yaml: `version: 1
+${permitAll}
 audit:
   store: postgres
   node: ${node}
@@ -261,7 +263,7 @@ describe("PostgreSQL store configuration", () => {
   it("names the missing key when the postgres store has no url", () => {
     const dir = mkdtempSync(join(tmpdir(), "portcullis-pgconfig-"));
     const path = join(dir, "portcullis.yaml");
-    writeFileSync(path, `version: 1\naudit:\n  store: postgres\nupstreams:\n${probe}`);
+    writeFileSync(path, `version: 1\n${permitAll}\naudit:\n  store: postgres\nupstreams:\n${probe}`);
     const result = spawnSync(process.execPath, [cliPath, "validate", "--config", path], { encoding: "utf8" });
     assert.equal(result.status, 1);
     assert.match(result.stderr, /audit\.postgres\.url/);

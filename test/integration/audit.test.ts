@@ -15,6 +15,7 @@ import {
   nodeUpstream,
   startGateway,
   type RunningGateway,
+  permitAll,
 } from "../helpers/gatewayProcess.ts";
 
 const probe = nodeUpstream(
@@ -44,7 +45,9 @@ async function connect(url: string): Promise<Client> {
 describe("audit trail of a running gateway", () => {
   let gateway: RunningGateway;
   before(async () => {
-    gateway = await startGateway(`version: 1\naudit:\n  checkpointEvery: 3\nupstreams:\n${probe}`);
+    gateway = await startGateway(
+      `version: 1\n${permitAll}\naudit:\n  checkpointEvery: 3\nupstreams:\n${probe}`,
+    );
   });
   after(async () => gateway?.stop());
 
@@ -102,7 +105,7 @@ describe("tool arguments encrypted at rest", () => {
   it("stores no argument in clear, and --decrypt reads it back with the configured key", async () => {
     const key = createHash("sha256").update("test key material").digest().toString("base64");
     const gateway = await startGateway(
-      `version: 1\naudit:\n  arguments: encrypted\n  results: encrypted\n  encryptionKeys:\n    - { id: k1, key: "\${env:AUDIT_KEY}" }\nupstreams:\n${probe}`,
+      `version: 1\n${permitAll}\naudit:\n  arguments: encrypted\n  results: encrypted\n  encryptionKeys:\n    - { id: k1, key: "\${env:AUDIT_KEY}" }\nupstreams:\n${probe}`,
       { env: { AUDIT_KEY: key } },
     );
     try {
@@ -138,7 +141,7 @@ describe("tool arguments encrypted at rest", () => {
 
   it("keeps arguments and results redacted: structure in clear, secrets and personal data replaced", async () => {
     const gateway = await startGateway(
-      `version: 1\naudit:\n  arguments: redacted\n  results: redacted\nupstreams:\n${probe}`,
+      `version: 1\n${permitAll}\naudit:\n  arguments: redacted\n  results: redacted\nupstreams:\n${probe}`,
     );
     try {
       const client = await connect(gateway.url);
@@ -169,7 +172,7 @@ describe("tool arguments encrypted at rest", () => {
 describe("a full audit store", () => {
   it("refuses tool calls once the store has no room, keeps serving, and what it holds verifies", async () => {
     const gateway = await startGateway(
-      `version: 1\naudit:\n  maxSizeMb: 0.1\n  arguments: redacted\nupstreams:\n${probe}`,
+      `version: 1\n${permitAll}\naudit:\n  maxSizeMb: 0.1\n  arguments: redacted\nupstreams:\n${probe}`,
     );
     try {
       const client = await connect(gateway.url);
@@ -209,7 +212,7 @@ describe("a full audit store", () => {
 describe("fail-secure when the audit store cannot be written", () => {
   let gateway: RunningGateway;
   before(async () => {
-    gateway = await startGateway(`version: 1\nupstreams:\n${probe}`);
+    gateway = await startGateway(`version: 1\n${permitAll}\nupstreams:\n${probe}`);
   });
   after(async () => gateway?.stop());
 
@@ -240,7 +243,7 @@ describe("fail-secure when the audit store cannot be written", () => {
 
 describe("crash safety", () => {
   it("keeps the record of every answer released before a SIGKILL, and the chain verifies", async () => {
-    const gateway = await startGateway(`version: 1\nupstreams:\n${probe}`);
+    const gateway = await startGateway(`version: 1\n${permitAll}\nupstreams:\n${probe}`);
     const clients = await Promise.all([1, 2, 3, 4].map(() => connect(gateway.url)));
     const released = await callUntilKilled(gateway, clients);
 

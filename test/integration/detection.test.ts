@@ -5,7 +5,13 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { fixture, nodeUpstream, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+import {
+  fixture,
+  nodeUpstream,
+  startGateway,
+  type RunningGateway,
+  permitAll,
+} from "../helpers/gatewayProcess.ts";
 import { clientFrom, postFrom } from "../helpers/rawHttp.ts";
 
 const secret = "a-webhook-secret-of-some-length";
@@ -42,6 +48,7 @@ describe("detections and responses in a running gateway", () => {
     const hookUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/alerts`;
     gateway = await startGateway(
       `version: 1
+${permitAll}
 alerts:
   webhooks:
     - url: ${hookUrl}
@@ -147,6 +154,7 @@ describe("detections behind a trusted proxy", () => {
   let gateway: RunningGateway;
   before(async () => {
     gateway = await startGateway(`version: 1
+${permitAll}
 server:
   trustedProxies: ["127.0.0.6"]
 detection:

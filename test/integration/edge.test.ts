@@ -6,10 +6,17 @@ import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { fixture, nodeUpstream, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+import {
+  fixture,
+  nodeUpstream,
+  startGateway,
+  type RunningGateway,
+  permitAll,
+} from "../helpers/gatewayProcess.ts";
 import { postFrom } from "../helpers/rawHttp.ts";
 
 const configWith = (upstreams: string, extra = "") => `version: 1
+${permitAll}
 server:
   maxBodyBytes: 65536
   maxJsonDepth: 16
@@ -377,7 +384,7 @@ describe("session timeouts", () => {
   let gateway: RunningGateway;
   before(async () => {
     gateway = await startGateway(
-      `version: 1\nserver:\n  sessionIdleTimeoutMs: 1000\nupstreams:\n${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}`,
+      `version: 1\n${permitAll}\nserver:\n  sessionIdleTimeoutMs: 1000\nupstreams:\n${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}`,
     );
   });
   after(async () => gateway?.stop());

@@ -14,6 +14,7 @@ import {
   nodeUpstream,
   startGateway,
   type RunningGateway,
+  permitAll,
 } from "../helpers/gatewayProcess.ts";
 
 type Mode = "legacy" | "auto";
@@ -65,6 +66,7 @@ describe("federation of real MCP servers", () => {
     writeFileSync(join(files, "hello.txt"), "hello from the filesystem server\n");
     gateway = await startGateway(
       `version: 1
+${permitAll}
 upstreams:
 ${nodeUpstream("everything", everythingServer, [], "    env:\n      GRANTED_SETTING: visible\n")}
 ${nodeUpstream("files", filesystemServer, [files])}
@@ -335,6 +337,7 @@ describe("isolation, cancellation and supervision", () => {
 
   before(async () => {
     gateway = await startGateway(`version: 1
+${permitAll}
 federation:
   pageSize: 2
 upstreams:

@@ -27,6 +27,7 @@ import {
   nodeUpstream,
   startGateway,
   type RunningGateway,
+  permitAll,
 } from "../helpers/gatewayProcess.ts";
 
 const resource = "https://mcp.example.test/mcp";
@@ -175,6 +176,7 @@ describe("identity at the edge", () => {
     await new Promise<void>((r) => jwks.listen(0, "127.0.0.1", r));
     const jwksUri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
     gateway = await startGateway(`version: 1
+${permitAll}
 identity:
   resource: ${resource}
   scopesSupported: ["tools:read"]

@@ -17,6 +17,7 @@ import {
   nodeUpstream,
   startGateway,
   type RunningGateway,
+  permitAll,
 } from "../helpers/gatewayProcess.ts";
 import { issue, makeCa, type Issued } from "../helpers/pki.ts";
 import { postVia } from "../helpers/rawHttp.ts";
@@ -57,6 +58,7 @@ describe("mutual TLS at the edge", () => {
     stranger = issue(dir, makeCa(dir, "other-ca"), "stranger", "URI:spiffe://evil.test/agent");
     gateway = await startGateway(
       `version: 1
+${permitAll}
 server:
   tls:
     certFile: ${server.certPath}

@@ -15,6 +15,7 @@ import {
   nodeUpstream,
   repoRoot,
   startGateway,
+  permitAll,
 } from "../helpers/gatewayProcess.ts";
 
 function tempConfig(text: string): string {
@@ -25,6 +26,7 @@ function tempConfig(text: string): string {
 }
 
 const probeConfig = `version: 1
+${permitAll}
 upstreams:
 ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n")}`;
 
@@ -55,6 +57,7 @@ describe("stdio ingress", () => {
 describe("stdio ingress, 2026-07-28 listen streams", () => {
   it("acknowledges a listen stream and delivers tagged list changes on it", async () => {
     const config = `version: 1
+${permitAll}
 upstreams:
 ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2025-11-25\n    isolation: shared\n")}`;
     const client = new Client(
@@ -89,7 +92,7 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
 
 describe("stdio ingress, 2026-07-28 input rounds", () => {
   it("turns a 2025 upstream's elicitation into an input-required round for a desktop client", async () => {
-    const config = `version: 1\nupstreams:\n${nodeUpstream("everything", everythingServer)}`;
+    const config = `version: 1\n${permitAll}\nupstreams:\n${nodeUpstream("everything", everythingServer)}`;
     const client = new Client(
       { name: "desktop", version: "1.0.0" },
       { versionNegotiation: { mode: "auto" }, capabilities: { elicitation: { form: {} } } },

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { everythingServer, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+import { everythingServer, startGateway, type RunningGateway, permitAll } from "../helpers/gatewayProcess.ts";
 
 /** A self-signed certificate for 127.0.0.1 made with the system's openssl. */
 function makeCertificate(dir: string): { cert: string; key: string; certPath: string } {
@@ -109,6 +109,7 @@ describe("HTTPS upstream with a private CA and a credential header", () => {
     seenKeys = [];
     gateway = await startGateway(
       `version: 1
+${permitAll}
 upstreams:
   secure:
     transport: streamable-http
@@ -135,6 +136,7 @@ upstreams:
   it("refuses an upstream whose certificate the configured trust does not cover", async () => {
     gateway = await startGateway(
       `version: 1
+${permitAll}
 upstreams:
   secure:
     transport: streamable-http

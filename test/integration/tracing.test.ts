@@ -10,7 +10,13 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { fixture, nodeUpstream, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+import {
+  fixture,
+  nodeUpstream,
+  startGateway,
+  type RunningGateway,
+  permitAll,
+} from "../helpers/gatewayProcess.ts";
 import { startReportingUpstream } from "../helpers/reportingUpstream.ts";
 
 interface OtlpSpan {
@@ -115,6 +121,7 @@ describe("tracing on", () => {
     remote = await startReportingUpstream();
     gateway = await startGateway(
       `version: 1
+${permitAll}
 tracing:
   enabled: true
   endpoint: ${collector.url}
@@ -296,6 +303,7 @@ describe("tracing off (the default)", () => {
     // The endpoint is configured, but tracing is not enabled.
     gateway = await startGateway(
       `version: 1
+${permitAll}
 tracing:
   endpoint: ${collector.url}
   batch: { scheduledDelayMs: 50 }

@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { loadSigningKey } from "../../src/audit/signing.ts";
 import { SqliteAuditStore } from "../../src/audit/sqliteStore.ts";
 import { assembleLayers } from "../../src/layers/index.ts";
+import { PolicySet } from "../../src/layers/authz/engine.ts";
+import { Enforcements } from "../../src/state/enforcements.ts";
+import { MemoryStateStore } from "../../src/state/memoryStore.ts";
 import { LayerChain } from "../../src/pipeline/chain.ts";
 import { anonymousPrincipal, type Layer, type RequestContext } from "../../src/pipeline/types.ts";
 
@@ -172,13 +175,22 @@ describe("profiles", () => {
     key: loadSigningKey(undefined, join(dir, "audit.key")),
     logger: log,
   });
+  const state = new MemoryStateStore();
   const names = (profile: "strict" | "balanced" | "dev") =>
-    assembleLayers({ config: { ...base, profile }, logger: log, auditSink, node: "n" }).map((l) => l.name);
+    assembleLayers({
+      config: { ...base, profile },
+      logger: log,
+      auditSink,
+      node: "n",
+      policies: PolicySet.compile([]).set,
+      enforcements: new Enforcements(state, log),
+      state,
+    }).map((l) => l.name);
 
-  it("runs the audit trail first, then the decision log, in strict (the default) and balanced", () => {
+  it("runs the audit trail first, then the decision log and authorization, in strict (the default) and balanced", () => {
     assert.equal(base.profile, "strict");
-    assert.deepEqual(names("strict"), ["audit", "decision-log"]);
-    assert.deepEqual(names("balanced"), ["audit", "decision-log"]);
+    assert.deepEqual(names("strict"), ["audit", "decision-log", "authz"]);
+    assert.deepEqual(names("balanced"), ["audit", "decision-log", "authz"]);
   });
 
   it("runs no layer in dev", () => {

@@ -1,0 +1,115 @@
+// Builds what a policy condition reads (docs/authorization.md lists every field): the principal,
+// the action and target, the request's place and local time, the trust assessment, session labels,
+// usage counters and the configured safe subset of the arguments. Integers are BigInt (CEL's int).
+import type { RequestContext } from "../../pipeline/types.ts";
+import { countryOf } from "../network/geo.ts";
+import { localTime } from "./cel.ts";
+import type { AuthzTarget } from "./engine.ts";
+
+/** Authentication methods (RFC 8176) that make a login multi-factor. */
+const MULTI_FACTOR = new Set(["mfa", "otp", "hwk", "sms", "swk", "fpt", "face", "iris", "retina", "vbm"]);
+const MAX_ARGUMENT_TEXT = 1024;
+
+export interface UsageCounts {
+  readonly tool: { readonly minute: number; readonly hour: number; readonly day: number };
+  readonly all: { readonly minute: number; readonly hour: number; readonly day: number };
+}
+
+export const noUsage: UsageCounts = {
+  tool: { minute: 0, hour: 0, day: 0 },
+  all: { minute: 0, hour: 0, day: 0 },
+};
+
+export interface InputFacts {
+  readonly ctx: RequestContext;
+  readonly action: string;
+  readonly target: AuthzTarget | undefined;
+  readonly now: number;
+  readonly timeZone: string;
+  readonly readsCountry: boolean;
+  readonly ratePerMinute: number;
+  readonly usage: UsageCounts;
+  readonly arguments: Record<string, unknown> | undefined;
+  readonly argumentKeys: readonly string[];
+}
+
+export function conditionInput(facts: InputFacts): Record<string, unknown> {
+  const { ctx, target, now } = facts;
+  const p = ctx.principal;
+  const amr = p.amr ?? [];
+  const local = localTime(new Date(now), facts.timeZone);
+  const trust = ctx.findings.trust;
+  return {
+    principal: {
+      id: p.id,
+      kind: p.kind,
+      authMethod: p.authMethod,
+      roles: p.roles,
+      groups: p.groups ?? [],
+      scopes: p.scopes ?? [],
+      tenant: p.tenant ?? "",
+      issuer: p.issuer ?? "",
+      clientId: p.clientId ?? "",
+      acr: p.acr ?? "",
+      amr,
+      mfa: amr.some((m) => MULTI_FACTOR.has(m)),
+      // -1 when the issuer did not say when the user authenticated.
+      authAgeSeconds: BigInt(
+        p.authTime === undefined ? -1 : Math.max(0, Math.floor((now - p.authTime) / 1000)),
+      ),
+      device: { id: p.device?.id ?? "", verified: p.device !== undefined },
+    },
+    action: facts.action,
+    resource: {
+      kind: target?.kind ?? "",
+      name: target?.name ?? "",
+      upstream: target?.upstream ?? "",
+      labels: target?.labels ?? {},
+      annotations: target?.annotations ?? {},
+    },
+    request: {
+      address: ctx.clientAddress ?? "",
+      country: facts.readsCountry ? (countryOf(ctx.clientAddress) ?? "") : "",
+      transport: ctx.transport,
+      era: ctx.era,
+      hour: BigInt(local.hour),
+      minute: BigInt(local.minute),
+      weekday: local.weekday,
+      ratePerMinute: BigInt(facts.ratePerMinute),
+    },
+    now: new Date(now),
+    // Without an assessment (trust layer off) the score is 0: a condition on trust fails closed.
+    trust: trust
+      ? { known: true, score: trust.score, ...trust.factors, unusual: trust.unusual }
+      : { known: false, score: 0, reputation: 0, device: 0, location: 0, behaviour: 0, unusual: [] },
+    session: { labels: [] },
+    usage: {
+      tool: bigints(facts.usage.tool),
+      all: bigints(facts.usage.all),
+    },
+    args: safeArguments(facts.arguments, facts.argumentKeys),
+  };
+}
+
+function bigints(counts: UsageCounts["tool"]): Record<string, bigint> {
+  return { minute: BigInt(counts.minute), hour: BigInt(counts.hour), day: BigInt(counts.day) };
+}
+
+/** Only the configured top-level keys, with scalars as CEL values; long strings are cut. */
+function safeArguments(
+  args: Record<string, unknown> | undefined,
+  keys: readonly string[],
+): Record<string, unknown> {
+  const safe: Record<string, unknown> = {};
+  if (!args) return safe;
+  for (const key of keys) {
+    if (!Object.hasOwn(args, key)) continue;
+    const value = args[key];
+    if (typeof value === "string") safe[key] = value.slice(0, MAX_ARGUMENT_TEXT);
+    else if (typeof value === "number") safe[key] = Number.isInteger(value) ? BigInt(value) : value;
+    else if (typeof value === "boolean") safe[key] = value;
+    else if (Array.isArray(value) && value.every((v) => typeof v === "string"))
+      safe[key] = value.slice(0, 64).map((v: string) => v.slice(0, MAX_ARGUMENT_TEXT));
+  }
+  return safe;
+}

@@ -1,0 +1,114 @@
+// What a request is about, as policies see it: the target's kind, the name clients know it by, its
+// upstream, the labels the config gives it and the tool's annotations. Also the error a client gets
+// for a target it may not see, identical to the router's error for one that does not exist.
+import type { AuthorizationConfig } from "../../config/authzSchema.ts";
+import type { ErrorCode } from "../../errors.ts";
+import { namePatterns } from "../../federation/namePattern.ts";
+import type { CatalogItem, CatalogKind, RouteTarget } from "../../pipeline/types.ts";
+import type { AuthzTarget } from "./engine.ts";
+
+type LabelledKind = "tool" | "prompt" | "resource";
+
+export class LabelBook {
+  private readonly rules: readonly {
+    readonly match: (kind: LabelledKind, name: string, upstream: string) => boolean;
+    readonly labels: Readonly<Record<string, string>>;
+  }[];
+  private readonly cache = new Map<string, Readonly<Record<string, string>>>();
+
+  constructor(rules: AuthorizationConfig["labels"]) {
+    this.rules = rules.map((rule) => {
+      const byKind = {
+        tool: rule.tools ? namePatterns(rule.tools) : undefined,
+        prompt: rule.prompts ? namePatterns(rule.prompts) : undefined,
+        resource: rule.resources ? namePatterns(rule.resources) : undefined,
+      };
+      const kindListed = rule.tools || rule.prompts || rule.resources;
+      const upstreams = rule.upstreams ? new Set(rule.upstreams) : undefined;
+      return {
+        labels: rule.labels,
+        match: (kind: LabelledKind, name: string, upstream: string) =>
+          (!kindListed || byKind[kind]?.(name) === true) && (!upstreams || upstreams.has(upstream)),
+      };
+    });
+  }
+
+  labelsOf(kind: LabelledKind, name: string, upstream: string): Readonly<Record<string, string>> {
+    const key = `${kind}\u0000${upstream}\u0000${name}`;
+    let labels = this.cache.get(key);
+    if (!labels) {
+      const merged: Record<string, string> = {};
+      for (const rule of this.rules) if (rule.match(kind, name, upstream)) Object.assign(merged, rule.labels);
+      labels = Object.freeze(merged);
+      if (this.cache.size > 50_000) this.cache.clear();
+      this.cache.set(key, labels);
+    }
+    return labels;
+  }
+}
+
+/** The policy target of a routed request; undefined for lists, broadcasts and gateway methods. */
+export function targetOfRoute(
+  route: RouteTarget | undefined,
+  params: Record<string, unknown> | undefined,
+  labels: LabelBook,
+): AuthzTarget | undefined {
+  if (!route || route.publicName === undefined) return undefined;
+  const kind = kindOfRoute(route, params);
+  if (!kind) return undefined;
+  return {
+    kind,
+    name: route.publicName,
+    upstream: route.upstream,
+    labels: labels.labelsOf(kind, route.publicName, route.upstream),
+    annotations: route.annotations,
+  };
+}
+
+function kindOfRoute(
+  route: RouteTarget,
+  params: Record<string, unknown> | undefined,
+): LabelledKind | undefined {
+  switch (route.kind) {
+    case "tool":
+    case "prompt":
+    case "resource":
+      return route.kind;
+    // A completion is for a prompt (a name) or a resource (a URI).
+    case "completion":
+      return (params?.ref as { type?: unknown } | undefined)?.type === "ref/prompt" ? "prompt" : "resource";
+    default:
+      return undefined;
+  }
+}
+
+const kindOfCatalog: Record<CatalogKind, LabelledKind> = {
+  tools: "tool",
+  prompts: "prompt",
+  resources: "resource",
+  resourceTemplates: "resource",
+};
+
+export function targetOfItem(kind: CatalogKind, item: CatalogItem, labels: LabelBook): AuthzTarget {
+  const targetKind = kindOfCatalog[kind];
+  const annotations = item.definition.annotations;
+  return {
+    kind: targetKind,
+    name: item.publicName,
+    upstream: item.upstream,
+    labels: labels.labelsOf(targetKind, item.publicName, item.upstream),
+    annotations:
+      annotations && typeof annotations === "object" ? (annotations as Record<string, unknown>) : undefined,
+  };
+}
+
+/** The router's answer for a name that does not exist, for a target the principal may not see. */
+export function unknownTargetError(target: AuthzTarget): {
+  code: ErrorCode;
+  detail: string;
+  data?: Record<string, unknown>;
+} {
+  if (target.kind === "tool") return { code: "PORTCULLIS_E_UNKNOWN_TOOL", detail: target.name };
+  if (target.kind === "prompt") return { code: "PORTCULLIS_E_UNKNOWN_PROMPT", detail: target.name };
+  return { code: "PORTCULLIS_E_UNKNOWN_RESOURCE", detail: target.name, data: { uri: target.name } };
+}
