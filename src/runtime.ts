@@ -1,7 +1,7 @@
 // Runs a gateway process: loads the config, starts upstreams and one ingress, reloads the config on
 // file change and SIGHUP (an invalid file is rejected and the running config stays), and shuts
 // down gracefully on SIGTERM/SIGINT.
-import { watch, type FSWatcher } from "node:fs";
+import { statSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import { loadConfigFile, type LoadedConfig } from "./config/load.ts";
@@ -32,6 +32,10 @@ import { setUpstreamTokenSigner, upstreamTokenSigner, UpstreamTokenSigner } from
 import { clientAddressResolver } from "./layers/network/clientAddress.ts";
 import type { StampedEvent } from "./events/bus.ts";
 import { Enforcements } from "./state/enforcements.ts";
+import { ApprovalBook, approvalGate } from "./layers/authz/approvals.ts";
+import { ControlSocketError, startControlSocket } from "./admin/controlSocket.ts";
+import { resolveControlSocketPath } from "./config/controlSchema.ts";
+import { describeOrigin } from "./layers/authz/engine.ts";
 import { MemoryStateStore } from "./state/memoryStore.ts";
 
 export interface RunOptions {
@@ -111,6 +115,28 @@ export async function runGateway(options: RunOptions): Promise<void> {
   const state = new MemoryStateStore();
   const enforcements = new Enforcements(state, logger);
   await enforcements.start();
+  // Calls that need a human approval wait in the approval book; approvers decide over the control socket.
+  const approvalBook = new ApprovalBook({
+    store: state,
+    logger,
+    limits: loaded.config.authorization.approvals,
+    onSettled: (approval) =>
+      events.emit({
+        type: "approval_settled",
+        severity: approval.status === "approved" ? "medium" : "low",
+        details: {
+          approval: approval.id,
+          status: approval.status,
+          principal: approval.principal,
+          target: approval.target,
+          policy: approval.policy,
+          decidedBy: approval.decidedBy,
+          grantUntil: approval.grantUntil ? new Date(approval.grantUntil).toISOString() : undefined,
+        },
+      }),
+  });
+  await approvalBook.start();
+  const control = await openControlSocket(loaded, approvalBook, logger);
   const detection = new DetectionEngine({
     events,
     enforcements,
@@ -141,9 +167,15 @@ export async function runGateway(options: RunOptions): Promise<void> {
     metrics,
     enforcements,
     state,
+    approvals: approvalGate(
+      approvalBook,
+      { timeoutMs: () => gateway.currentConfig.authorization.approvals.timeoutMs },
+      logger,
+    ),
     tracing,
   });
   ensureUpstreamSigner(loaded, logger);
+  logPolicies(loaded, logger);
   gateway.start();
 
   let http: HttpIngress | undefined;
@@ -178,13 +210,25 @@ export async function runGateway(options: RunOptions): Promise<void> {
       events.emit({ type: "config_rejected", severity: "medium", details: { why, issues: issues?.length } });
       return;
     }
+    const previousPolicies = loaded.policies.watched;
     next.config.server.host = loaded.config.server.host;
     next.config.server.port = loaded.config.server.port;
     loaded = next;
     ensureUpstreamSigner(next, logger);
     const changes = await gateway.reload(next);
     http?.reloadCertificates();
+    if (next.policies.watched.join("\n") !== previousPolicies.join("\n")) {
+      watcher?.close();
+      watcher = watchConfig(
+        resolve(options.configPath),
+        next.policies.watched,
+        logger,
+        () => void reload("file changed"),
+      );
+    }
     detection.reconfigure(next.config.detection, next.config.responses);
+    approvalBook.configure(next.config.authorization.approvals);
+    logPolicies(next, logger);
     logger.level = next.config.logging.level;
     decisionLogger.level = next.config.logging.level;
     logger.info({ why, ...changes }, "config reloaded");
@@ -196,7 +240,12 @@ export async function runGateway(options: RunOptions): Promise<void> {
     events.emit({ type: "config_reloaded", severity: "info", details: { why, ...changes } });
   };
 
-  const watcher = watchConfig(resolve(options.configPath), logger, () => void reload("file changed"));
+  let watcher = watchConfig(
+    resolve(options.configPath),
+    loaded.policies.watched,
+    logger,
+    () => void reload("file changed"),
+  );
   process.on("SIGHUP", () => void reload("SIGHUP"));
 
   let stopping = false;
@@ -211,6 +260,8 @@ export async function runGateway(options: RunOptions): Promise<void> {
     await http?.close();
     await tracing?.shutdown(); // exports the spans of the calls that just finished
     detection.stop();
+    await control?.close();
+    approvalBook.stop();
     enforcements.stop();
     await state.close();
     logger.info("stopped");
@@ -270,20 +321,90 @@ async function openAuditStore(
   return store;
 }
 
-function watchConfig(path: string, logger: Logger, onChange: () => void): FSWatcher | undefined {
+function watchConfig(
+  path: string,
+  policyPaths: readonly string[],
+  logger: Logger,
+  onChange: () => void,
+): { close(): void } | undefined {
   let timer: NodeJS.Timeout | undefined;
-  try {
-    // Watch the folder: editors replace the file on save, which ends a watch on the file itself.
-    const watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
-      if (file !== null && file !== basename(path)) return;
+  const changed = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(onChange, 200);
+  };
+  // Watch folders: editors replace a file on save, which ends a watch on the file itself.
+  const targets = [{ dir: dirname(path), file: basename(path) as string | undefined }];
+  for (const policyPath of policyPaths) {
+    const isDir = (() => {
+      try {
+        return statSync(policyPath).isDirectory();
+      } catch {
+        return false;
+      }
+    })();
+    targets.push(
+      isDir ? { dir: policyPath, file: undefined } : { dir: dirname(policyPath), file: basename(policyPath) },
+    );
+  }
+  const watchers: FSWatcher[] = [];
+  for (const { dir, file } of targets) {
+    try {
+      const watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (file !== undefined && name !== null && name !== file) return;
+        changed();
+      });
+      watcher.on("error", (err) => logger.warn({ err, dir }, "config watcher failed; SIGHUP still reloads"));
+      watchers.push(watcher);
+    } catch (err) {
+      logger.warn({ err, dir }, "cannot watch a config or policy folder; SIGHUP still reloads");
+    }
+  }
+  return {
+    close: () => {
       if (timer) clearTimeout(timer);
-      timer = setTimeout(onChange, 200);
-    });
-    watcher.on("error", (err) => logger.warn({ err }, "config watcher failed; SIGHUP still reloads"));
-    return watcher;
+      for (const w of watchers) w.close();
+    },
+  };
+}
+
+/**
+ * The local control socket (approvals) when the config enables it. Another live gateway on the same
+ * socket (a second `stdio` instance of one config) is a warning: calls needing approval are then
+ * refused here, since no approver can reach this process.
+ */
+async function openControlSocket(
+  loaded: LoadedConfig,
+  approvals: ApprovalBook,
+  logger: Logger,
+): Promise<{ close(): Promise<void> } | undefined> {
+  if (!loaded.config.control.enabled) return undefined;
+  const path = resolveControlSocketPath(loaded.dir, loaded.config.control, loaded.file);
+  try {
+    const socket = await startControlSocket({ path, logger, approvals });
+    logger.info({ path }, "control socket listening (portcullis approvals …)");
+    return socket;
   } catch (err) {
-    logger.warn({ err }, "cannot watch the config file; SIGHUP still reloads");
-    return undefined;
+    if (err instanceof ControlSocketError && err.problem === "in-use") {
+      logger.warn({ path }, "another gateway answers on the control socket; approvals cannot reach this one");
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/** How many policies are in force, and the warnings `portcullis policy validate` would give. */
+function logPolicies(loaded: LoadedConfig, logger: Logger): void {
+  const { authorization, profile } = loaded.config;
+  if (!authorization.enabled || profile === "dev") {
+    logger.warn("authorization is off: every method is allowed");
+    return;
+  }
+  const { set, warnings } = loaded.policies;
+  if (set.size === 0) logger.warn("no authorization policy: every method is denied (default deny)");
+  else logger.info({ policies: set.size }, "authorization policies in force");
+  for (const problem of warnings) {
+    const where = problem.origin ? describeOrigin(problem.origin) : undefined;
+    logger.warn({ policy: problem.policy, where, problem: problem.message }, "policy warning");
   }
 }
 

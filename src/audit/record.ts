@@ -4,7 +4,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { StampedEvent } from "../events/bus.ts";
 import canonicalize from "canonicalize";
-import type { LayerDecision, MessageOutcome } from "../pipeline/types.ts";
+import type { AuthzFinding, LayerDecision, MessageOutcome, TrustAssessment } from "../pipeline/types.ts";
 import type { EncryptedArguments } from "./argumentsCipher.ts";
 
 /** The hash before the first record of a chain. */
@@ -37,6 +37,15 @@ export interface AuditBody {
   readonly result?: KeptValue | undefined;
   /** For decisions taken at the edge (authentication), what the identity layer saw. */
   readonly details?: Readonly<Record<string, unknown>>;
+  /** The trust evaluator's score and factors for this message, when it ran. */
+  readonly trust?: {
+    readonly score: number;
+    readonly factors: Readonly<Record<string, number>>;
+    readonly unusual: readonly string[];
+    readonly penalty: number;
+  };
+  /** The authorization decision: the policies that decided, obligations, the approval that was used. */
+  readonly authz?: AuthzFinding;
 }
 
 export type KeptValue =
@@ -72,6 +81,25 @@ export function auditBody(
     latencyMs: Math.round(outcome.latencyMs * 1000) / 1000,
     arguments: args,
     ...(result === undefined ? {} : { result }),
+    ...(ctx.findings.trust ? { trust: trustOf(ctx.findings.trust) } : {}),
+    ...(ctx.findings.authz ? { authz: ctx.findings.authz } : {}),
+  };
+}
+
+const rounded = (n: number) => Math.round(n * 1000) / 1000;
+
+function trustOf(assessment: TrustAssessment): NonNullable<AuditBody["trust"]> {
+  const { factors } = assessment;
+  return {
+    score: rounded(assessment.score),
+    factors: {
+      reputation: rounded(factors.reputation),
+      device: rounded(factors.device),
+      location: rounded(factors.location),
+      behaviour: rounded(factors.behaviour),
+    },
+    unusual: assessment.unusual,
+    penalty: rounded(assessment.penalty),
   };
 }
 

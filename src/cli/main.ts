@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The `portcullis` command: init, serve, stdio, validate, audit, keys.
+// The `portcullis` command: init, serve, stdio, validate, audit, keys, approvals, policy.
 import { existsSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfigFile } from "../config/load.ts";
 import { ConfigError, formatConfigIssue } from "../errors.ts";
 import { runGateway } from "../runtime.ts";
+import { runApprovalsCommand } from "./approvals.ts";
 import { runAuditCommand } from "./audit.ts";
 import { runKeysCommand } from "./keys.ts";
 import { starterConfig } from "./starterConfig.ts";
@@ -24,6 +25,9 @@ Commands:
   keys create --config FILE --name N [--roles R1,R2] [--expires 30d]   print a new API key (shown once)
   keys revoke ID|NAME --config FILE           revoke an API key (refused from the next request on)
   keys list --config FILE [--json]            the keys the store holds (never their secrets)
+  approvals list --config FILE [--status S] [--json]   calls waiting for a human approval
+  approvals show|approve|deny|revoke ID --config FILE [--grant 1h] [--note TEXT] [--as NAME]
+                                              (approvals reach the running gateway over its control socket; --socket PATH instead of --config)
   help                                        show this text
 `;
 
@@ -57,6 +61,11 @@ async function main(argv: string[]): Promise<number> {
       name: { type: "string" },
       roles: { type: "string" },
       expires: { type: "string" },
+      status: { type: "string" },
+      grant: { type: "string" },
+      note: { type: "string" },
+      as: { type: "string" },
+      socket: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -98,6 +107,13 @@ async function main(argv: string[]): Promise<number> {
     case "keys":
       try {
         return runKeysCommand(positionals[0], positionals[1], values);
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      }
+    case "approvals":
+      try {
+        return await runApprovalsCommand(positionals[0], positionals.slice(1), values);
       } catch (err) {
         if (err instanceof ConfigError) throw err;
         throw new UsageError(err instanceof Error ? err.message : String(err));

@@ -3,6 +3,7 @@
 // "additional verification" means when the trust evaluator asks for it.
 import { z } from "zod";
 import { policySchema } from "../layers/authz/policy.ts";
+import { approvalsSection } from "./controlSchema.ts";
 
 const labelRule = z.strictObject({
   tools: z.array(z.string().min(1)).optional().describe("Tool names (wildcards) that carry the labels."),
@@ -58,6 +59,7 @@ export const authorizationSection = z
           ),
       })
       .prefault({}),
+    approvals: approvalsSection,
     verification: z
       .enum(["step-up", "approval", "deny"])
       .default("step-up")

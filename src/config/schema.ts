@@ -3,6 +3,8 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { authorizationSection } from "./authzSchema.ts";
+import { controlSection } from "./controlSchema.ts";
+import { trustSection } from "./trustSchema.ts";
 import { detectionSection, responsesSection } from "./detectionSchema.ts";
 import { identitySection } from "./identitySchema.ts";
 import { isLoopbackHost, secureUrl } from "./secureUrl.ts";
@@ -548,9 +550,11 @@ export const configSchema = z
     audit: auditSection,
     alerts: alertsSection,
     identity: identitySection,
+    trust: trustSection,
     authorization: authorizationSection,
     detection: detectionSection,
     responses: responsesSection,
+    control: controlSection,
     upstreams: z
       .record(upstreamName, upstreamSchema)
       .refine((u) => Object.keys(u).length > 0, "at least one upstream is required")

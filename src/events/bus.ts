@@ -35,6 +35,8 @@ export type SecurityEvent =
   | EventBase<"auth_success">
   | EventBase<"authz_denied">
   | EventBase<"rate_limited">
+  | EventBase<"trust_low">
+  | EventBase<"approval_settled">
   | EventBase<"request_blocked">
   | EventBase<"session_revoked">
   | EventBase<"session_hijack_suspected">

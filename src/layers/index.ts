@@ -4,7 +4,7 @@
 // layer comes first, so that an unwritable trail stops a call before anything else runs.
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.ts";
-import type { Layer } from "../pipeline/types.ts";
+import type { Layer, TrustAssessment } from "../pipeline/types.ts";
 import { ArgumentsCipher } from "../audit/argumentsCipher.ts";
 import type { AuditSink } from "../audit/sink.ts";
 import { auditLayer } from "./audit/index.ts";
@@ -17,6 +17,10 @@ import type { Enforcements } from "../state/enforcements.ts";
 import type { StateStore } from "../state/store.ts";
 import type { PolicySet } from "./authz/engine.ts";
 import { authzLayer, type ApprovalGate } from "./authz/index.ts";
+import { highRiskToolMatcher, needsVerification, trustLayer } from "./trust/index.ts";
+import type { TrustConfig } from "../config/trustSchema.ts";
+import type { AuthzTarget } from "./authz/engine.ts";
+import type { SecurityEventBus } from "../events/bus.ts";
 
 export interface LayerDependencies {
   readonly config: GatewayConfig;
@@ -35,6 +39,7 @@ export interface LayerDependencies {
   readonly enforcements: Enforcements;
   readonly state: StateStore;
   readonly approvals?: ApprovalGate;
+  readonly events?: SecurityEventBus;
 }
 
 export function assembleLayers(deps: LayerDependencies): Layer[] {
@@ -52,6 +57,17 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
     );
   }
   if (config.logging.decisions) layers.push(decisionLog({ logger: deps.decisionLogger ?? deps.logger }));
+  if (config.trust.enabled) {
+    layers.push(
+      trustLayer({
+        config: config.trust,
+        store: deps.state,
+        logger: deps.logger,
+        enforcements: deps.enforcements,
+        events: deps.events,
+      }),
+    );
+  }
   if (config.authorization.enabled) {
     layers.push(
       authzLayer({
@@ -60,8 +76,18 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
         enforcements: deps.enforcements,
         store: deps.state,
         approvals: deps.approvals,
+        verificationNeeded: config.trust.enabled ? verificationBy(config.trust) : undefined,
       }),
     );
   }
   return layers;
+}
+
+/** The trust evaluator's call on additional verification; a tool is high-risk by label, annotation or name. */
+function verificationBy(
+  config: TrustConfig,
+): (assessment: TrustAssessment, target: AuthzTarget, risky: boolean) => string | undefined {
+  const riskyName = highRiskToolMatcher(config);
+  return (assessment, target, risky) =>
+    needsVerification(assessment, config, risky || (target.kind === "tool" && riskyName(target.name)));
 }

@@ -102,6 +102,8 @@ export interface AuthzFinding {
   /** Ids of the policies that decided (the forbids that matched, or the permits that allowed). */
   readonly policies: readonly string[];
   readonly obligations?: readonly string[];
+  /** The human approval that let the call through, or refused it. */
+  readonly approval?: string;
 }
 
 /** Where the router sends a message: the upstream and the name the upstream knows it by. */

@@ -58,6 +58,9 @@ detection:
   privilegeProbing: { denials: 3, windowMs: 60000 }
   exfiltration: { sensitiveTools: ["probe__whoami"], sinkTools: ["probe__remember"] }
   anomaly: { firstUse: { learningMs: 0 } }
+# The detections' own responses are under test here; the trust evaluator would also distrust the
+# caller after them (tested in trust.test.ts and authz.test.ts).
+trust: { enabled: false }
 responses:
   privilege_probing:
     - { action: block-address, forMs: 60000 }

@@ -159,37 +159,73 @@ describe("command line", () => {
 });
 
 describe("the zero-trust example", () => {
-  it("serves a caller with a token from its test issuer, refuses one without, and refuses a public plaintext listen", async () => {
+  it("lets readers list and call only echo, admins use every tool, and nobody else anything; refuses a public plaintext listen", async () => {
     const dir = mkdtempSync(join(tmpdir(), "portcullis-zero-trust-"));
     const env = {
       PORTCULLIS_ISSUER: "https://issuer.example.test",
       PORTCULLIS_AUDIENCE: "http://127.0.0.1:8080/mcp",
       PORTCULLIS_JWKS_FILE: join(dir, "jwks.json"),
     };
-    const issued = spawnSync(
-      process.execPath,
-      [join(repoRoot, "examples/zero-trust/issue-token.ts"), "--sub", "alice", "--dir", dir],
-      { encoding: "utf8", env: { ...process.env, ...env } },
-    );
-    assert.equal(issued.status, 0, issued.stderr);
-    const token = issued.stdout.trim();
-    const config = readFileSync(join(repoRoot, "examples/zero-trust/portcullis.yaml"), "utf8").replace(
-      /upstreams:[\s\S]*$/,
-      `upstreams:\n${nodeUpstream("everything", fixture("session-probe-server.ts"))}`,
-    );
-    const gateway = await startGateway(config, { env });
-    try {
-      const anonymous = new Client({ name: "anonymous", version: "1" });
-      await assert.rejects(anonymous.connect(new StreamableHTTPClientTransport(new URL(gateway.url))));
-      const client = new Client({ name: "alice", version: "1" });
+    const tokenFor = (sub: string, roles: string) => {
+      const issued = spawnSync(
+        process.execPath,
+        [join(repoRoot, "examples/zero-trust/issue-token.ts"), "--sub", sub, "--roles", roles, "--dir", dir],
+        { encoding: "utf8", env: { ...process.env, ...env } },
+      );
+      assert.equal(issued.status, 0, issued.stderr);
+      return issued.stdout.trim();
+    };
+    const reader = tokenFor("alice", "reader");
+    const admin = tokenFor("root", "admin");
+    const nobody = tokenFor("mallory", "");
+    // The example's own policies (policyFiles: policies.yaml beside it), with the server from this checkout.
+    const example = readFileSync(join(repoRoot, "examples/zero-trust/portcullis.yaml"), "utf8")
+      .replace(
+        "policyFiles: [policies.yaml]",
+        `policyFiles: [${join(repoRoot, "examples/zero-trust/policies.yaml")}]`,
+      )
+      .replace(/upstreams:[\s\S]*$/, `upstreams:\n${nodeUpstream("everything", everythingServer)}`);
+    const gateway = await startGateway(example, { env });
+    const connect = async (token: string) => {
+      const client = new Client({ name: "zero-trust", version: "1" });
       await client.connect(
         new StreamableHTTPClientTransport(new URL(gateway.url), {
           requestInit: { headers: { authorization: `Bearer ${token}` } },
         }),
       );
-      const result = await client.callTool({ name: "everything__whoami", arguments: {} });
-      assert.equal(result.isError, undefined);
-      await client.close();
+      return client;
+    };
+    try {
+      const anonymous = new Client({ name: "anonymous", version: "1" });
+      await assert.rejects(anonymous.connect(new StreamableHTTPClientTransport(new URL(gateway.url))));
+
+      const alice = await connect(reader);
+      const listed = (await alice.listTools()).tools.map((t) => t.name);
+      assert.deepEqual(listed, ["everything__echo"]);
+      const echoed = await alice.callTool({ name: "everything__echo", arguments: { message: "hi" } });
+      assert.equal(echoed.isError, undefined);
+      // Another tool is refused exactly as one that does not exist.
+      const hidden = await alice
+        .callTool({ name: "everything__get-sum", arguments: { a: 1, b: 2 } })
+        .catch((e: Error) => e);
+      const missing = await alice
+        .callTool({ name: "everything__no-such-tool", arguments: {} })
+        .catch((e: Error) => e);
+      assert.ok(hidden instanceof Error && missing instanceof Error);
+      assert.equal(hidden.message.replace("get-sum", "X"), missing.message.replace("no-such-tool", "X"));
+      await alice.close();
+
+      const root = await connect(admin);
+      assert.ok((await root.listTools()).tools.length > 5);
+      const sum = await root.callTool({ name: "everything__get-sum", arguments: { a: 1, b: 2 } });
+      assert.equal(sum.isError, undefined);
+      await root.close();
+
+      const stranger = await connect(nobody);
+      // Default deny: not even the list.
+      await assert.rejects(stranger.listTools(), /no policy permits tools\/list/);
+      await assert.rejects(stranger.callTool({ name: "everything__echo", arguments: { message: "hi" } }));
+      await stranger.close();
     } finally {
       await gateway.stop();
     }

@@ -13,7 +13,6 @@ import {
 } from "../../src/layers/authz/engine.ts";
 import { authzLayer } from "../../src/layers/authz/index.ts";
 import { conditionInput, noUsage } from "../../src/layers/authz/input.ts";
-import type { PolicyDocument } from "../../src/layers/authz/policy.ts";
 import { policySchema } from "../../src/layers/authz/policy.ts";
 import type { PolicyAction } from "../../src/layers/authz/actions.ts";
 import type { CatalogItem, Principal, RequestContext, RouteTarget } from "../../src/pipeline/types.ts";

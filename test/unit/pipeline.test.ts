@@ -187,10 +187,10 @@ describe("profiles", () => {
       state,
     }).map((l) => l.name);
 
-  it("runs the audit trail first, then the decision log and authorization, in strict (the default) and balanced", () => {
+  it("runs the audit trail first, then the decision log, trust and authorization, in strict (the default) and balanced", () => {
     assert.equal(base.profile, "strict");
-    assert.deepEqual(names("strict"), ["audit", "decision-log", "authz"]);
-    assert.deepEqual(names("balanced"), ["audit", "decision-log", "authz"]);
+    assert.deepEqual(names("strict"), ["audit", "decision-log", "trust", "authz"]);
+    assert.deepEqual(names("balanced"), ["audit", "decision-log", "trust", "authz"]);
   });
 
   it("runs no layer in dev", () => {

@@ -39,6 +39,7 @@ export interface ApprovalGate {
     readonly policy: string;
     readonly reason: string | undefined;
     readonly timeoutMs: number | undefined;
+    readonly signal?: AbortSignal;
   }): Promise<{
     readonly approved: boolean;
     readonly id: string | undefined;
@@ -55,7 +56,11 @@ export interface AuthzLayerOptions {
   readonly store: StateStore;
   readonly approvals?: ApprovalGate;
   /** The trust evaluator's verdict on whether this access needs additional verification (a reason). */
-  readonly verificationNeeded?: (assessment: TrustAssessment, riskyTarget: boolean) => string | undefined;
+  readonly verificationNeeded?: (
+    assessment: TrustAssessment,
+    target: AuthzTarget,
+    riskyTarget: boolean,
+  ) => string | undefined;
   readonly now?: () => number;
 }
 
@@ -230,9 +235,7 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
     // The trust evaluator: a low score, a high-risk target or an unusual access asks for more.
     const trust = ctx.findings.trust;
     const verification =
-      trust && target && options.verificationNeeded?.(trust, isRisky(target)) !== undefined
-        ? options.verificationNeeded(trust, isRisky(target))
-        : undefined;
+      trust && target ? options.verificationNeeded?.(trust, target, isRisky(target)) : undefined;
     if (verification && stepUps.length === 0 && !approval) {
       const method = ctx.principal.authMethod === "bearer" ? config.verification : "approval";
       if (method === "deny")
@@ -289,6 +292,8 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
         reason: approval.obligations.approval.reason,
         timeoutMs: approval.obligations.approval.timeoutMs,
       });
+      const finding = ctx.findings.authz;
+      if (finding && answer.id) ctx.findings.authz = { ...finding, approval: answer.id };
       if (!answer.approved) {
         return {
           kind: "deny",
