@@ -35,10 +35,16 @@ export interface RunningGateway {
 
 export async function startGateway(
   configYaml: string,
-  options: { env?: NodeJS.ProcessEnv; waitReady?: boolean } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    waitReady?: boolean;
+    /** Writes files the config refers to (keys, policy files) into its folder before the start. */
+    prepare?: (dir: string) => void;
+  } = {},
 ): Promise<RunningGateway> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-test-"));
   const configPath = join(dir, "portcullis.yaml");
+  options.prepare?.(dir);
   writeFileSync(configPath, configYaml);
   const child = spawn(process.execPath, [cliPath, "serve", "--config", configPath, "--port", "0"], {
     env: { ...process.env, ...options.env },

@@ -359,13 +359,17 @@ function windowOf(now: number, windowMs: number): number {
   return windowMs > 0 ? now - (now % windowMs) : now;
 }
 
-/** A denial by a security layer for something the caller did (not an error, nor this layer's own score). */
+/**
+ * A denial by a security layer for something the caller did: not an error, nor this layer's own
+ * score, nor a human approval that was refused or not given in time (asking is not a violation).
+ */
 export function isViolation(outcome: MessageOutcome): boolean {
   return (
     outcome.verdict === "deny" &&
     outcome.decidedBy !== undefined &&
     !NOT_VIOLATIONS.has(outcome.decidedBy.layer) &&
-    outcome.decidedBy.rule !== "internal"
+    outcome.decidedBy.rule !== "internal" &&
+    !outcome.decidedBy.rule.startsWith("approval:")
   );
 }
 
