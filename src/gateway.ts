@@ -252,6 +252,7 @@ export class Gateway {
   ): Promise<RpcOutcome> {
     // With tracing on, the message's span rides on its context (ended by the tracing observer).
     ctx = this.deps.tracing?.traceMessage(ctx, id, method, params) ?? ctx;
+    ctx = { ...ctx, client: questionsFor(session, { id, key: ctx.id }) };
     const { signal } = options;
     const started = performance.now();
     const trace: DecisionTrace = { target: undefined, decidedBy: undefined, decisions: [], verdict: "allow" };
@@ -798,4 +799,12 @@ function namingFor(config: GatewayConfig): NameSpacer {
 /** Whom an upstream request is for: what a credential the gateway signs or exchanges names. */
 function callerOf(ctx: RequestContext, session: ClientSession): UpstreamCaller {
   return { principal: ctx.principal, session: ctx.sessionDigest, bearerToken: session.bearerToken };
+}
+
+/** How a layer asks the client about the request `related` (an approval the user may confirm). */
+function questionsFor(session: ClientSession, related: RequestRef): RequestContext["client"] {
+  return {
+    canElicit: session.channel.capabilities.elicitation !== undefined,
+    ask: (method, params, signal) => session.channel.request(method, params, { related, signal }),
+  };
 }

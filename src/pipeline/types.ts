@@ -70,6 +70,18 @@ export interface RequestContext {
   readonly trace?: MessageTrace;
   /** What earlier layers learned of this message, for later ones (the only channel between layers). */
   readonly findings: MessageFindings;
+  /** The client of this request, when a layer may ask it something while the request runs. */
+  readonly client?: ClientQuestions;
+}
+
+/**
+ * Questions to the client about its own request (a 2025 session gets a server-to-client request on
+ * the request's stream; a 2026-07-28 client an input-required round).
+ */
+export interface ClientQuestions {
+  /** Whether the client declared elicitation (a form the user answers). */
+  readonly canElicit: boolean;
+  ask(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>>;
 }
 
 /** Written by one layer, read by the layers after it (and by the audit record). */

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
-import type { Client } from "@modelcontextprotocol/client";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { clientFrom, postFrom } from "../helpers/rawHttp.ts";
 import {
   cliPath,
@@ -56,6 +56,11 @@ function cli(...args: string[]): Promise<{ status: number | null; stdout: string
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     child.on("close", (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(condition(), "condition not met in time");
 }
 
 interface Pending {
@@ -187,6 +192,51 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     const other = await reader.callTool({ name: "probe__remember", arguments: { value: "two" } });
     assert.equal(other.isError, undefined);
   });
+
+  for (const era of ["legacy", "modern"] as const) {
+    it(`tells a ${era === "legacy" ? "2025" : "2026-07-28"} user who can answer a form that an approval is pending; declining cancels`, async () => {
+      const client = new Client(
+        { name: `elicitor-${era}`, version: "1" },
+        {
+          capabilities: { elicitation: { form: {} } },
+          ...(era === "modern" ? { versionNegotiation: { mode: "auto" as const } } : {}),
+        },
+      );
+      let answer: "accept" | "decline" = "accept";
+      const asked: string[] = [];
+      client.setRequestHandler("elicitation/create", async (request) => {
+        asked.push(String((request.params as { message?: unknown }).message));
+        return { action: answer };
+      });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(gateway.url), {
+          requestInit: { headers: { authorization: `Bearer ${await token({ sub: `user-${era}` })}` } },
+        }),
+      );
+      try {
+        assert.equal(client.getProtocolEra(), era);
+        const call = client.callTool({ name: "probe__remember", arguments: { value: `from ${era}` } });
+        const pending = await pendingFor("probe__remember");
+        await until(() => asked.length > 0);
+        assert.match(
+          asked[0] ?? "",
+          new RegExp(`probe__remember needs a human approval \\(request ${pending.id}`),
+        );
+        const approved = await cli("approvals", "approve", pending.id, "--config", gateway.configPath);
+        assert.equal(approved.status, 0, approved.stderr);
+        assert.equal((await call).isError, undefined, "accepting only waits: the approver decides");
+
+        answer = "decline";
+        const cancelled = await client
+          .callTool({ name: "probe__remember", arguments: { value: `again from ${era}` } })
+          .catch((e: Error) => e);
+        assert.ok(cancelled instanceof Error);
+        assert.match(cancelled.message, /declined to wait/);
+      } finally {
+        await client.close();
+      }
+    });
+  }
 
   it("challenges for a step-up on the wire, and passes a fresh login", async () => {
     const envelope = {

@@ -574,7 +574,18 @@ export function approvalGate(
         if (standing)
           return { approved: true, id: standing.id, rule, reason: `approved by ${standing.decidedBy}` };
         const pending = await book.request(subject, question.timeoutMs ?? settings.timeoutMs());
-        const outcome = await book.wait(pending.id, question.signal);
+        const outcome = await waitWithUser(book, pending, question);
+        if (outcome === "declined") {
+          await book
+            .decide(pending.id, "deny", `${ctx.principal.id} (the requester)`, { note: "the user cancelled" })
+            .catch(() => undefined);
+          return {
+            approved: false,
+            id: pending.id,
+            rule,
+            reason: "the user declined to wait for an approval",
+          };
+        }
         // Approved: use it now, unless a concurrent identical call was quicker (single use).
         const used = outcome.status === "approved" ? await book.findStanding(subject) : undefined;
         if (used) return { approved: true, id: used.id, rule, reason: `approved by ${used.decidedBy}` };
@@ -589,6 +600,41 @@ export function approvalGate(
       }
     },
   };
+}
+
+/**
+ * Waits for the approver. A client that can show a form is told too (a 2025 session: an elicitation
+ * on the request's stream; a 2026-07-28 client: an input-required round while the call waits): the
+ * user may cancel. Accepting only keeps waiting — the user never stands in for the approver.
+ */
+async function waitWithUser(
+  book: ApprovalBook,
+  pending: Approval,
+  question: ApprovalQuestion,
+): Promise<Approval | "declined"> {
+  const client = question.ctx.client;
+  if (!client?.canElicit) return book.wait(pending.id, question.signal);
+  const asking = new AbortController();
+  const forever = new Promise<never>(() => undefined);
+  const declined = client
+    .ask(
+      "elicitation/create",
+      {
+        message: `Portcullis: ${question.target.name} needs a human approval (request ${pending.id}${
+          question.reason ? `: ${question.reason}` : ""
+        }). An approver has been asked; the call goes on once they decide. Accept to keep waiting, decline to cancel the call.`,
+        requestedSchema: { type: "object", properties: {} },
+      },
+      asking.signal,
+    )
+    .then((answer) => (answer.action === "accept" ? forever : ("declined" as const)))
+    // A client that cannot answer just waits for the approver.
+    .catch(() => forever);
+  try {
+    return await Promise.race([book.wait(pending.id, question.signal), declined]);
+  } finally {
+    asking.abort();
+  }
 }
 
 function refusalReason(approval: Approval): string {
