@@ -1,5 +1,6 @@
 // Turns the rounds into what the issue asks for: per-cell medians, the ratios that matter against
 // their targets, per-layer costs, and the Markdown tables that go into docs/benchmarks.md.
+import type { PolicyBenchRow } from "./policies.ts";
 import type { WindowResult } from "./load/drive.ts";
 import type { Generator, Revision } from "./load/types.ts";
 import type { MemoryResult } from "./memory.ts";
@@ -68,6 +69,8 @@ export interface Results {
   memory: MemoryResult[];
   layers: LayerCost[];
   checks: Check[];
+  /** The policy engine measured in process (bench/policies.ts). */
+  policyDecisions?: PolicyBenchRow[];
 }
 
 export function summarize(cell: Cell): void {

@@ -11,6 +11,7 @@ import { measureMemory, type MemoryResult } from "./memory.ts";
 import { parsePlan, usage, type Plan } from "./plan.ts";
 import { computeChecks, computeLayerCosts, fmt, renderMarkdown, summarize, type Results } from "./report.ts";
 import { runMatrix, type Entry } from "./rounds.ts";
+import { measurePolicyDecisions, policyMarkdown } from "./policies.ts";
 import { detectLayers, layerProbes, repoRoot, TARGETS, targetNamed } from "./targets.ts";
 
 const log = (text: string): void => {
@@ -92,7 +93,10 @@ async function main(plan: Plan): Promise<void> {
         log(`memory ${probe.target}: ${String(err)}`);
       }
     }
+    log("policy engine: decisions per second against 10, 100 and 1,000 policies");
+    const policyDecisions = measurePolicyDecisions();
     results = {
+      policyDecisions,
       date: startedAt.toISOString().slice(0, 10),
       startedAt: startedAt.toISOString(),
       durationSeconds: 0,
@@ -133,7 +137,7 @@ async function main(plan: Plan): Promise<void> {
   }
   results.durationSeconds = Math.round((performance.now() - started) / 1000);
   results.machine.loadAfter = Number(loadavg()[0]!.toFixed(2));
-  const markdown = renderMarkdown(results, plan.concurrencies);
+  const markdown = `${renderMarkdown(results, plan.concurrencies)}\n\n${policyMarkdown(results.policyDecisions ?? [])}`;
   if (plan.writeResults) {
     const resultsDir = join(repoRoot, "bench/results");
     mkdirSync(resultsDir, { recursive: true });

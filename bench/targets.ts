@@ -102,6 +102,17 @@ export function portcullisConfig(profile: Profile, isolation: Isolation, extra: 
     profile,
     server: { host: "127.0.0.1", shutdownGraceMs: 1000 },
     logging: { level: "info" },
+    // What the quickstart ships: the anonymous local user may use everything, from this machine only.
+    authorization: {
+      policies: [
+        {
+          id: "local-user-everything",
+          effect: "permit",
+          principals: { kinds: ["anonymous"] },
+          when: 'inCidr(request.address, ["127.0.0.0/8", "::1/128"])',
+        },
+      ],
+    },
     upstreams: {
       echo: { transport: "stdio", command: echoStdio.command, args: [...echoStdio.args], isolation },
     },
@@ -251,6 +262,12 @@ export function targetNamed(name: string, extra: readonly TargetDefinition[] = [
 export const LAYER_SWITCHES: readonly { layer: string; on: ConfigTree; off: ConfigTree }[] = [
   { layer: "decision-log", on: { logging: { decisions: true } }, off: { logging: { decisions: false } } },
   { layer: "audit", on: { audit: { enabled: true } }, off: { audit: { enabled: false } } },
+  { layer: "trust", on: { trust: { enabled: true } }, off: { trust: { enabled: false } } },
+  {
+    layer: "authz",
+    on: { authorization: { enabled: true } },
+    off: { authorization: { enabled: false } },
+  },
 ];
 
 /** The layers of LAYER_SWITCHES that the built gateway has. */
