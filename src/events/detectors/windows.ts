@@ -98,3 +98,39 @@ export class SlidingDistinct {
     this.seen.delete(key);
   }
 }
+
+/**
+ * Requests per minute per key in constant memory: the current minute's count plus the previous
+ * minute's, weighted by how much of it still lies within the last 60 seconds.
+ */
+export class RateMeter {
+  private readonly minutes: BoundedMap<{ minute: number; count: number; previous: number }>;
+
+  constructor(maxKeys: number) {
+    this.minutes = new BoundedMap(maxKeys);
+  }
+
+  /** The rate over the last minute, without counting a request. */
+  current(key: string, now: number): number {
+    const entry = this.minutes.get(key);
+    if (!entry) return 0;
+    const minute = Math.floor(now / 60_000);
+    const previous = entry.minute === minute ? entry.previous : entry.minute === minute - 1 ? entry.count : 0;
+    const count = entry.minute === minute ? entry.count : 0;
+    return Math.round(count + previous * (1 - (now % 60_000) / 60_000));
+  }
+
+  /** Counts one request now and returns the rate over the last minute, this one included. */
+  add(key: string, now: number): number {
+    const minute = Math.floor(now / 60_000);
+    const entry = this.minutes.upsert(key, () => ({ minute, count: 0, previous: 0 }));
+    if (entry.minute !== minute) {
+      entry.previous = entry.minute === minute - 1 ? entry.count : 0;
+      entry.count = 0;
+      entry.minute = minute;
+    }
+    entry.count++;
+    const elapsed = (now % 60_000) / 60_000;
+    return Math.round(entry.count + entry.previous * (1 - elapsed));
+  }
+}

@@ -3,7 +3,7 @@
 // obligations (step-up, human approval, the trust evaluator's additional verification) enforced.
 import type { AuthorizationConfig } from "../../config/authzSchema.ts";
 import { subjectOf } from "../../events/detectors/types.ts";
-import { SlidingCounter } from "../../events/detectors/windows.ts";
+import { RateMeter } from "../../events/detectors/windows.ts";
 import type {
   CatalogItem,
   CatalogView,
@@ -79,7 +79,7 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
   const { policies, config, enforcements } = options;
   const now = options.now ?? Date.now;
   const labels = new LabelBook(config.labels);
-  const rates = new SlidingCounter(60_000, 100_000, 50_000);
+  const rates = new RateMeter(50_000);
 
   const decide = (
     ctx: RequestContext,
@@ -181,7 +181,8 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
     async onCatalog(catalog: CatalogView, ctx: RequestContext) {
       const action = LIST_ACTION_OF_KIND[catalog.kind];
       const at = now();
-      const rate = rates.add(principalKey(ctx.principal), at);
+      // The list request itself was counted when it came in.
+      const rate = rates.current(principalKey(ctx.principal), at);
       const kept: CatalogItem[] = catalog.items.filter(
         (item) =>
           decide(ctx, action, targetOfItem(catalog.kind, item, labels), undefined, noUsage, at, rate)
