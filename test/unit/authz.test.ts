@@ -518,6 +518,59 @@ describe("the authorization layer", () => {
     assert.equal(await call(fresh, "everything__delete_all"), undefined);
   });
 
+  it("counts a principal's requests per minute for rate conditions, apart from other principals", async () => {
+    let clock = Date.parse("2026-11-18T10:00:00Z");
+    const limited = authzLayer({
+      policies: policies(
+        { id: "everyone", effect: "permit" },
+        { id: "slow-down", effect: "forbid", actions: ["tools/call"], when: "request.ratePerMinute > 3" },
+      ),
+      config,
+      enforcements,
+      store: state,
+      now: () => clock,
+    });
+    const callAs = (who: Principal) =>
+      limited.onRequest!(
+        { method: "tools/call", params: { name: "everything__echo" }, target: route("everything__echo") },
+        ctxFor(who),
+      );
+    for (let i = 0; i < 3; i++) assert.equal(await callAs(alice), undefined);
+    const fourth = await callAs(alice);
+    assert.equal(fourth?.kind === "deny" ? fourth.rule : undefined, "policy:slow-down");
+    assert.equal(await callAs(bob), undefined, "another principal has a rate of its own");
+    clock += 120_000;
+    assert.equal(await callAs(alice), undefined, "two minutes later the rate has fallen");
+  });
+
+  it("limits calls per principal and tool with usage counters from the state store", async () => {
+    const counters = new MemoryStateStore();
+    const quota = () =>
+      authzLayer({
+        policies: policies({
+          id: "two-an-hour",
+          effect: "permit",
+          when: "usage.tool.hour < 2 && usage.all.day < 3",
+        }),
+        config,
+        enforcements,
+        store: counters,
+        now: () => Date.parse("2026-11-18T10:00:00Z"),
+      });
+    const first = quota();
+    // A second gateway node on the same store shares the counts.
+    const second = quota();
+    const callOn = (layer: ReturnType<typeof quota>, who: Principal, name: string) =>
+      layer.onRequest!({ method: "tools/call", params: { name }, target: route(name) }, ctxFor(who));
+    assert.equal(await callOn(first, alice, "everything__echo"), undefined);
+    assert.equal(await callOn(second, alice, "everything__echo"), undefined);
+    const third = await callOn(first, alice, "everything__echo");
+    assert.equal(third?.kind, "deny", "the tool's hourly quota is used up");
+    assert.equal(await callOn(first, bob, "everything__echo"), undefined, "bob has a quota of his own");
+    const other = await callOn(second, alice, "everything__add");
+    assert.equal(other?.kind, "deny", "three attempts today: the daily quota over all tools is used up");
+  });
+
   it("refuses a step-up to a credential that cannot step up", async () => {
     const key: Principal = { ...bob, authMethod: "api-key" };
     const verdict = await call(key, "everything__delete_all");
