@@ -7,6 +7,7 @@ import { ConfigError, formatConfigIssue } from "../errors.ts";
 import { runGateway } from "../runtime.ts";
 import { runApprovalsCommand } from "./approvals.ts";
 import { runAuditCommand } from "./audit.ts";
+import { runPolicyCommand } from "./policy.ts";
 import { runKeysCommand } from "./keys.ts";
 import { starterConfig } from "./starterConfig.ts";
 
@@ -25,6 +26,9 @@ Commands:
   keys create --config FILE --name N [--roles R1,R2] [--expires 30d]   print a new API key (shown once)
   keys revoke ID|NAME --config FILE           revoke an API key (refused from the next request on)
   keys list --config FILE [--json]            the keys the store holds (never their secrets)
+  policy validate --config FILE | --policies PATH [--strict]   every policy error and warning as file:line; exit 1 on errors
+  policy test CASES.yaml --config FILE | --policies PATH       run test cases against the policies; exit 1 on a failure
+  policy explain --config FILE --principal ID --action M [--tool T|--prompt P|--resource URI] [--roles R1,R2] [--json] …
   approvals list --config FILE [--status S] [--json]   calls waiting for a human approval
   approvals show|approve|deny|revoke ID --config FILE [--grant 1h] [--note TEXT] [--as NAME]
                                               (approvals reach the running gateway over its control socket; --socket PATH instead of --config)
@@ -66,6 +70,25 @@ async function main(argv: string[]): Promise<number> {
       note: { type: "string" },
       as: { type: "string" },
       socket: { type: "string" },
+      policies: { type: "string", multiple: true },
+      strict: { type: "boolean" },
+      action: { type: "string" },
+      kind: { type: "string" },
+      groups: { type: "string" },
+      scopes: { type: "string" },
+      tenant: { type: "string" },
+      "auth-method": { type: "string" },
+      acr: { type: "string" },
+      amr: { type: "string" },
+      "auth-age": { type: "string" },
+      prompt: { type: "string" },
+      resource: { type: "string" },
+      upstream: { type: "string" },
+      labels: { type: "string" },
+      address: { type: "string" },
+      time: { type: "string" },
+      trust: { type: "string" },
+      args: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -107,6 +130,13 @@ async function main(argv: string[]): Promise<number> {
     case "keys":
       try {
         return runKeysCommand(positionals[0], positionals[1], values);
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      }
+    case "policy":
+      try {
+        return await runPolicyCommand(positionals[0], positionals.slice(1), values);
       } catch (err) {
         if (err instanceof ConfigError) throw err;
         throw new UsageError(err instanceof Error ? err.message : String(err));

@@ -2,6 +2,7 @@
 // carry, the arguments conditions may read, the time zone of local-time fields, and what
 // "additional verification" means when the trust evaluator asks for it.
 import { z } from "zod";
+import { isTimeZone } from "../layers/authz/cel.ts";
 import { policySchema } from "../layers/authz/policy.ts";
 import { approvalsSection } from "./controlSchema.ts";
 
@@ -32,6 +33,7 @@ export const authorizationSection = z
       ),
     timeZone: z
       .string()
+      .refine(isTimeZone, "not an IANA time zone this runtime knows (e.g. UTC, Europe/Berlin)")
       .default("UTC")
       .describe("IANA time zone of request.hour, request.minute and request.weekday in conditions."),
     argumentKeys: z

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { PolicySet, type PolicyEntry, type PolicyProblem } from "../layers/authz/engine.ts";
-import { policyFileSchema } from "../layers/authz/policy.ts";
+import { policyDocumentSchema, policyListSchema } from "../layers/authz/policy.ts";
 import type { AuthorizationConfig } from "./authzSchema.ts";
 import { parseYamlText, type ParsedYaml } from "./load.ts";
 
@@ -80,19 +80,27 @@ export function readPolicyFile(file: string): PolicyEntry[] {
       },
     ]);
   }
-  const parsed = parseYamlText(text, file, policyFileSchema);
+  // A list, or an object with `policies:`: validated against that shape alone, so that an error is
+  // reported at its own line and key rather than as "no shape matched" at line 1.
+  const listed = /^\s*-/m.test(text.replace(/^\s*#.*$/gm, "")) && !/^policies\s*:/m.test(text);
+  const parsed = parseYamlText(text, file, listed ? policyListSchema : policyDocumentSchema);
   const list = Array.isArray(parsed.data) ? parsed.data : parsed.data.policies;
   const prefix = Array.isArray(parsed.data) ? [] : ["policies"];
   return list.map((policy, i) => ({ policy, origin: { file, line: parsed.lineOf([...prefix, i]) } }));
 }
 
+/** The policy files a `policyFiles` entry names: the file, or a folder's *.yaml and *.yml, sorted. */
+export function policyFilesIn(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path)
+    .filter((name) => [".yaml", ".yml"].includes(extname(name)))
+    .sort()
+    .map((name) => join(path, name));
+}
+
 function policyFilesAt(path: string, configFile: string, issues: ConfigIssue[]): string[] {
   try {
-    if (!statSync(path).isDirectory()) return [path];
-    return readdirSync(path)
-      .filter((name) => [".yaml", ".yml"].includes(extname(name)))
-      .sort()
-      .map((name) => join(path, name));
+    return policyFilesIn(path);
   } catch (err) {
     issues.push({
       file: configFile,

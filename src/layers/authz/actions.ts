@@ -60,3 +60,12 @@ export const LIST_ACTION_OF_KIND = {
 export function listActionFor(kind: "tool" | "prompt" | "resource"): PolicyAction {
   return kind === "tool" ? "tools/list" : kind === "prompt" ? "prompts/list" : "resources/list";
 }
+
+/** Methods aimed at one target, which must be visible: denied on a hidden one exactly as on an unknown one. */
+export const TARGETED_ACTIONS: ReadonlySet<string> = new Set([
+  "tools/call",
+  "prompts/get",
+  "resources/read",
+  "resources/subscribe",
+  "completion/complete",
+]);

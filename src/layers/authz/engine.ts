@@ -5,6 +5,7 @@ import type { Principal } from "../../pipeline/types.ts";
 import { namePatterns } from "../../federation/namePattern.ts";
 import { expandActions, type PolicyAction } from "./actions.ts";
 import { policyEnvironment } from "./cel.ts";
+import { conditionInput, type InputFacts } from "./input.ts";
 import type { Obligations, PolicyDocument } from "./policy.ts";
 
 export interface AuthzTarget {
@@ -34,6 +35,28 @@ export interface PolicyDecision {
   readonly reason: string;
   /** Obligations of every matching permit (all of them apply). */
   readonly obligations: readonly { readonly policy: string; readonly obligations: Obligations }[];
+}
+
+/** What one request is, as the layer gathers it: the query and its CEL input are built from these. */
+export type RequestFacts = Omit<InputFacts, "action" | "readsCountry"> & { readonly action: PolicyAction };
+
+/** How one candidate policy fared against a query (`policy explain`). */
+export interface PolicyTrace {
+  readonly id: string;
+  readonly effect: "permit" | "forbid";
+  readonly origin: PolicyOrigin | undefined;
+  readonly scopeMatched: boolean;
+  /** The part of the scope that did not match. */
+  readonly unmatched?: "principals" | "resources";
+  /** `absent` without a `when`; `skipped` when the scope did not match (the condition is never read). */
+  readonly condition: "true" | "false" | "absent" | "skipped" | `error: ${string}`;
+  readonly obligations?: Obligations;
+}
+
+export interface PolicyExplanation {
+  readonly decision: PolicyDecision;
+  /** The policies the index selected, in evaluation order; every other policy was never looked at. */
+  readonly candidates: readonly PolicyTrace[];
 }
 
 export interface PolicyOrigin {
@@ -178,14 +201,13 @@ export class PolicySet {
     let input: Record<string, unknown> | undefined;
     const holds = (policy: CompiledPolicy): boolean | Error => {
       if (!policy.condition) return true;
-      input ??= query.input();
       try {
-        const value = policy.condition(input);
-        if (typeof value !== "boolean") return new Error(`condition yielded ${typeof value}, not bool`);
-        return value;
+        input ??= query.input();
       } catch (err) {
+        // The facts a condition reads could not be built (e.g. an unknown time zone): deny.
         return err instanceof Error ? err : new Error(String(err));
       }
+      return evaluateCondition(policy.condition, input);
     };
     const permits: CompiledPolicy[] = [];
     const forbids: string[] = [];
@@ -229,9 +251,66 @@ export class PolicySet {
     };
   }
 
+  /** The query for one request, as the layer decides it: the CEL input is built only if a condition reads it. */
+  queryFor(facts: RequestFacts): AuthzQuery {
+    return {
+      action: facts.action,
+      principal: facts.ctx.principal,
+      target: facts.target,
+      input: () => conditionInput({ ...facts, readsCountry: this.readsCountry }),
+    };
+  }
+
+  /**
+   * The decision with its working: every candidate the index selected, whether its scope matched
+   * and what its condition evaluated to (evaluated here even where `decide` stopped early).
+   */
+  explain(query: AuthzQuery): PolicyExplanation {
+    let input: Record<string, unknown> | undefined;
+    const once: AuthzQuery = { ...query, input: () => (input ??= query.input()) };
+    const decision = this.decide(once);
+    const candidates = this.candidates(query).map((policy): PolicyTrace => {
+      const base = {
+        id: policy.id,
+        effect: policy.effect,
+        origin: policy.origin,
+        ...(policy.doc.obligations ? { obligations: policy.doc.obligations } : {}),
+      };
+      if (!applies(policy, query)) {
+        const unmatched = policy.matchPrincipal(query.principal) ? "resources" : "principals";
+        return { ...base, scopeMatched: false, unmatched, condition: "skipped" };
+      }
+      if (!policy.condition) return { ...base, scopeMatched: true, condition: "absent" };
+      let verdict: boolean | Error;
+      try {
+        verdict = evaluateCondition(policy.condition, once.input());
+      } catch (err) {
+        verdict = err instanceof Error ? err : new Error(String(err));
+      }
+      const condition =
+        verdict instanceof Error ? (`error: ${firstLine(verdict)}` as const) : (`${verdict}` as const);
+      return { ...base, scopeMatched: true, condition };
+    });
+    return { decision, candidates };
+  }
+
   /** Every compiled policy, in file order (for `policy explain`). */
   list(): readonly PolicyDocument[] {
     return this.policies.map((p) => p.doc);
+  }
+}
+
+/** A condition's value: a boolean, or the error that makes the policy deny (fail-secure). */
+function evaluateCondition(
+  condition: NonNullable<CompiledPolicy["condition"]>,
+  input: Record<string, unknown>,
+): boolean | Error {
+  try {
+    const value = condition(input);
+    if (typeof value !== "boolean") return new Error(`condition yielded ${typeof value}, not bool`);
+    return value;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
   }
 }
 

@@ -21,11 +21,12 @@ import {
   isPolicyAction,
   LIST_ACTION_OF_KIND,
   listActionFor,
+  TARGETED_ACTIONS,
   UNGOVERNED_METHODS,
   type PolicyAction,
 } from "./actions.ts";
 import type { AuthzTarget, PolicyDecision, PolicySet } from "./engine.ts";
-import { conditionInput, noUsage, type UsageCounts } from "./input.ts";
+import { noUsage, type UsageCounts } from "./input.ts";
 import { combineStepUps, stepUpChallenge, unmetStepUp, type StepUpRequirement } from "./obligations.ts";
 import { LabelBook, targetOfItem, targetOfRoute, unknownTargetError } from "./targets.ts";
 
@@ -64,15 +65,6 @@ export interface AuthzLayerOptions {
   readonly now?: () => number;
 }
 
-/** Methods whose target must be visible: denied on a hidden one exactly as on an unknown one. */
-const TARGETED = new Set([
-  "tools/call",
-  "prompts/get",
-  "resources/read",
-  "resources/subscribe",
-  "completion/complete",
-]);
-
 const WINDOWS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 
 export function authzLayer(options: AuthzLayerOptions): Layer {
@@ -90,24 +82,19 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
     at: number,
     ratePerMinute: number,
   ): PolicyDecision =>
-    policies.decide({
-      action,
-      principal: ctx.principal,
-      target,
-      input: () =>
-        conditionInput({
-          ctx,
-          action,
-          target,
-          now: at,
-          timeZone: config.timeZone,
-          readsCountry: policies.readsCountry,
-          ratePerMinute,
-          usage,
-          arguments: args,
-          argumentKeys: config.argumentKeys,
-        }),
-    });
+    policies.decide(
+      policies.queryFor({
+        ctx,
+        action,
+        target,
+        now: at,
+        timeZone: config.timeZone,
+        ratePerMinute,
+        usage,
+        arguments: args,
+        argumentKeys: config.argumentKeys,
+      }),
+    );
 
   /** Counts this attempt and returns the counts before it (quota conditions read these). */
   const countUsage = async (ctx: RequestContext, target: AuthzTarget, at: number): Promise<UsageCounts> => {
@@ -156,7 +143,7 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
         // A target the principal cannot even list is answered as if it did not exist.
         const hidden =
           target !== undefined &&
-          TARGETED.has(action) &&
+          TARGETED_ACTIONS.has(action) &&
           decide(
             ctx,
             listActionFor(target.kind === "upstream" ? "tool" : target.kind),
@@ -166,14 +153,8 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
             at,
             rate,
           ).effect === "deny";
-        return {
-          kind: "deny",
-          rule: decision.rule,
-          reason: decision.reason,
-          code: "PORTCULLIS_E_AUTHZ_DENIED",
-          data: { policies: decision.policies },
-          ...(hidden && target ? { conceal: unknownTargetError(target) } : {}),
-        };
+        const verdict = policyDenial(decision);
+        return hidden && target ? { ...verdict, conceal: unknownTargetError(target) } : verdict;
       }
       return enforceObligations(ctx, action, target, args, decision, at);
     },
@@ -202,14 +183,7 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
       };
       const at = now();
       const decision = decide(ctx, request.method, target, undefined, noUsage, at, 0);
-      if (decision.effect === "permit") return undefined;
-      return {
-        kind: "deny",
-        rule: decision.rule,
-        reason: decision.reason,
-        code: "PORTCULLIS_E_AUTHZ_DENIED",
-        data: { policies: decision.policies },
-      };
+      return decision.effect === "permit" ? undefined : policyDenial(decision);
     },
   };
 
@@ -307,6 +281,17 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
     }
     return undefined;
   }
+}
+
+/** A deny that names the rule and every policy that decided (never their text). */
+function policyDenial(decision: PolicyDecision): Extract<Verdict<never>, { kind: "deny" }> {
+  return {
+    kind: "deny",
+    rule: decision.rule,
+    reason: decision.reason,
+    code: "PORTCULLIS_E_AUTHZ_DENIED",
+    data: { policies: decision.policies },
+  };
 }
 
 function deny(rule: string, reason: string): Verdict<never> {

@@ -123,8 +123,10 @@ export const policySchema = z
 export type PolicyDocument = z.output<typeof policySchema>;
 export type Obligations = z.output<typeof obligationsSchema>;
 
-/** A policy file: a list of policies (or an object with `policies:`). */
-export const policyFileSchema = z.union([
-  z.array(policySchema),
-  z.strictObject({ version: z.literal(1).optional(), policies: z.array(policySchema) }),
-]);
+/** A policy file: a list of policies, or an object with `policies:`. */
+export const policyListSchema = z.array(policySchema);
+export const policyDocumentSchema = z.strictObject({
+  version: z.literal(1).optional(),
+  policies: z.array(policySchema),
+});
+export const policyFileSchema = z.union([policyListSchema, policyDocumentSchema]);
