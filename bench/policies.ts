@@ -3,7 +3,7 @@
 // the index's promise (a decision reads only the policies that can apply) is measured, not assumed.
 import { performance } from "node:perf_hooks";
 import { compilePolicies } from "../src/config/policies.ts";
-import type { PolicySet} from "../src/layers/authz/engine.ts";
+import type { PolicySet } from "../src/layers/authz/engine.ts";
 import { type AuthzQuery } from "../src/layers/authz/engine.ts";
 import { conditionInput, noUsage } from "../src/layers/authz/input.ts";
 import { policySchema } from "../src/layers/authz/policy.ts";
