@@ -676,6 +676,7 @@ export class Gateway {
         method,
         upstream: target.upstream,
         name: target.publicName,
+        ...(ctx.findings.trust ? { trust: ctx.findings.trust.score } : {}),
         ...(verdict.kind === "deny" ? verdict.data : verdict.details),
       },
     });

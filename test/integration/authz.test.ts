@@ -297,6 +297,15 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     assert.equal(typeof (approved.trust as { score: number }).score, "number");
     const hidden = records.find((r) => r.target === "probe__crash");
     assert.deepEqual(hidden?.decidedBy, { layer: "authz", rule: "default-deny" });
+    // The event of a refused approval names the policies and carries the caller's trust score.
+    const event = await gateway.waitForLog(
+      (l) =>
+        l.msg === "security event message_denied" &&
+        ((l.event as { details?: { rule?: string } }).details?.rule ?? "").startsWith("approval:"),
+    );
+    const details = (event.event as { details: Record<string, unknown> }).details;
+    assert.deepEqual(details.policies, ["readers-probe", "remember-needs-approval"]);
+    assert.equal(typeof details.trust, "number");
   });
 
   it("reloads changed policies, and keeps the running set when a new one does not compile", async () => {
