@@ -108,14 +108,15 @@ export function controlSocketPath(options: Pick<ApprovalsCommandOptions, "config
     return path;
   }
   if (!options.config) throw new Error("--config FILE (or --socket PATH) is required to find the gateway");
-  return resolveControlSocketPath(dirname(resolve(options.config)), readControlSection(options.config));
+  const file = resolve(options.config);
+  return resolveControlSocketPath(dirname(file), readControlSection(file), file);
 }
 
 /**
  * Only the `control` section: an approver's shell rarely holds the secrets the rest of the file
  * references (`${env:…}`), and finding the socket must not need them.
  */
-function readControlSection(file: string): { socket: string } {
+function readControlSection(file: string): { socket?: string } {
   let raw: unknown;
   try {
     raw = parse(readFileSync(file, "utf8")) as unknown;
@@ -129,7 +130,7 @@ function readControlSection(file: string): { socket: string } {
   if (!parsed.success)
     throw new Error(`${file}: control: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
   if (!parsed.data.enabled) throw new Error(`${file} turns the control socket off (control.enabled: false)`);
-  if (parsed.data.socket.includes("${"))
+  if (parsed.data.socket?.includes("${"))
     throw new Error(`${file}: control.socket holds a reference; pass the socket with --socket PATH`);
   return parsed.data;
 }

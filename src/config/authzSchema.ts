@@ -40,7 +40,7 @@ export const authorizationSection = z
       .array(z.string().min(1).max(128))
       .default([])
       .describe(
-        "Top-level tool-call arguments that conditions may read as args.<key> (strings cut to 1 KiB); others are never exposed.",
+        "Top-level tool-call arguments that conditions may read as args.<key>, whole (never cut short); others are never exposed.",
       ),
     labels: z
       .array(labelRule)

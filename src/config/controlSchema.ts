@@ -1,6 +1,9 @@
 // The config of the local control socket (how `portcullis approvals …` reaches the running gateway)
 // and of human approvals. Wired into the config file as `control` and `authorization.approvals`.
-import { resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "../errors.ts";
 
@@ -16,9 +19,9 @@ export const controlSection = z
     socket: z
       .string()
       .min(1)
-      .default("portcullis.sock")
+      .optional()
       .describe(
-        "Path of the Unix domain socket, relative to the config file's directory. Created with mode 0600 in a directory only its owner can write to: whoever can connect to it can decide approvals, so only the gateway's OS user (and root) can. At most 107 bytes once resolved (103 on macOS and BSD).",
+        "Path of the Unix domain socket, relative to the config file's directory. Default: a private folder of the gateway's OS user outside the config folder ($XDG_RUNTIME_DIR/portcullis, else <tmp>/portcullis-<uid>, mode 0700), named after the config file. Created with mode 0600: whoever can connect to it can decide approvals, so only the gateway's OS user (and root) can — run stdio upstreams and agents as another user. At most 107 bytes once resolved (103 on macOS and BSD).",
       ),
   })
   .prefault({})
@@ -68,15 +71,30 @@ export const MAX_SOCKET_PATH_BYTES = process.platform === "linux" ? 107 : 103;
 export function resolveControlSocketPath(
   configDir: string,
   section: Pick<ControlSettings, "socket">,
-  configFile: string = configDir,
+  configFile: string,
 ): string {
-  const path = resolve(configDir, section.socket);
+  const path =
+    section.socket === undefined ? defaultSocketPath(configFile) : resolve(configDir, section.socket);
   const problem = socketPathProblem(path);
   if (problem)
     throw new ConfigError([
       { file: configFile, line: undefined, column: undefined, path: "control.socket", message: problem },
     ]);
   return path;
+}
+
+/**
+ * Where a config's socket is unless it says: in a folder of this OS user's own (made 0700 if
+ * missing), outside the config folder that upstreams are started in, one socket per config file.
+ */
+export function defaultSocketPath(configFile: string): string {
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  const dir = runtime
+    ? join(runtime, "portcullis")
+    : join(tmpdir(), `portcullis-${process.getuid?.() ?? "user"}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const name = createHash("sha256").update(resolve(configFile)).digest("hex").slice(0, 16);
+  return join(dir, `${name}.sock`);
 }
 
 /** Why a path cannot name a Unix domain socket, or undefined when it can. */

@@ -50,7 +50,7 @@ export function resolveTarget(
     case "resources/read":
     case "resources/subscribe":
     case "resources/unsubscribe": {
-      const uri = stringParam(params, "uri");
+      const uri = uriParam(stringParam(params, "uri"));
       const upstream = catalog.resolveResource(uri);
       if (!upstream) throw new GatewayError("PORTCULLIS_E_UNKNOWN_RESOURCE", uri, { uri });
       return { upstream, kind: "resource", name: uri, publicName: uri };
@@ -75,6 +75,7 @@ function completionTarget(params: Record<string, unknown> | undefined, catalog: 
     return { upstream: resolved.upstream, kind: "completion", name: resolved.name, publicName: name };
   }
   if (type === "ref/resource" && typeof uri === "string") {
+    uriParam(uri);
     const upstream = catalog.resolveTemplate(uri) ?? catalog.resolveResource(uri);
     if (!upstream) throw new GatewayError("PORTCULLIS_E_UNKNOWN_RESOURCE", uri, { uri });
     return { upstream, kind: "completion", name: uri, publicName: uri };
@@ -87,6 +88,18 @@ function completionTarget(params: Record<string, unknown> | undefined, catalog: 
 
 function local(method: string): RouteTarget {
   return { upstream: "portcullis", kind: "local", name: method, publicName: undefined };
+}
+
+/** Longer URIs are refused before any matching: no resource needs one, and matching costs per byte. */
+export const MAX_URI_LENGTH = 8192;
+
+function uriParam(uri: string): string {
+  if (uri.length > MAX_URI_LENGTH)
+    throw new GatewayError(
+      "PORTCULLIS_E_INVALID_PARAMS",
+      `the URI is longer than ${MAX_URI_LENGTH} characters`,
+    );
+  return uri;
 }
 
 function stringParam(params: Record<string, unknown> | undefined, key: string): string {

@@ -65,6 +65,8 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
         logger: deps.logger,
         enforcements: deps.enforcements,
         events: deps.events,
+        // With authorization on, it enforces the minimum (a hidden target stays hidden at any score).
+        enforceMinimum: !config.authorization.enabled,
       }),
     );
   }
@@ -77,6 +79,7 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
         store: deps.state,
         approvals: deps.approvals,
         verificationNeeded: config.trust.enabled ? verificationBy(config.trust) : undefined,
+        trustMinimum: config.trust.enabled ? config.trust.denyBelow : undefined,
       }),
     );
   }

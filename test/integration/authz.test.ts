@@ -309,8 +309,8 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
   });
 
   it("reloads changed policies, and keeps the running set when a new one does not compile", async () => {
-    // The probe of a hidden tool above lowered alice's trust: she now needs a recent login (step-up).
-    await assert.rejects(reader.callTool({ name: "probe__whoami", arguments: {} }), /step-up/);
+    // A probe of a hidden tool counts no more than a name that does not exist: no trust is lost.
+    assert.equal((await reader.callTool({ name: "probe__whoami", arguments: {} })).isError, undefined);
     await reader.close();
     const now = Math.floor(Date.now() / 1000);
     reader = await clientFrom(gateway.url, "127.0.0.1", {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import {
@@ -18,6 +18,7 @@ import {
   approvalsSection,
   controlSection,
   resolveControlSocketPath,
+  defaultSocketPath,
 } from "../../src/config/controlSchema.ts";
 import { ConfigError } from "../../src/errors.ts";
 import {
@@ -579,7 +580,7 @@ describe("control socket", () => {
     it("finds the socket from the config file's control section", async () => {
       const config = join(dir, "portcullis.yaml");
       writeFileSync(config, "version: 1\nupstreams: {}\nsecret: ${env:NOT_SET_ANYWHERE}\n");
-      assert.equal(controlSocketPath({ config }), path);
+      assert.equal(controlSocketPath({ config }), defaultSocketPath(config));
       writeFileSync(config, "version: 1\ncontrol:\n  socket: run/other.sock\n");
       assert.equal(controlSocketPath({ config }), join(dir, "run", "other.sock"));
       writeFileSync(config, "control:\n  enabled: false\n");
@@ -605,23 +606,37 @@ describe("control and approvals config", () => {
     for (const bad of ["0h", "1x", "-1h", "h", "1.5h"]) assert.throws(() => parseDurationMs(bad));
   });
 
-  it("defaults to a socket beside the config file and to bounded approvals", () => {
-    assert.deepEqual(controlSection.parse(undefined), { enabled: true, socket: "portcullis.sock" });
+  it("defaults to a private socket outside the config folder, and to bounded approvals", () => {
+    assert.deepEqual(controlSection.parse(undefined), { enabled: true });
     assert.deepEqual(approvalsSection.parse(undefined), {
       timeoutMs: 120_000,
       maxGrantMs: 8 * HOUR,
       maxPendingPerPrincipal: 20,
       usableForMs: 300_000,
     });
+    const path = resolveControlSocketPath(
+      "/etc/portcullis",
+      controlSection.parse({}),
+      "/etc/portcullis/p.yaml",
+    );
+    assert.ok(!path.startsWith("/etc/portcullis/"), "upstreams start in the config folder: not there");
+    const dir = dirname(path);
+    assert.equal(statSync(dir).mode & 0o077, 0, "a folder only its owner can enter");
     assert.equal(
-      resolveControlSocketPath("/etc/portcullis", controlSection.parse({})),
-      "/etc/portcullis/portcullis.sock",
+      resolveControlSocketPath("/etc/portcullis", controlSection.parse({}), "/etc/portcullis/p.yaml"),
+      path,
+      "the CLI finds the same socket for the same config",
+    );
+    assert.notEqual(resolveControlSocketPath("/etc/portcullis", {}, "/etc/portcullis/q.yaml"), path);
+    assert.equal(
+      resolveControlSocketPath("/etc/portcullis", { socket: "run/p.sock" }, "/etc/portcullis/p.yaml"),
+      "/etc/portcullis/run/p.sock",
     );
   });
 
   it("names control.socket when the path is too long for a Unix domain socket", () => {
     assert.throws(
-      () => resolveControlSocketPath("/srv", { socket: "d/".repeat(60) + "s.sock" }),
+      () => resolveControlSocketPath("/srv", { socket: "d/".repeat(60) + "s.sock" }, "/srv/p.yaml"),
       (err: unknown) => err instanceof ConfigError && err.issues[0]?.path === "control.socket",
     );
   });

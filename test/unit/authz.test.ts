@@ -20,6 +20,8 @@ import { Enforcements } from "../../src/state/enforcements.ts";
 import { MemoryStateStore } from "../../src/state/memoryStore.ts";
 import { pino } from "pino";
 import { ConfigError } from "../../src/errors.ts";
+import { namePatterns } from "../../src/federation/namePattern.ts";
+import { principalKey } from "../../src/pipeline/types.ts";
 
 const log = pino({ level: "silent" });
 
@@ -70,6 +72,7 @@ function decide(
     trust?: number;
     args?: Record<string, unknown>;
     timeZone?: string;
+    argumentKeys?: string[];
   } = {},
 ) {
   const ctx = ctxFor(principal, extra.address);
@@ -95,7 +98,7 @@ function decide(
         ratePerMinute: 1,
         usage: noUsage,
         arguments: extra.args,
-        argumentKeys: ["path"],
+        argumentKeys: extra.argumentKeys ?? ["path"],
       }),
   };
   return set.decide(query);
@@ -163,6 +166,10 @@ describe("the policy engine", () => {
     assert.equal(call(by({ tenants: ["acme"] }), alice), "permit");
     assert.equal(call(by({ tenants: ["other"] }), alice), "deny");
     assert.equal(call(by({ roles: ["reader"], tenants: ["other"] }), alice), "deny");
+    // Two issuers may both have an "alice": an id is pinned to its issuer.
+    const pinned = by({ ids: ["alice"], issuers: ["https://idp.example"] });
+    assert.equal(call(pinned, { ...alice, issuer: "https://idp.example" }), "permit");
+    assert.equal(call(pinned, { ...alice, issuer: "https://other.example" }), "deny");
   });
 
   it("matches targets by name pattern, upstream and label", () => {
@@ -588,5 +595,221 @@ describe("the authorization layer", () => {
     );
     await enforcements.lift("stepup", "bob");
     enforcements.stop();
+  });
+});
+
+describe("authorization against evasion (review findings)", () => {
+  const state = new MemoryStateStore();
+  const enforcements = new Enforcements(state, log);
+  const config = parseConfigText(
+    `version: 1\nupstreams:\n  a: { transport: stdio, command: x }\nauthorization:\n  argumentKeys: [command, to]\n`,
+    "/tmp/x.yaml",
+  ).authorization;
+  const at = () => Date.parse("2026-11-18T10:00:00Z");
+  const route = (publicName: string): RouteTarget => ({
+    upstream: "everything",
+    kind: "tool",
+    name: publicName.split("__")[1],
+    publicName,
+  });
+  const resourceRoute = (uri: string): RouteTarget => ({
+    upstream: "fs",
+    kind: "resource",
+    name: uri,
+    publicName: uri,
+  });
+
+  it("matches wildcards in linear time: a long crafted URI is judged, not stuck", () => {
+    const matches = namePatterns(["file:///srv/*/*/*.pdf"], { caseSensitive: true });
+    assert.equal(matches("file:///srv/a/b/c.pdf"), true);
+    assert.equal(matches("file:///srv/a/c.pdf"), false);
+    assert.equal(matches(`file:///srv/${"/".repeat(200_000)}x`), false);
+    assert.equal(namePatterns(["a?c*"])("ABCdef"), true);
+    assert.equal(namePatterns(["a?c*"], { caseSensitive: true })("ABCdef"), false);
+    assert.equal(namePatterns(["*"])(""), true);
+    assert.equal(namePatterns(["ab*ab"])("ab"), false, "the two ends may not overlap");
+  });
+
+  it("refuses a resource URI that is not in plain form, so that a forbid cannot be walked around", async () => {
+    const layer = authzLayer({
+      policies: policies(
+        { id: "everyone", effect: "permit" },
+        { id: "no-etc", effect: "forbid", resources: { resources: ["file:///etc/*"] } },
+      ),
+      config,
+      enforcements,
+      store: state,
+      now: at,
+    });
+    const read = (uri: string) =>
+      layer.onRequest!(
+        { method: "resources/read", params: { uri }, target: resourceRoute(uri) },
+        ctxFor(alice),
+      );
+    for (const uri of [
+      "file:///tmp/../etc/passwd",
+      "file:////etc/passwd",
+      "file://localhost/etc/passwd",
+      "file:///%65tc/passwd",
+      "file:///./etc/passwd",
+    ]) {
+      const verdict = await read(uri);
+      assert.equal(verdict?.kind, "deny", uri);
+    }
+    assert.equal((await read("file:///etc/passwd"))?.kind, "deny");
+    assert.equal(await read("file:///srv/report.pdf"), undefined, "the benign twin passes");
+    const caseSet = policies({
+      id: "public",
+      effect: "permit",
+      resources: { resources: ["file:///srv/public/*"] },
+    });
+    const caseLayer = authzLayer({ policies: caseSet, config, enforcements, store: state, now: at });
+    const upper = "file:///srv/PUBLIC/x";
+    const verdict = await caseLayer.onRequest!(
+      { method: "resources/read", params: { uri: upper }, target: resourceRoute(upper) },
+      ctxFor(alice),
+    );
+    assert.equal(verdict?.kind, "deny", "resource URIs match with their case");
+  });
+
+  it("lets a forbid read a whole argument: nothing hides past a cut", () => {
+    const set = policies(
+      { id: "everyone", effect: "permit" },
+      { id: "no-rm", effect: "forbid", when: 'has(args.command) && args.command.contains("rm -rf")' },
+      {
+        id: "no-evil",
+        effect: "forbid",
+        when: 'has(args.to) && args.to.exists(x, x.endsWith("@evil.example"))',
+      },
+    );
+    const call = (args: Record<string, unknown>) =>
+      decide(set, alice, "tools/call", tool("a__b"), { args, argumentKeys: ["command", "to"] }).effect;
+    assert.equal(call({ command: `${" ".repeat(5000)}; rm -rf /` }), "deny");
+    const recipients = Array.from({ length: 100 }, (_, i) => `user${i}@ok.example`);
+    assert.equal(call({ to: [...recipients, "x@evil.example"] }), "deny");
+    assert.equal(call({ command: "ls", to: recipients }), "permit");
+  });
+
+  it("answers a hidden target as unknown before counting or scoring anything", async () => {
+    const counters = new MemoryStateStore();
+    const layer = authzLayer({
+      policies: policies({
+        id: "echo-only",
+        effect: "permit",
+        resources: { tools: ["everything__echo"] },
+        when: "usage.tool.hour < 100",
+      }),
+      config,
+      enforcements,
+      store: counters,
+      trustMinimum: 0.7,
+      now: at,
+    });
+    const ctx = ctxFor(alice);
+    ctx.findings.trust = {
+      score: 0.2,
+      factors: { reputation: 0, device: 0, location: 0, behaviour: 0 },
+      unusual: [],
+      penalty: 0,
+    };
+    const verdict = await layer.onRequest!(
+      { method: "tools/call", params: { name: "everything__secret" }, target: route("everything__secret") },
+      ctx,
+    );
+    assert.ok(verdict?.kind === "deny" && verdict.conceal, "hidden: unknown, whatever the trust score");
+    assert.deepEqual(await counters.members("nothing"), []);
+    assert.equal(
+      await counters.get(
+        `quota:${principalKey(alice)}:tool:everything__secret:hour:${Math.floor(at() / 3_600_000)}`,
+      ),
+      undefined,
+    );
+    const visible = await layer.onRequest!(
+      { method: "tools/call", params: { name: "everything__echo" }, target: route("everything__echo") },
+      ctx,
+    );
+    assert.ok(visible?.kind === "deny" && !visible.conceal);
+    assert.equal(visible.rule, "trust.min-score");
+    const unsubscribe = await layer.onRequest!(
+      { method: "resources/unsubscribe", params: { uri: "file:///x" }, target: resourceRoute("file:///x") },
+      ctxFor(alice),
+    );
+    assert.ok(unsubscribe?.kind === "deny" && unsubscribe.conceal, "unsubscribe is concealed too");
+  });
+
+  it("refuses a server request whose permit carries obligations nobody could meet", async () => {
+    const layer = authzLayer({
+      policies: policies({
+        id: "sampling-approved",
+        effect: "permit",
+        actions: ["sampling/createMessage"],
+        obligations: { approval: {} },
+      }),
+      config,
+      enforcements,
+      store: state,
+      now: at,
+    });
+    const verdict = await layer.onServerRequest!(
+      { method: "sampling/createMessage", params: {}, upstream: "a" },
+      ctxFor(alice),
+    );
+    assert.equal(verdict?.kind, "deny");
+  });
+
+  it("adds the trust evaluator's fresh-login requirement to a policy's weaker step-up", async () => {
+    const layer = authzLayer({
+      policies: policies({ id: "pwd-ok", effect: "permit", obligations: { stepUp: { acr: ["pwd"] } } }),
+      config,
+      enforcements,
+      store: state,
+      verificationNeeded: () => "unusual access: new-network",
+      now: at,
+    });
+    const ctx = ctxFor({ ...alice, acr: "pwd", authTime: at() - 3_600_000 });
+    ctx.findings.trust = {
+      score: 0.75,
+      factors: { reputation: 0.5, device: 0.6, location: 0.8, behaviour: 1 },
+      unusual: ["new-network"],
+      penalty: 0,
+    };
+    const verdict = await layer.onRequest!(
+      { method: "tools/call", params: { name: "everything__echo" }, target: route("everything__echo") },
+      ctx,
+    );
+    assert.ok(verdict?.kind === "challenge");
+    assert.equal(verdict.details?.max_age, 300);
+  });
+
+  it("binds a prompt's approval to its arguments", async () => {
+    const asked: unknown[] = [];
+    const layer = authzLayer({
+      policies: policies({ id: "prompt-approval", effect: "permit", obligations: { approval: {} } }),
+      config,
+      enforcements,
+      store: state,
+      approvals: {
+        obtain: async (q) => {
+          asked.push(q.arguments);
+          return { approved: true, id: "a1", rule: "approval:prompt-approval", reason: "ok" };
+        },
+      },
+      now: at,
+    });
+    const prompt: RouteTarget = {
+      upstream: "everything",
+      kind: "prompt",
+      name: "p",
+      publicName: "everything__p",
+    };
+    await layer.onRequest!(
+      {
+        method: "prompts/get",
+        params: { name: "everything__p", arguments: { topic: "x" }, _meta: { a: 1 } },
+        target: prompt,
+      },
+      ctxFor(alice),
+    );
+    assert.deepEqual(asked, [{ name: "everything__p", arguments: { topic: "x" } }]);
   });
 });

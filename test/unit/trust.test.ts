@@ -205,10 +205,8 @@ describe("trust: reputation", () => {
     assert.ok(verdict?.kind === "deny");
     assert.equal(verdict.rule, "trust.min-score");
     assert.equal(verdict.code, "PORTCULLIS_E_DENIED");
-    assert.match(
-      verdict.reason,
-      /^trust score 0\.64 is below 0\.70 \(factors: reputation 0\.20, device 0\.60/,
-    );
+    // The answer names the minimum, never the score or its factors (the caller must not learn what to change).
+    assert.equal(verdict.reason, "the caller's trust score is below the minimum (0.70)");
     const low = seen.find((e) => e.type === "trust_low");
     assert.ok(low, "a trust_low event is emitted");
     assert.equal(low.details.score, 0.64);
@@ -281,13 +279,13 @@ describe("trust: device", () => {
     assert.ok(!again.trust.unusual.includes("new-device"));
   });
 
-  it("treats another client program of the same principal as a new device", async () => {
+  it("does not let a client's self-declared name make a device known or new", async () => {
     const { call } = setup();
     await call(ctx(alice, US));
-    const other = { ...ctx(alice, US), clientInfo: { name: "unknown-tool", version: "0.1" } };
-    const { trust } = await call(other);
-    assert.equal(trust.factors.device, 0.6);
-    assert.ok(trust.unusual.includes("new-device"));
+    const renamed = { ...ctx(alice, US), clientInfo: { name: "unknown-tool", version: "0.1" } };
+    const { trust } = await call(renamed);
+    assert.equal(trust.factors.device, 0.8, "the device is what the credential proves: the same");
+    assert.ok(!trust.unusual.includes("new-device"));
   });
 
   it("gives a verified client certificate full device trust, even at first sight", async () => {
@@ -416,7 +414,7 @@ describe("trust: thresholds and penalties", () => {
     assert.equal(trust.penalty, 0.2);
     assert.equal(trust.score, 0.63);
     assert.ok(verdict?.kind === "deny");
-    assert.match(verdict.reason, /penalty 0\.20/);
+    assert.equal(verdict.rule, "trust.min-score");
   });
 
   it("looks an anonymous caller's penalty up by its address, as the detection engine sets it", async () => {

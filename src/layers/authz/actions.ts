@@ -67,5 +67,6 @@ export const TARGETED_ACTIONS: ReadonlySet<string> = new Set([
   "prompts/get",
   "resources/read",
   "resources/subscribe",
+  "resources/unsubscribe",
   "completion/complete",
 ]);

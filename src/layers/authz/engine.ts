@@ -192,7 +192,7 @@ export class PolicySet {
     const entry = this.index.get(query.action);
     if (!entry) return [];
     if (query.target === undefined) return entry.all;
-    const named = entry.byName.get(query.target.name.toLowerCase());
+    const named = entry.byName.get(indexKey(query.target.kind, query.target.name));
     if (!named) return entry.anyName;
     return entry.anyName.length === 0 ? named : [...named, ...entry.anyName];
   }
@@ -334,13 +334,15 @@ function principalMatcher(policy: PolicyDocument): (principal: Principal) => boo
   const kinds = scope.kinds ? new Set<string>(scope.kinds) : undefined;
   const methods = scope.authMethods ? new Set<string>(scope.authMethods) : undefined;
   const tenants = scope.tenants ? new Set(scope.tenants) : undefined;
+  const issuers = scope.issuers ? new Set(scope.issuers) : undefined;
   return (p) =>
     (!ids || ids.has(p.id)) &&
     (!roles || p.roles.some((r) => roles.has(r))) &&
     (!groups || (p.groups ?? []).some((g) => groups.has(g))) &&
     (!kinds || kinds.has(p.kind)) &&
     (!methods || methods.has(p.authMethod)) &&
-    (!tenants || (p.tenant !== undefined && tenants.has(p.tenant)));
+    (!tenants || (p.tenant !== undefined && tenants.has(p.tenant))) &&
+    (!issuers || (p.issuer !== undefined && issuers.has(p.issuer)));
 }
 
 function targetMatcher(policy: PolicyDocument): ((target: AuthzTarget) => boolean) | undefined {
@@ -349,7 +351,7 @@ function targetMatcher(policy: PolicyDocument): ((target: AuthzTarget) => boolea
   const byKind = {
     tool: scope.tools ? namePatterns(scope.tools) : undefined,
     prompt: scope.prompts ? namePatterns(scope.prompts) : undefined,
-    resource: scope.resources ? namePatterns(scope.resources) : undefined,
+    resource: scope.resources ? namePatterns(scope.resources, { caseSensitive: true }) : undefined,
   };
   const kindListed =
     scope.tools !== undefined || scope.prompts !== undefined || scope.resources !== undefined;
@@ -375,15 +377,31 @@ function targetMatcher(policy: PolicyDocument): ((target: AuthzTarget) => boolea
   };
 }
 
-/** The exact (wildcard-free) names a policy is limited to, or undefined when it may match any name. */
+/**
+ * The index keys (kind and name) a policy is limited to, or undefined when it may match any name.
+ * Tool and prompt names are folded to lower case; resource URIs keep their case.
+ */
 function exactNames(policy: PolicyDocument): string[] | undefined {
   const scope = policy.resources;
   if (!scope) return undefined;
-  const lists = [scope.tools, scope.prompts, scope.resources].filter((l) => l !== undefined);
-  if (lists.length === 0) return undefined;
-  const names = lists.flat();
-  if (names.some((n) => n.includes("*") || n.includes("?"))) return undefined;
-  return names.map((n) => n.toLowerCase());
+  const lists = [
+    ["tool", scope.tools],
+    ["prompt", scope.prompts],
+    ["resource", scope.resources],
+  ] as const;
+  if (lists.every(([, names]) => names === undefined)) return undefined;
+  const keys: string[] = [];
+  for (const [kind, names] of lists) {
+    for (const name of names ?? []) {
+      if (name.includes("*") || name.includes("?")) return undefined;
+      keys.push(indexKey(kind, name));
+    }
+  }
+  return keys;
+}
+
+function indexKey(kind: AuthzTarget["kind"], name: string): string {
+  return `${kind}\u0000${kind === "resource" ? name : name.toLowerCase()}`;
 }
 
 /**
@@ -423,7 +441,8 @@ function covers(forbid: CompiledPolicy, permit: CompiledPolicy): boolean {
       coversList(fp.groups, pp.groups) &&
       coversList(fp.kinds, pp.kinds) &&
       coversList(fp.authMethods, pp.authMethods) &&
-      coversList(fp.tenants, pp.tenants));
+      coversList(fp.tenants, pp.tenants) &&
+      coversList(fp.issuers, pp.issuers));
   if (!principalCovered) return false;
   const fr = f.resources;
   if (fr === undefined) return true;

@@ -27,8 +27,9 @@ import {
 } from "./actions.ts";
 import type { AuthzTarget, PolicyDecision, PolicySet } from "./engine.ts";
 import { noUsage, type UsageCounts } from "./input.ts";
+import { trustTooLow } from "../trust/index.ts";
 import { combineStepUps, stepUpChallenge, unmetStepUp, type StepUpRequirement } from "./obligations.ts";
-import { LabelBook, targetOfItem, targetOfRoute, unknownTargetError } from "./targets.ts";
+import { LabelBook, targetOfItem, targetOfRoute, unknownTargetError, uriProblem } from "./targets.ts";
 
 /** Asks a human: resolves when an approver decided, the wait timed out, or a standing approval applies. */
 export interface ApprovalGate {
@@ -62,6 +63,8 @@ export interface AuthzLayerOptions {
     target: AuthzTarget,
     riskyTarget: boolean,
   ) => string | undefined;
+  /** Deny below this trust score (the trust layer then leaves the minimum to this layer). */
+  readonly trustMinimum?: number;
   readonly now?: () => number;
 }
 
@@ -96,6 +99,24 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
       }),
     );
 
+  /** Whether the principal may see the target in its list (a resource: in either resource list). */
+  const visibility = (ctx: RequestContext, target: AuthzTarget, at: number, rate: number): PolicyDecision => {
+    if (target.kind !== "resource")
+      return decide(
+        ctx,
+        listActionFor(target.kind === "prompt" ? "prompt" : "tool"),
+        target,
+        undefined,
+        noUsage,
+        at,
+        rate,
+      );
+    const listed = decide(ctx, "resources/list", target, undefined, noUsage, at, rate);
+    return listed.effect === "permit"
+      ? listed
+      : decide(ctx, "resources/templates/list", target, undefined, noUsage, at, rate);
+  };
+
   /** Counts this attempt and returns the counts before it (quota conditions read these). */
   const countUsage = async (ctx: RequestContext, target: AuthzTarget, at: number): Promise<UsageCounts> => {
     const who = principalKey(ctx.principal);
@@ -127,36 +148,39 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
       const action = request.method;
       const at = now();
       const target = targetOfRoute(request.target, request.params, labels);
+      const odd = target?.kind === "resource" ? uriProblem(target.name) : undefined;
+      if (odd)
+        return deny("resource-uri-not-canonical", `the resource URI has ${odd}; send it in its plain form`);
+      const key = principalKey(ctx.principal);
+      // A target the principal cannot even list is answered as if it did not exist, before anything
+      // is counted or scored, so that nothing about it differs from a name that does not exist.
+      if (target && TARGETED_ACTIONS.has(action)) {
+        const listing = visibility(ctx, target, at, rates.current(key, at));
+        if (listing.effect === "deny") {
+          ctx.findings.authz = { decision: "deny", policies: listing.policies };
+          return { ...policyDenial(listing), conceal: unknownTargetError(target) };
+        }
+      }
+      const trust = ctx.findings.trust;
+      if (trust && options.trustMinimum !== undefined && trust.score < options.trustMinimum) {
+        ctx.findings.authz = { decision: "deny", policies: [] };
+        return trustTooLow(options.trustMinimum);
+      }
       const args = action === "tools/call" ? argumentsOf(request.params) : undefined;
       const usage =
         policies.readsUsage && action === "tools/call" && target
           ? await countUsage(ctx, target, at)
           : noUsage;
-      const rate = rates.add(principalKey(ctx.principal), at);
+      const rate = rates.add(key, at);
       const decision = decide(ctx, action, target, args, usage, at, rate);
       ctx.findings.authz = {
         decision: decision.effect,
         policies: decision.policies,
         obligations: decision.obligations.flatMap((o) => Object.keys(o.obligations)),
       };
-      if (decision.effect === "deny") {
-        // A target the principal cannot even list is answered as if it did not exist.
-        const hidden =
-          target !== undefined &&
-          TARGETED_ACTIONS.has(action) &&
-          decide(
-            ctx,
-            listActionFor(target.kind === "upstream" ? "tool" : target.kind),
-            target,
-            undefined,
-            noUsage,
-            at,
-            rate,
-          ).effect === "deny";
-        const verdict = policyDenial(decision);
-        return hidden && target ? { ...verdict, conceal: unknownTargetError(target) } : verdict;
-      }
-      return enforceObligations(ctx, action, target, args, decision, at);
+      if (decision.effect === "deny") return policyDenial(decision);
+      const bound = approvalBinding(action, request.params);
+      return enforceObligations(ctx, action, target, bound, decision, at);
     },
 
     async onCatalog(catalog: CatalogView, ctx: RequestContext) {
@@ -183,7 +207,14 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
       };
       const at = now();
       const decision = decide(ctx, request.method, target, undefined, noUsage, at, 0);
-      return decision.effect === "permit" ? undefined : policyDenial(decision);
+      if (decision.effect === "deny") return policyDenial(decision);
+      // Nobody can step up or wait for an approver inside an upstream's request to the client.
+      if (decision.obligations.length > 0)
+        return deny(
+          `policy:${decision.obligations[0]?.policy}`,
+          `${request.method} cannot meet a permit's obligations (step-up, approval)`,
+        );
+      return undefined;
     },
   };
 
@@ -211,8 +242,12 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
     const trust = ctx.findings.trust;
     const verification =
       trust && target ? options.verificationNeeded?.(trust, target, isRisky(target)) : undefined;
-    if (verification && stepUps.length === 0 && !approval) {
-      const method = ctx.principal.authMethod === "bearer" ? config.verification : "approval";
+    // The trust evaluator's requirement adds to a policy's: a weaker step-up never replaces it.
+    if (verification) {
+      const method =
+        config.verification === "step-up" && ctx.principal.authMethod !== "bearer"
+          ? "approval"
+          : config.verification;
       if (method === "deny")
         return deny(
           "trust.verification",
@@ -223,7 +258,7 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
           policy: "trust.verification",
           need: { maxAuthAgeSeconds: config.stepUp.maxAuthAgeSeconds },
         });
-      else {
+      else if (!approval) {
         approval = { policy: "trust.verification", obligations: { approval: { reason: verification } } };
         approvalRule = "trust.verification";
       }
@@ -296,6 +331,20 @@ function policyDenial(decision: PolicyDecision): Extract<Verdict<never>, { kind:
 
 function deny(rule: string, reason: string): Verdict<never> {
   return { kind: "deny", rule, reason, code: "PORTCULLIS_E_AUTHZ_DENIED" };
+}
+
+/**
+ * What an approval is bound to: a tool call's arguments, or the whole request (a prompt's
+ * arguments, a completion's argument and context) without its envelope.
+ */
+function approvalBinding(
+  action: string,
+  params: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (action === "tools/call") return argumentsOf(params) ?? {};
+  if (!params) return undefined;
+  const { _meta: _envelope, ...rest } = params;
+  return rest;
 }
 
 function isRisky(target: AuthzTarget): boolean {

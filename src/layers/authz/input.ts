@@ -8,7 +8,6 @@ import type { AuthzTarget } from "./engine.ts";
 
 /** Authentication methods (RFC 8176) that make a login multi-factor. */
 const MULTI_FACTOR = new Set(["mfa", "otp", "hwk", "sms", "swk", "fpt", "face", "iris", "retina", "vbm"]);
-const MAX_ARGUMENT_TEXT = 1024;
 
 export interface UsageCounts {
   readonly tool: { readonly minute: number; readonly hour: number; readonly day: number };
@@ -95,21 +94,28 @@ function bigints(counts: UsageCounts["tool"]): Record<string, bigint> {
   return { minute: BigInt(counts.minute), hour: BigInt(counts.hour), day: BigInt(counts.day) };
 }
 
-/** Only the configured top-level keys, with scalars as CEL values; long strings are cut. */
+/**
+ * Only the configured top-level keys, each whole: a value cut short could hide what a forbid looks
+ * for at its end. The body's size and depth limits bound what a condition may have to read.
+ */
 function safeArguments(
   args: Record<string, unknown> | undefined,
   keys: readonly string[],
 ): Record<string, unknown> {
   const safe: Record<string, unknown> = {};
   if (!args) return safe;
-  for (const key of keys) {
-    if (!Object.hasOwn(args, key)) continue;
-    const value = args[key];
-    if (typeof value === "string") safe[key] = value.slice(0, MAX_ARGUMENT_TEXT);
-    else if (typeof value === "number") safe[key] = Number.isInteger(value) ? BigInt(value) : value;
-    else if (typeof value === "boolean") safe[key] = value;
-    else if (Array.isArray(value) && value.every((v) => typeof v === "string"))
-      safe[key] = value.slice(0, 64).map((v: string) => v.slice(0, MAX_ARGUMENT_TEXT));
-  }
+  for (const key of keys) if (Object.hasOwn(args, key)) safe[key] = celValue(args[key]);
   return safe;
+}
+
+/** A JSON value as CEL sees it: integers as int (BigInt), other numbers as double. */
+function celValue(value: unknown): unknown {
+  if (typeof value === "number") return Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (Array.isArray(value)) return value.map(celValue);
+  if (value && typeof value === "object") {
+    const map: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) map[key] = celValue(inner);
+    return map;
+  }
+  return value;
 }

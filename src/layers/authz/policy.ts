@@ -29,6 +29,9 @@ export const principalScope = z
       .optional()
       .describe("How the principal authenticated; absent: any."),
     tenants: names("Tenants"),
+    issuers: names(
+      "Token issuers (the iss of a JWT, the introspection endpoint's name); with several issuers, name the one an id belongs to",
+    ),
   })
   .describe("Whom the policy applies to: every field given must match (any value within a field).");
 

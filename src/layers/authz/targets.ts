@@ -21,7 +21,7 @@ export class LabelBook {
       const byKind = {
         tool: rule.tools ? namePatterns(rule.tools) : undefined,
         prompt: rule.prompts ? namePatterns(rule.prompts) : undefined,
-        resource: rule.resources ? namePatterns(rule.resources) : undefined,
+        resource: rule.resources ? namePatterns(rule.resources, { caseSensitive: true }) : undefined,
       };
       const kindListed = rule.tools || rule.prompts || rule.resources;
       const upstreams = rule.upstreams ? new Set(rule.upstreams) : undefined;
@@ -40,7 +40,9 @@ export class LabelBook {
       const merged: Record<string, string> = {};
       for (const rule of this.rules) if (rule.match(kind, name, upstream)) Object.assign(merged, rule.labels);
       labels = Object.freeze(merged);
-      if (this.cache.size > 50_000) this.cache.clear();
+      // Names come from clients (resource URIs): only short ones are kept, in a bounded map.
+      if (name.length > 512) return labels;
+      if (this.cache.size >= 10_000) this.cache.clear();
       this.cache.set(key, labels);
     }
     return labels;
@@ -111,4 +113,25 @@ export function unknownTargetError(target: AuthzTarget): {
   if (target.kind === "tool") return { code: "PORTCULLIS_E_UNKNOWN_TOOL", detail: target.name };
   if (target.kind === "prompt") return { code: "PORTCULLIS_E_UNKNOWN_PROMPT", detail: target.name };
   return { code: "PORTCULLIS_E_UNKNOWN_RESOURCE", detail: target.name, data: { uri: target.name } };
+}
+
+/**
+ * Why a resource URI is not in the one form policies can judge, or undefined: dot segments, empty
+ * segments, escaped characters that need no escaping (`%65tc`, `%2e`, `%2f`), backslashes, or a
+ * host in a `file:` URI. Each would let `file:///tmp/../etc/passwd` slip past `file:///etc/*`.
+ */
+export function uriProblem(uri: string): string | undefined {
+  if (uri.includes("\\")) return "a backslash";
+  for (const match of uri.matchAll(/%([0-9a-fA-F]{2})/g)) {
+    const ch = String.fromCharCode(Number.parseInt(match[1] ?? "0", 16));
+    if (/[A-Za-z0-9\-._~/\\]/.test(ch)) return `an escaped "${ch}" (${match[0]})`;
+  }
+  const parsed = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/([^/?#]*))?([^?#]*)/.exec(uri);
+  if (!parsed) return "no scheme";
+  const [, scheme, , authority, path] = parsed;
+  if (scheme?.toLowerCase() === "file" && authority) return `a host in a file URI (${authority})`;
+  const segments = (path ?? "").split("/").slice(1);
+  if (segments.some((s) => s === "." || s === "..")) return "a dot segment";
+  if (segments.slice(0, -1).some((s) => s === "")) return "an empty segment (//)";
+  return undefined;
 }

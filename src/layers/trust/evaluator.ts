@@ -87,7 +87,8 @@ function readOrigin(ctx: RequestContext): Origin {
 function deviceOf(ctx: RequestContext): { id: string; certified: boolean } {
   const { device, clientId } = ctx.principal;
   if (device) return { id: `cert:${device.fingerprint}`, certified: true };
-  return { id: `client:${clientId ?? ""}|${ctx.clientInfo?.name ?? ""}`, certified: false };
+  // Only what a credential proves: the client's own name (clientInfo) is whatever it says.
+  return { id: `client:${clientId ?? ""}`, certified: false };
 }
 
 /**
@@ -369,7 +370,9 @@ export function isViolation(outcome: MessageOutcome): boolean {
     outcome.decidedBy !== undefined &&
     !NOT_VIOLATIONS.has(outcome.decidedBy.layer) &&
     outcome.decidedBy.rule !== "internal" &&
-    !outcome.decidedBy.rule.startsWith("approval:")
+    !outcome.decidedBy.rule.startsWith("approval:") &&
+    // A hidden target is answered as unknown, and must count as an unknown name does: not at all.
+    !(outcome.errorCode ?? "").startsWith("PORTCULLIS_E_UNKNOWN_")
   );
 }
 

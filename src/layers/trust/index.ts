@@ -9,11 +9,29 @@ export { TrustEvaluator, needsVerification, highRiskToolMatcher } from "./evalua
 export interface TrustLayerOptions extends TrustEvaluatorOptions {
   /** Where `trust_low` is emitted, and whose detections count as violations. */
   readonly events?: SecurityEventBus;
+  /**
+   * Deny below `denyBelow` here (default). Off when the authorization layer enforces the minimum:
+   * it knows whether the target is hidden, and answers a hidden one as unknown whatever the score.
+   */
+  readonly enforceMinimum?: boolean;
 }
 
 /** Methods too cheap to be worth a score (and that must answer even a distrusted caller). */
 const UNSCORED = new Set(["ping"]);
 const detectionKinds = new Set<string>(DETECTION_KINDS);
+
+/**
+ * The refusal of a caller whose score is below the minimum. The score and its factors are in the
+ * `trust_low` event and the audit record, not in the answer: a caller must not learn what to change.
+ */
+export function trustTooLow(minimum: number): Extract<Verdict<never>, { kind: "deny" }> {
+  return {
+    kind: "deny",
+    rule: "trust.min-score",
+    reason: `the caller's trust score is below the minimum (${minimum.toFixed(2)})`,
+    code: "PORTCULLIS_E_DENIED",
+  };
+}
 
 export function trustLayer(options: TrustLayerOptions): Layer {
   const { config, events } = options;
@@ -47,16 +65,8 @@ export function trustLayer(options: TrustLayerOptions): Layer {
         unusual: assessment.unusual,
       },
     });
-    const listed = (["reputation", "device", "location", "behaviour"] as const)
-      .map((name) => `${name} ${factors[name].toFixed(2)}`)
-      .join(", ");
-    const penalty = assessment.penalty > 0 ? `; penalty ${assessment.penalty.toFixed(2)}` : "";
-    return {
-      kind: "deny",
-      rule: "trust.min-score",
-      reason: `trust score ${assessment.score.toFixed(2)} is below ${config.denyBelow.toFixed(2)} (factors: ${listed}${penalty})`,
-      code: "PORTCULLIS_E_DENIED",
-    };
+    if (options.enforceMinimum === false) return undefined;
+    return trustTooLow(config.denyBelow);
   };
 
   return {
