@@ -7,7 +7,7 @@ import { z } from "zod";
 import { parseYamlText, type ParsedYaml } from "../config/load.ts";
 import { configSchema } from "../config/schema.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
-import { listActionFor, POLICY_ACTIONS, TARGETED_ACTIONS } from "../layers/authz/actions.ts";
+import { POLICY_ACTIONS, TARGETED_ACTIONS } from "../layers/authz/actions.ts";
 import { policyFilesIn } from "../config/policies.ts";
 import { isTimeZone } from "../layers/authz/cel.ts";
 import {
@@ -714,10 +714,7 @@ interface Hidden {
 function hiddenTarget(set: PolicySet, facts: RequestFacts, decision: PolicyDecision): Hidden | undefined {
   const { target } = facts;
   if (decision.effect !== "deny" || !target || !TARGETED_ACTIONS.has(facts.action)) return undefined;
-  const listAction = listActionFor(target.kind === "upstream" ? "tool" : target.kind);
-  const list = set.decide(
-    set.queryFor({ ...facts, action: listAction, arguments: undefined, usage: noUsage }),
-  );
+  const { listAction, decision: list } = set.visibility({ ...facts, target });
   if (list.effect === "permit") return { hidden: false, listAction, listRule: list.rule };
   const error = unknownTargetError(target);
   return { hidden: true, listAction, listRule: list.rule, error: `${error.code}: ${error.detail}` };

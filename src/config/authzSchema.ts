@@ -3,7 +3,7 @@
 // "additional verification" means when the trust evaluator asks for it.
 import { z } from "zod";
 import { isTimeZone } from "../layers/authz/cel.ts";
-import { policySchema } from "../layers/authz/policy.ts";
+import { authAgeSeconds, policySchema } from "../layers/authz/policy.ts";
 import { approvalsSection } from "./controlSchema.ts";
 
 const labelRule = z.strictObject({
@@ -50,11 +50,7 @@ export const authorizationSection = z
       ),
     stepUp: z
       .strictObject({
-        maxAuthAgeSeconds: z
-          .number()
-          .int()
-          .min(0)
-          .max(86_400)
+        maxAuthAgeSeconds: authAgeSeconds
           .default(300)
           .describe(
             "A step-up the trust evaluator or a detector asks for: the user must have authenticated within this many seconds.",

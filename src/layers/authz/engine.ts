@@ -3,9 +3,9 @@
 // that can apply. Forbid beats permit; nothing permitted is a deny; an error in a condition denies.
 import type { Principal } from "../../pipeline/types.ts";
 import { namePatterns } from "../../federation/namePattern.ts";
-import { expandActions, type PolicyAction } from "./actions.ts";
+import { expandActions, listActionFor, type PolicyAction } from "./actions.ts";
 import { policyEnvironment } from "./cel.ts";
-import { conditionInput, type InputFacts } from "./input.ts";
+import { conditionInput, noUsage, type InputFacts } from "./input.ts";
 import type { Obligations, PolicyDocument } from "./policy.ts";
 
 export interface AuthzTarget {
@@ -259,6 +259,23 @@ export class PolicySet {
       target: facts.target,
       input: () => conditionInput({ ...facts, readsCountry: this.readsCountry }),
     };
+  }
+
+  /**
+   * Whether the principal may see the target in a list: the list action on it (a resource through
+   * either resource list). A targeted request on a target it cannot see is answered as unknown.
+   */
+  visibility(facts: RequestFacts & { readonly target: AuthzTarget }): {
+    readonly listAction: PolicyAction;
+    readonly decision: PolicyDecision;
+  } {
+    const listing = { ...facts, arguments: undefined, usage: noUsage };
+    const { kind } = facts.target;
+    const first = listActionFor(kind === "upstream" ? "tool" : kind);
+    const decision = this.decide(this.queryFor({ ...listing, action: first }));
+    if (kind !== "resource" || decision.effect === "permit") return { listAction: first, decision };
+    const templates = "resources/templates/list" as const;
+    return { listAction: templates, decision: this.decide(this.queryFor({ ...listing, action: templates })) };
   }
 
   /**

@@ -20,7 +20,6 @@ import type { StateStore } from "../../state/store.ts";
 import {
   isPolicyAction,
   LIST_ACTION_OF_KIND,
-  listActionFor,
   TARGETED_ACTIONS,
   UNGOVERNED_METHODS,
   type PolicyAction,
@@ -99,24 +98,6 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
       }),
     );
 
-  /** Whether the principal may see the target in its list (a resource: in either resource list). */
-  const visibility = (ctx: RequestContext, target: AuthzTarget, at: number, rate: number): PolicyDecision => {
-    if (target.kind !== "resource")
-      return decide(
-        ctx,
-        listActionFor(target.kind === "prompt" ? "prompt" : "tool"),
-        target,
-        undefined,
-        noUsage,
-        at,
-        rate,
-      );
-    const listed = decide(ctx, "resources/list", target, undefined, noUsage, at, rate);
-    return listed.effect === "permit"
-      ? listed
-      : decide(ctx, "resources/templates/list", target, undefined, noUsage, at, rate);
-  };
-
   /** Counts this attempt and returns the counts before it (quota conditions read these). */
   const countUsage = async (ctx: RequestContext, target: AuthzTarget, at: number): Promise<UsageCounts> => {
     const who = principalKey(ctx.principal);
@@ -155,7 +136,17 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
       // A target the principal cannot even list is answered as if it did not exist, before anything
       // is counted or scored, so that nothing about it differs from a name that does not exist.
       if (target && TARGETED_ACTIONS.has(action)) {
-        const listing = visibility(ctx, target, at, rates.current(key, at));
+        const listing = policies.visibility({
+          ctx,
+          action,
+          target,
+          now: at,
+          timeZone: config.timeZone,
+          ratePerMinute: rates.current(key, at),
+          usage: noUsage,
+          arguments: undefined,
+          argumentKeys: config.argumentKeys,
+        }).decision;
         if (listing.effect === "deny") {
           ctx.findings.authz = { decision: "deny", policies: listing.policies };
           return { ...policyDenial(listing), conceal: unknownTargetError(target) };

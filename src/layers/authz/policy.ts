@@ -50,13 +50,12 @@ export const resourceScope = z
     "What the policy applies to. With tools, prompts or resources given, only targets of those kinds match; upstreams and labels narrow further.",
   );
 
+/** Seconds since the user authenticated at the issuer (auth_time), up to a day. */
+export const authAgeSeconds = z.number().int().min(0).max(86_400);
+
 const stepUp = z
   .strictObject({
-    maxAuthAgeSeconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(86_400)
+    maxAuthAgeSeconds: authAgeSeconds
       .optional()
       .describe("The user must have authenticated at the issuer within this many seconds (auth_time)."),
     acr: z
