@@ -252,11 +252,11 @@ export class Gateway {
   ): Promise<RpcOutcome> {
     // With tracing on, the message's span rides on its context (ended by the tracing observer).
     ctx = this.deps.tracing?.traceMessage(ctx, id, method, params) ?? ctx;
-    ctx = { ...ctx, client: questionsFor(session, { id, key: ctx.id }) };
     const { signal } = options;
     const started = performance.now();
     const trace: DecisionTrace = { target: undefined, decidedBy: undefined, decisions: [], verdict: "allow" };
     const controller = new AbortController();
+    ctx = { ...ctx, client: questionsFor(session, { id, key: ctx.id }), signal: controller.signal };
     const abortFromCaller = () => controller.abort(signal?.reason);
     signal?.addEventListener("abort", abortFromCaller, { once: true });
     const request = { id, key: ctx.id, controller, upstream: undefined as string | undefined };

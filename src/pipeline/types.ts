@@ -72,6 +72,8 @@ export interface RequestContext {
   readonly findings: MessageFindings;
   /** The client of this request, when a layer may ask it something while the request runs. */
   readonly client?: ClientQuestions;
+  /** Aborted when the client cancels the request or goes away: a layer that waits stops waiting. */
+  readonly signal?: AbortSignal;
 }
 
 /**

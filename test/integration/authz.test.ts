@@ -308,6 +308,33 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     assert.equal(typeof details.trust, "number");
   });
 
+  it("stops waiting for an approval when the client cancels the call", async () => {
+    // Another user: alice holds a grant for this tool from the test above.
+    const carl = await clientFrom(gateway.url, "127.0.0.1", {
+      authorization: `Bearer ${await token({ sub: "carl" })}`,
+    });
+    const controller = new AbortController();
+    const call = carl
+      .callTool({ name: "probe__remember", arguments: { value: "cancelled" } }, { signal: controller.signal })
+      .catch((e: Error) => e);
+    const pending = await pendingFor("probe__remember");
+    controller.abort();
+    assert.ok((await call) instanceof Error);
+    // Long before the approval's own deadline, the gateway has given up the wait and recorded it.
+    await until(() =>
+      gateway.logs.some(
+        (l) =>
+          l.msg === "security event message_denied" &&
+          (l.event as { details?: { approval?: string; rule?: string } }).details?.rule ===
+            "approval:remember-needs-approval" &&
+          JSON.stringify(l).includes("cancelled"),
+      ),
+    );
+    const denied = await cli("approvals", "deny", pending.id, "--config", gateway.configPath);
+    assert.equal(denied.status, 0, denied.stderr);
+    await carl.close();
+  });
+
   it("reloads changed policies, and keeps the running set when a new one does not compile", async () => {
     // A probe of a hidden tool counts no more than a name that does not exist: no trust is lost.
     assert.equal((await reader.callTool({ name: "probe__whoami", arguments: {} })).isError, undefined);

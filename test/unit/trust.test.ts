@@ -506,7 +506,9 @@ describe("trust: profiles in the state store", () => {
     failing.get = () => Promise.reject(new Error("store down"));
     const cold = new TrustEvaluator({ config: trustSection.parse({}), store: failing, logger });
     const trust = await cold.assess(request("tools/list"), c);
-    assert.equal(trust.score, 0.73, "scored as new while the store cannot be read");
+    // A history it cannot read is scored as the worst it could be (0.5 - 0.3), not as a clean slate.
+    assert.equal(trust.factors.reputation, 0.2, "fail-secure while the store cannot be read");
+    assert.ok(trust.score < 0.7);
     assert.ok(warnings.some((w) => w.includes("could not read a trust profile")));
     await Promise.all([evaluator.close(), cold.close(), failing.close()]);
   });

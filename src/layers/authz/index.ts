@@ -292,6 +292,7 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
         policy: approval.policy,
         reason: approval.obligations.approval.reason,
         timeoutMs: approval.obligations.approval.timeoutMs,
+        signal: ctx.signal,
       });
       const finding = ctx.findings.authz;
       if (finding && answer.id) ctx.findings.authz = { ...finding, approval: answer.id };

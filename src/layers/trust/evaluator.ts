@@ -227,6 +227,7 @@ export class TrustEvaluator {
   private reputation(profile: TrustProfile, now: number): number {
     const { start, perViolation, maxViolationPenalty, violationWindowMs, perYearOfAge, maxAgeBonus } =
       this.config.reputation;
+    if (profile.unread) return clamp(start - maxViolationPenalty);
     const recent = violationsSince(profile, now - violationWindowMs);
     const years = profile.firstSeen === undefined ? 0 : Math.max(0, now - profile.firstSeen) / YEAR_MS;
     return clamp(

@@ -35,6 +35,11 @@ export interface TrustProfile {
   readonly hours: number[];
   /** Allowed requests observed (the history the hours are judged against). */
   allowed: number;
+  /**
+   * The store could not be read: the principal's history is unknown, and is scored as the worst it
+   * could be until a read succeeds (never kept in the store).
+   */
+  unread?: boolean;
   readonly rate: RateWindow;
 }
 
@@ -291,8 +296,10 @@ export class TrustProfiles {
       const stored = text === undefined ? undefined : this.parse(text);
       if (stored) absorbProfile(entry.profile, stored, this.options.maxEntries);
     } catch (err) {
-      // Scored as new until the store answers (read again, in the background, a moment later).
-      this.warnThrottled(err, "could not read a trust profile; scoring the principal as new");
+      // Fail-secure until the store answers (read again, in the background, a moment later): a
+      // principal with violations on record must not get a clean slate from an outage.
+      this.warnThrottled(err, "could not read a trust profile; scoring its history as the worst it could be");
+      entry.profile.unread = true;
       entry.loadedAt = this.retryAt();
     }
     // Learning that happened while the read was in flight lives in the cached entry: keep it.
@@ -311,6 +318,7 @@ export class TrustProfiles {
       .then((text) => {
         const stored = text === undefined ? undefined : this.parse(text);
         if (stored) absorbProfile(cached.profile, stored, this.options.maxEntries);
+        cached.profile.unread = false;
       })
       .catch((err: unknown) => {
         cached.loadedAt = this.retryAt();
