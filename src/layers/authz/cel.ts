@@ -121,8 +121,24 @@ function singleAddress(text: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+type LocalTime = { hour: number; minute: number; weekday: string };
+
+/** The last answer per zone: the local hour, minute and weekday change once a minute at most. */
+const lastMinute = new Map<string, { readonly minute: number; readonly value: LocalTime }>();
+
 /** Hour, minute and weekday of a time in an IANA zone; an unknown zone throws (the policy errs: deny). */
-export function localTime(time: Date, zone: string): { hour: number; minute: number; weekday: string } {
+export function localTime(time: Date, zone: string): LocalTime {
+  // Zones are offset by whole minutes, so one UTC minute is one local minute.
+  const minute = Math.floor(time.getTime() / 60_000);
+  const last = lastMinute.get(zone);
+  if (last?.minute === minute) return last.value;
+  const value = formatLocalTime(time, zone);
+  if (lastMinute.size < 1_000) lastMinute.set(zone, { minute, value });
+  else lastMinute.clear();
+  return value;
+}
+
+function formatLocalTime(time: Date, zone: string): LocalTime {
   let format = formatters.get(zone);
   if (!format) {
     format = new Intl.DateTimeFormat("en-US", {
