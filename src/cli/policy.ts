@@ -21,7 +21,12 @@ import {
 } from "../layers/authz/engine.ts";
 import { noUsage } from "../layers/authz/input.ts";
 import { combineStepUps, unmetStepUp, type StepUpRequirement } from "../layers/authz/obligations.ts";
-import { policyFileSchema, policySchema, principalScope } from "../layers/authz/policy.ts";
+import {
+  policyDocumentSchema,
+  policyListSchema,
+  policySchema,
+  principalScope,
+} from "../layers/authz/policy.ts";
 import { LabelBook, unknownTargetError } from "../layers/authz/targets.ts";
 import type { Principal, RequestContext } from "../pipeline/types.ts";
 import { LEGACY_VERSIONS, MODERN_VERSIONS } from "../protocol.ts";
@@ -118,8 +123,6 @@ const policySettingsSchema = z.object({
   federation: configSchema.shape.federation,
   upstreams: z.record(z.string(), z.unknown()).optional(),
 });
-
-const [policyListSchema, policyDocumentSchema] = policyFileSchema.options;
 
 /** The default `federation.separator`: with --policies, the upstream is the name's prefix before it. */
 const DEFAULT_SEPARATOR = configSchema.shape.federation.parse(undefined).separator;

@@ -68,3 +68,10 @@ export async function clientFrom(
   );
   return client;
 }
+
+/** The per-request envelope of a 2026-07-28 request from a raw client that can give no input. */
+export const modernEnvelope = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+  "io.modelcontextprotocol/clientCapabilities": {},
+};

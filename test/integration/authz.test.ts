@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { clientFrom, postFrom } from "../helpers/rawHttp.ts";
+import { clientFrom, postFrom, modernEnvelope } from "../helpers/rawHttp.ts";
 import {
   cliPath,
   fixture,
@@ -239,11 +239,7 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
   }
 
   it("challenges for a step-up on the wire, and passes a fresh login", async () => {
-    const envelope = {
-      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-      "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
-      "io.modelcontextprotocol/clientCapabilities": {},
-    };
+    const envelope = modernEnvelope;
     const request = {
       jsonrpc: "2.0",
       id: 7,

@@ -12,7 +12,7 @@ import {
   type RunningGateway,
   permitAll,
 } from "../helpers/gatewayProcess.ts";
-import { clientFrom, postFrom } from "../helpers/rawHttp.ts";
+import { clientFrom, postFrom, modernEnvelope } from "../helpers/rawHttp.ts";
 
 const secret = "a-webhook-secret-of-some-length";
 
@@ -147,11 +147,7 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
   });
 });
 
-const envelope = {
-  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-  "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
-  "io.modelcontextprotocol/clientCapabilities": {},
-};
+const envelope = modernEnvelope;
 
 describe("detections behind a trusted proxy", () => {
   let gateway: RunningGateway;

@@ -13,7 +13,7 @@ import {
   type RunningGateway,
   permitAll,
 } from "../helpers/gatewayProcess.ts";
-import { postFrom } from "../helpers/rawHttp.ts";
+import { postFrom, modernEnvelope } from "../helpers/rawHttp.ts";
 
 const configWith = (upstreams: string, extra = "") => `version: 1
 ${permitAll}
@@ -53,11 +53,7 @@ async function post(url: string, body: string, headers: Record<string, string> =
 }
 
 const modernHeaders = { "mcp-protocol-version": "2026-07-28" };
-const envelope = {
-  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-  "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
-  "io.modelcontextprotocol/clientCapabilities": {},
-};
+const envelope = modernEnvelope;
 
 describe("bad input at the HTTP edge", () => {
   let gateway: RunningGateway;

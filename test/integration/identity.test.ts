@@ -19,7 +19,7 @@ import {
   type JWK,
 } from "jose";
 import { Agent, fetch as undiciFetch } from "undici";
-import { clientFrom, postFrom } from "../helpers/rawHttp.ts";
+import { clientFrom, postFrom, modernEnvelope } from "../helpers/rawHttp.ts";
 import { startReportingUpstream, type ReportingUpstream } from "../helpers/reportingUpstream.ts";
 import {
   cliPath,
@@ -420,11 +420,7 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
       params: {
         name: "probe__remember",
         arguments: { value: "x" },
-        _meta: {
-          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-          "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
-          "io.modelcontextprotocol/clientCapabilities": {},
-        },
+        _meta: modernEnvelope,
       },
     };
     const headers = (scope: string) => async () => ({

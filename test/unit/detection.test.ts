@@ -294,9 +294,8 @@ describe("privilege probing", () => {
 
 describe("behaviour anomalies", () => {
   const minute = 60_000;
-
-  it("raises a rate spike against the principal's own baseline, once it has one", () => {
-    const detector = anomalyDetector(
+  const rateOnlyDetector = () =>
+    anomalyDetector(
       detectionConfig({
         anomaly: {
           rate: { windowMs: minute, factor: 5, minCalls: 10, learningWindows: 3 },
@@ -305,6 +304,9 @@ describe("behaviour anomalies", () => {
         },
       }),
     );
+
+  it("raises a rate spike against the principal's own baseline, once it has one", () => {
+    const detector = rateOnlyDetector();
     const events: [StampedEvent, number][] = [];
     // Four quiet minutes of 2 calls each, then 20 calls in one minute.
     for (let m = 0; m < 4; m++)
@@ -316,15 +318,7 @@ describe("behaviour anomalies", () => {
   });
 
   it("does not raise it for a steady busy principal (benign twin)", () => {
-    const detector = anomalyDetector(
-      detectionConfig({
-        anomaly: {
-          rate: { windowMs: minute, factor: 5, minCalls: 10, learningWindows: 3 },
-          firstUse: { enabled: false },
-          unusualHours: { enabled: false },
-        },
-      }),
-    );
+    const detector = rateOnlyDetector();
     const events: [StampedEvent, number][] = [];
     for (let m = 0; m < 10; m++)
       for (let i = 0; i < 40; i++) events.push([toolCall("a__read"), m * minute + i]);

@@ -113,11 +113,7 @@ export class RateMeter {
   /** The rate over the last minute, without counting a request. */
   current(key: string, now: number): number {
     const entry = this.minutes.get(key);
-    if (!entry) return 0;
-    const minute = Math.floor(now / 60_000);
-    const previous = entry.minute === minute ? entry.previous : entry.minute === minute - 1 ? entry.count : 0;
-    const count = entry.minute === minute ? entry.count : 0;
-    return Math.round(count + previous * (1 - (now % 60_000) / 60_000));
+    return entry ? rateAt(entry, now) : 0;
   }
 
   /** Counts one request now and returns the rate over the last minute, this one included. */
@@ -130,7 +126,14 @@ export class RateMeter {
       entry.minute = minute;
     }
     entry.count++;
-    const elapsed = (now % 60_000) / 60_000;
-    return Math.round(entry.count + entry.previous * (1 - elapsed));
+    return rateAt(entry, now);
   }
+}
+
+/** This minute's count plus the previous minute's, weighted by how much of it lies in the last 60 s. */
+function rateAt(entry: { minute: number; count: number; previous: number }, now: number): number {
+  const minute = Math.floor(now / 60_000);
+  const count = entry.minute === minute ? entry.count : 0;
+  const previous = entry.minute === minute ? entry.previous : entry.minute === minute - 1 ? entry.count : 0;
+  return Math.round(count + previous * (1 - (now % 60_000) / 60_000));
 }

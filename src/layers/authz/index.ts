@@ -170,7 +170,8 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
         obligations: decision.obligations.flatMap((o) => Object.keys(o.obligations)),
       };
       if (decision.effect === "deny") return policyDenial(decision);
-      const bound = approvalBinding(action, request.params);
+      // What an approval would be bound to, built only if one is asked for.
+      const bound = () => approvalBinding(action, request.params, args);
       return enforceObligations(ctx, action, target, bound, decision, at);
     },
 
@@ -213,7 +214,7 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
     ctx: RequestContext,
     action: PolicyAction,
     target: AuthzTarget | undefined,
-    args: Record<string, unknown> | undefined,
+    bound: () => Record<string, unknown> | undefined,
     decision: PolicyDecision,
     at: number,
   ): Promise<Verdict<Record<string, unknown>> | undefined> {
@@ -288,7 +289,7 @@ export function authzLayer(options: AuthzLayerOptions): Layer {
         ctx,
         action,
         target,
-        arguments: args,
+        arguments: bound(),
         policy: approval.policy,
         reason: approval.obligations.approval.reason,
         timeoutMs: approval.obligations.approval.timeoutMs,
@@ -332,8 +333,9 @@ function deny(rule: string, reason: string): Verdict<never> {
 function approvalBinding(
   action: string,
   params: Record<string, unknown> | undefined,
+  toolArguments: Record<string, unknown> | undefined,
 ): Record<string, unknown> | undefined {
-  if (action === "tools/call") return argumentsOf(params) ?? {};
+  if (action === "tools/call") return toolArguments ?? {};
   if (!params) return undefined;
   const { _meta: _envelope, ...rest } = params;
   return rest;

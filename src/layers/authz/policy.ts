@@ -131,4 +131,3 @@ export const policyDocumentSchema = z.strictObject({
   version: z.literal(1).optional(),
   policies: z.array(policySchema),
 });
-export const policyFileSchema = z.union([policyListSchema, policyDocumentSchema]);
