@@ -5,13 +5,23 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { configSchema } from "../../src/config/schema.ts";
 import { AccessTokenVerifier, isRejection } from "../../src/layers/identity/accessTokens.ts";
 import { ApiKeyVerifier, createApiKey, revokeApiKey } from "../../src/layers/identity/apiKeys.ts";
 import { Authenticator } from "../../src/layers/identity/index.ts";
 
 const dir = () => mkdtempSync(join(tmpdir(), "portcullis-identity-"));
+
+/** A folder holding jwks.json with the public key under kid "a". */
+async function jwksFolder(publicKey: CryptoKey): Promise<string> {
+  const folder = dir();
+  writeFileSync(
+    join(folder, "jwks.json"),
+    JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "a" }] }),
+  );
+  return folder;
+}
 const base = { version: 1, upstreams: { a: { transport: "stdio", command: "x" } } };
 
 describe("API keys", () => {
@@ -51,12 +61,8 @@ describe("API keys", () => {
 
 describe("access tokens", () => {
   it("maps roles from a nested claim and scopes from a space-separated string, with keys from a JWKS file", async () => {
-    const folder = dir();
     const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
-    writeFileSync(
-      join(folder, "jwks.json"),
-      JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "a" }] }),
-    );
+    const folder = await jwksFolder(publicKey);
     const config = configSchema.parse({
       ...base,
       identity: {
@@ -88,12 +94,8 @@ describe("access tokens", () => {
   });
 
   it("refuses an algorithm outside the issuer's allowlist", async () => {
-    const folder = dir();
     const { publicKey, privateKey } = await generateKeyPair("ES256");
-    writeFileSync(
-      join(folder, "jwks.json"),
-      JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "a" }] }),
-    );
+    const folder = await jwksFolder(publicKey);
     const config = configSchema.parse({
       ...base,
       identity: {
