@@ -270,6 +270,14 @@ ${nodeUpstream("probe", fixture("session-probe-server.ts"), [], "    protocol: 2
     );
     assert.equal(fresh.status, 200);
     assert.equal(fresh.body.error, undefined);
+    // A 2025 session's answer goes through the SDK transport: the same challenge as a JSON-RPC error.
+    const legacy = await reader.callTool({ name: "probe__echo-meta", arguments: {} }).catch((e: Error) => e);
+    assert.ok(legacy instanceof Error);
+    assert.match(legacy.message, /step-up/);
+    assert.equal(
+      (legacy as Error & { data?: { code?: string } }).data?.code,
+      "PORTCULLIS_E_STEP_UP_REQUIRED",
+    );
   });
 
   it("records the policies that decided, and the trust score, in the audit trail", async () => {
