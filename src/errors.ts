@@ -22,6 +22,8 @@ export const JsonRpcCode = {
   requestCancelled: -32800,
   /** Portcullis: the gateway is shutting down and takes no new work. */
   shuttingDown: -32015,
+  /** Portcullis: a rate limit or quota refused the request; `data.retryAfterSeconds` says when to try again. */
+  rateLimited: -32016,
 } as const;
 
 interface CatalogueEntry {
@@ -134,6 +136,46 @@ export const errorCatalogue = {
     jsonRpc: JsonRpcCode.denied,
     http: 403,
     message: "The session was revoked by a security response; authenticate and start a new one",
+  },
+  PORTCULLIS_E_ADDRESS_DENIED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "Requests from this address are not accepted (network allow or deny list)",
+  },
+  PORTCULLIS_E_TOO_MANY_CONNECTIONS: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 429,
+    message: "Too many connections from this address",
+  },
+  PORTCULLIS_E_TOO_MANY_STREAMS: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 429,
+    message: "Too many concurrent streams or requests on this session",
+  },
+  PORTCULLIS_E_STRING_TOO_LONG: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 400,
+    message: "A string in the request is longer than the configured limit",
+  },
+  PORTCULLIS_E_RATE_LIMITED: {
+    jsonRpc: JsonRpcCode.rateLimited,
+    http: 429,
+    message: "Rate limit exceeded; retry later",
+  },
+  PORTCULLIS_E_QUOTA_EXCEEDED: {
+    jsonRpc: JsonRpcCode.rateLimited,
+    http: 429,
+    message: "Quota for this period used up",
+  },
+  PORTCULLIS_E_STATE_UNAVAILABLE: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 503,
+    message: "Shared security state (rate limits, blocks) cannot be reached; refused",
+  },
+  PORTCULLIS_E_CIRCUIT_OPEN: {
+    jsonRpc: JsonRpcCode.upstreamUnavailable,
+    http: 200,
+    message: "Upstream unavailable: its circuit breaker is open after repeated failures",
   },
   PORTCULLIS_E_DENIED: { jsonRpc: JsonRpcCode.denied, http: 403, message: "Denied by a security layer" },
   PORTCULLIS_E_AUTHZ_DENIED: {

@@ -33,10 +33,11 @@ import { clientAddressResolver } from "./layers/network/clientAddress.ts";
 import type { StampedEvent } from "./events/bus.ts";
 import { Enforcements } from "./state/enforcements.ts";
 import { ApprovalBook, approvalGate } from "./layers/authz/approvals.ts";
-import { ControlSocketError, startControlSocket } from "./admin/controlSocket.ts";
+import { ControlSocketError, startControlSocket, type ControlRoute } from "./admin/controlSocket.ts";
+import { blockRoutes } from "./admin/blockRoutes.ts";
 import { resolveControlSocketPath } from "./config/controlSchema.ts";
 import { describeOrigin } from "./layers/authz/engine.ts";
-import { MemoryStateStore } from "./state/memoryStore.ts";
+import { openStateStore } from "./state/open.ts";
 
 export interface RunOptions {
   readonly configPath: string;
@@ -111,10 +112,19 @@ export async function runGateway(options: RunOptions): Promise<void> {
     eventSinks: () => events.sinkStatus(),
   });
   events.subscribe((event) => metrics.observeEvent(event));
-  // Shared security state (blocks, revocations, trust): in memory on one node.
-  const state = new MemoryStateStore();
+  // Shared security state (blocks, revocations, trust, rate limits): in memory, or Redis for several nodes.
+  const state = await openStateStore(loaded.config.state, logger, loaded.dir);
   const enforcements = new Enforcements(state, logger);
   await enforcements.start();
+  state.onAvailability((up, error) => {
+    events.emit({
+      type: up ? "state_available" : "state_unavailable",
+      severity: up ? "info" : "high",
+      details: { backend: state.backend, error, onUnavailable: loaded.config.state.onUnavailable },
+    });
+    // Blocks and revocations set elsewhere during the outage were never heard here.
+    if (up) void enforcements.sync();
+  });
   // Calls that need a human approval wait in the approval book; approvers decide over the control socket.
   const approvalBook = new ApprovalBook({
     store: state,
@@ -136,7 +146,7 @@ export async function runGateway(options: RunOptions): Promise<void> {
       }),
   });
   await approvalBook.start();
-  const control = await openControlSocket(loaded, approvalBook, logger);
+  const control = await openControlSocket(loaded, logger, approvalBook, blockRoutes(enforcements, events));
   const detection = new DetectionEngine({
     events,
     enforcements,
@@ -374,14 +384,15 @@ function watchConfig(
  */
 async function openControlSocket(
   loaded: LoadedConfig,
-  approvals: ApprovalBook,
   logger: Logger,
+  approvals: ApprovalBook,
+  routes: readonly ControlRoute[],
 ): Promise<{ close(): Promise<void> } | undefined> {
   if (!loaded.config.control.enabled) return undefined;
   const path = resolveControlSocketPath(loaded.dir, loaded.config.control, loaded.file);
   try {
-    const socket = await startControlSocket({ path, logger, approvals });
-    logger.info({ path }, "control socket listening (portcullis approvals …)");
+    const socket = await startControlSocket({ path, logger, approvals, routes });
+    logger.info({ path }, "control socket listening (portcullis approvals …, portcullis block …)");
     return socket;
   } catch (err) {
     if (err instanceof ControlSocketError && err.problem === "in-use") {

@@ -35,6 +35,13 @@ export type SecurityEvent =
   | EventBase<"auth_success">
   | EventBase<"authz_denied">
   | EventBase<"rate_limited">
+  | EventBase<"quota_exceeded">
+  | EventBase<"ip_blocked">
+  | EventBase<"state_unavailable">
+  | EventBase<"state_available">
+  | EventBase<"circuit_open">
+  | EventBase<"circuit_half_open">
+  | EventBase<"circuit_closed">
   | EventBase<"trust_low">
   | EventBase<"approval_settled">
   | EventBase<"request_blocked">

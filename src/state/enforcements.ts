@@ -3,13 +3,14 @@
 // network and identity checks on the hot path read a map instead of doing I/O.
 import { isIPv6 } from "node:net";
 import type { Logger } from "pino";
+import { canonicalRange, rangeCovers } from "../layers/network/addressList.ts";
 import type { StateStore, Unsubscribe } from "./store.ts";
 
 export type EnforcementKind = "block" | "revoke" | "trust" | "stepup";
 
 export interface Enforcement {
   readonly kind: EnforcementKind;
-  /** An address (block), a session digest (revoke) or a principal id (trust, stepup). */
+  /** An address or CIDR range (block), a session digest (revoke) or a principal id (trust, stepup). */
   readonly subject: string;
   readonly until: number;
   readonly reason: string;
@@ -34,8 +35,15 @@ export function normalizeAddress(address: string): string {
   return isIPv6(address) ? address.toLowerCase() : address;
 }
 
+/** What a block is kept under: the address in one form, or the range from its network address. */
+function blockSubject(address: string): string {
+  return address.includes("/") ? canonicalRange(address) : normalizeAddress(address);
+}
+
 export class Enforcements {
   private readonly mirror = new Map<string, Enforcement>();
+  /** Keys of blocks on whole ranges (few), scanned when no block names the address itself. */
+  private readonly rangeBlocks = new Set<string>();
   private readonly listeners = new Set<(enforcement: Enforcement) => void>();
   private unsubscribe: Unsubscribe | undefined;
   private pruner: NodeJS.Timeout | undefined;
@@ -54,13 +62,29 @@ export class Enforcements {
     this.pruner = setInterval(() => this.prune(), 60_000);
     this.pruner.unref();
     this.unsubscribe = this.store.subscribe(CHANNEL, (message) => this.apply(message));
-    for (const member of await this.store.members(INDEX)) {
-      const text = await this.store.get(`enf:${member}`);
-      if (text === undefined) {
-        await this.store.removeFromSet(INDEX, member);
-        continue;
+    await this.sync();
+  }
+
+  /**
+   * Reads every enforcement in force from the store into the mirror: at start, and again when a
+   * shared store comes back after an outage (changes published meanwhile were never heard). An
+   * unreadable store leaves the mirror as it is (what was enforced stays enforced) and says so.
+   */
+  async sync(): Promise<void> {
+    try {
+      for (const member of await this.store.members(INDEX)) {
+        const text = await this.store.get(`enf:${member}`);
+        if (text === undefined) {
+          await this.store.removeFromSet(INDEX, member);
+          continue;
+        }
+        this.remember(JSON.parse(text) as Enforcement);
       }
-      this.remember(JSON.parse(text) as Enforcement);
+    } catch (err) {
+      this.log.error(
+        { error: err instanceof Error ? err.message : String(err) },
+        "could not read the blocks and revocations in force from the state store; enforcing what this node knows",
+      );
     }
   }
 
@@ -75,8 +99,9 @@ export class Enforcements {
     return () => this.listeners.delete(listener);
   }
 
+  /** Blocks an address or a CIDR range (`203.0.113.0/24`). */
   blockAddress(address: string, forMs: number, reason: string, source: string): Promise<Enforcement> {
-    return this.put({ kind: "block", subject: normalizeAddress(address), forMs, reason, source });
+    return this.put({ kind: "block", subject: blockSubject(address), forMs, reason, source });
   }
 
   revokeSession(digest: string, forMs: number, reason: string, source: string): Promise<Enforcement> {
@@ -111,7 +136,7 @@ export class Enforcements {
 
   /** Ends an enforcement early (an operator's decision). */
   async lift(kind: EnforcementKind, subject: string): Promise<boolean> {
-    const key = `${kind}:${kind === "block" ? normalizeAddress(subject) : subject}`;
+    const key = `${kind}:${kind === "block" ? blockSubject(subject) : subject}`;
     const current = this.mirror.get(key);
     await this.store.delete(`enf:${key}`);
     if (kind === "trust") await this.store.delete(`enf:${key}:sum`);
@@ -121,8 +146,16 @@ export class Enforcements {
     return current !== undefined;
   }
 
+  /** The block in force on an address: on the address itself, else on a range that covers it. */
   addressBlock(address: string | undefined): Enforcement | undefined {
-    return address === undefined ? undefined : this.active(`block:${normalizeAddress(address)}`);
+    if (address === undefined) return undefined;
+    const exact = this.active(`block:${normalizeAddress(address)}`);
+    if (exact || this.rangeBlocks.size === 0) return exact;
+    for (const key of this.rangeBlocks) {
+      const block = this.active(key);
+      if (block && rangeCovers(block.subject, address)) return block;
+    }
+    return undefined;
   }
 
   sessionRevoked(digest: string | undefined): Enforcement | undefined {
@@ -173,7 +206,7 @@ export class Enforcements {
     }
     const { enforcement } = message;
     if (message.op === "lift") {
-      this.mirror.delete(`${enforcement.kind}:${enforcement.subject}`);
+      this.forget(`${enforcement.kind}:${enforcement.subject}`);
       return;
     }
     this.remember(enforcement);
@@ -187,14 +220,21 @@ export class Enforcements {
   }
 
   private remember(enforcement: Enforcement): void {
-    this.mirror.set(`${enforcement.kind}:${enforcement.subject}`, enforcement);
+    const key = `${enforcement.kind}:${enforcement.subject}`;
+    this.mirror.set(key, enforcement);
+    if (enforcement.kind === "block" && enforcement.subject.includes("/")) this.rangeBlocks.add(key);
+  }
+
+  private forget(key: string): void {
+    this.mirror.delete(key);
+    this.rangeBlocks.delete(key);
   }
 
   private active(key: string): Enforcement | undefined {
     const enforcement = this.mirror.get(key);
     if (!enforcement) return undefined;
     if (enforcement.until <= this.now()) {
-      this.mirror.delete(key);
+      this.forget(key);
       void this.store.removeFromSet(INDEX, key).catch(() => undefined);
       return undefined;
     }
