@@ -260,15 +260,21 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     (!req.headers["content-length"] && !req.headers["transfer-encoding"])
   )
     return {};
-  return readJsonBody(req, MAX_BODY_BYTES, 8, BODY_TIMEOUT_MS);
+  return readJsonBody(req, {
+    maxBytes: MAX_BODY_BYTES,
+    maxDepth: 8,
+    maxString: MAX_BODY_BYTES,
+    timeoutMs: BODY_TIMEOUT_MS,
+  });
 }
 
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+/** The body as the route's schema wants it, or a 400 naming the first bad field. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown, code = "PORTCULLIS_E_APPROVAL_INVALID"): T {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-  throw new ControlError(400, "PORTCULLIS_E_APPROVAL_INVALID", `${where}${issue?.message ?? "invalid body"}`);
+  throw new ControlError(400, code, `${where}${issue?.message ?? "invalid body"}`);
 }
 
 function describeError(err: unknown): { status: number; code: string; message: string } {

@@ -136,7 +136,7 @@ function readControlSection(file: string): { socket?: string } {
 }
 
 /** The approver's name: the OS user running the command (a container may have no passwd entry). */
-function osUserName(): string {
+export function osUserName(): string {
   try {
     return userInfo().username;
   } catch {
@@ -144,7 +144,7 @@ function osUserName(): string {
   }
 }
 
-function unreachable(socket: string, err: unknown): string {
+export function unreachable(socket: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOENT" || code === "ECONNREFUSED") return `no gateway is listening on ${socket}`;
   if (code === "EACCES" || code === "EPERM")
@@ -215,7 +215,7 @@ function outcomeLine(sub: string, a: Approval): string {
 }
 
 /** `45s`, `12m`, `3h05m`, `2d04h`. */
-function formatDuration(ms: number): string {
+export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m`;

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The `portcullis` command: init, serve, stdio, validate, audit, keys, approvals, policy.
+// The `portcullis` command: init, serve, stdio, validate, audit, keys, approvals, block, policy.
 import { existsSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfigFile } from "../config/load.ts";
 import { ConfigError, formatConfigIssue } from "../errors.ts";
 import { runGateway } from "../runtime.ts";
 import { runApprovalsCommand } from "./approvals.ts";
+import { runBlockCommand } from "./block.ts";
 import { runAuditCommand } from "./audit.ts";
 import { runPolicyCommand } from "./policy.ts";
 import { runKeysCommand } from "./keys.ts";
@@ -32,6 +33,9 @@ Commands:
   approvals list --config FILE [--status S] [--json]   calls waiting for a human approval
   approvals show|approve|deny|revoke ID --config FILE [--grant 1h] [--note TEXT] [--as NAME]
                                               (approvals reach the running gateway over its control socket; --socket PATH instead of --config)
+  block add ADDRESS[/PREFIX] --config FILE --reason TEXT [--for 1h] [--as NAME]   block an address or range on every node
+  block list --config FILE [--json]           the blocks in force (detector responses and operators')
+  block remove ADDRESS[/PREFIX] --config FILE lift a block
   help                                        show this text
 `;
 
@@ -89,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
       time: { type: "string" },
       trust: { type: "string" },
       args: { type: "string" },
+      for: { type: "string" },
+      reason: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -144,6 +150,13 @@ async function main(argv: string[]): Promise<number> {
     case "approvals":
       try {
         return await runApprovalsCommand(positionals[0], positionals.slice(1), values);
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      }
+    case "block":
+      try {
+        return await runBlockCommand(positionals[0], positionals.slice(1), values);
       } catch (err) {
         if (err instanceof ConfigError) throw err;
         throw new UsageError(err instanceof Error ? err.message : String(err));

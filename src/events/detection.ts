@@ -101,7 +101,15 @@ export class DetectionEngine {
           );
           target = undefined;
         }
-        if (target) until = (await enforcements.blockAddress(target, action.forMs, reason, found.kind)).until;
+        if (target) {
+          until = (await enforcements.blockAddress(target, action.forMs, reason, found.kind)).until;
+          events.emit({
+            type: "ip_blocked",
+            severity: "medium",
+            ctx: found.ctx,
+            details: { address: target, source: found.kind, reason, until: new Date(until).toISOString() },
+          });
+        }
         break;
       }
       case "revoke-session": {

@@ -31,6 +31,9 @@ import { rpcError, sendError, sendJson } from "./respond.ts";
 import { ModernResponder } from "./modern.ts";
 import { TransportSession } from "./transportSession.ts";
 import { networkGuard } from "../layers/network/index.ts";
+import { guardConnections, serverTimeouts } from "../layers/network/connections.ts";
+import { StreamCounter } from "../layers/network/streams.ts";
+import { EventThrottle } from "../events/throttle.ts";
 import { clientAddressResolver } from "../layers/network/clientAddress.ts";
 import { Authenticator, bearerTokenOf } from "../layers/identity/index.ts";
 import { principalKey, type Principal } from "../pipeline/types.ts";
@@ -64,7 +67,11 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   const { gateway, logger } = options;
   const sessions = new Map<string, LegacySession>();
   const modern = new ModernResponder(gateway, logger);
-  const network = networkGuard(gateway.enforcements);
+  const network = networkGuard(gateway.enforcements, () => options.config().network);
+  /** Requests and streams each 2025 session has open now (network.maxStreamsPerSession). */
+  const streams = new StreamCounter();
+  /** One event per second per address and refusal, however many requests or connections are refused. */
+  const edgeEvents = new EventThrottle();
   // The listener's TLS settings are read once, at start (the socket cannot change its mind later).
   const tls = options.config().server.tls;
   const mutualTls = tls?.clientCertificates ?? "off";
@@ -174,17 +181,27 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       else res.end();
     });
   };
+  const timeouts = serverTimeouts(options.config().network);
   const server: Server = tls
-    ? createHttpsServer(tlsServerOptions(tls, options.baseDir()), listener)
-    : createServer(listener);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 0; // SSE streams are long-lived; idle sessions are swept instead
-  server.keepAliveTimeout = 5_000;
+    ? createHttpsServer({ ...tlsServerOptions(tls, options.baseDir()), ...timeouts }, listener)
+    : createServer(timeouts, listener);
+  guardConnections(server, {
+    config: () => options.config().network,
+    isTrustedProxy: (address) =>
+      clientAddressResolver(options.config().server.trustedProxies).isTrustedProxy(address),
+    onRefused: (address, open) => {
+      if (!edgeEvents.take(`connections:${address}`)) return;
+      const refused = new GatewayError("PORTCULLIS_E_TOO_MANY_CONNECTIONS", `${open} open`, {
+        layer: "network",
+        rule: "max-connections-per-address",
+      });
+      gateway.reportBlocked(address, refused);
+    },
+  });
 
-  /** A blocked address learns why and for how long; the connection is not kept alive for it. */
+  /** A refused address learns why (and, when blocked, for how long); the connection is not kept alive. */
   function refuseAddress(res: ServerResponse, address: string | undefined, refused: GatewayError): void {
-    gateway.reportBlocked(address, refused);
-    res.setHeader("retry-after", String(Number(refused.data?.retryAfterSeconds ?? 60)));
+    if (edgeEvents.take(`${refused.code}:${address ?? ""}`)) gateway.reportBlocked(address, refused);
     res.setHeader("connection", "close");
     sendError(res, refused);
   }
@@ -200,7 +217,10 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       return sendJson(res, ready ? 200 : 503, { ready, upstreams });
     }
     // Resolved once per request; every check and event below uses this one.
-    const clientAddress = clientAddressResolver(config.server.trustedProxies).resolve(req);
+    const clientAddress = clientAddressResolver(
+      config.server.trustedProxies,
+      config.network.forwardedHeader,
+    ).resolve(req);
     const refused = network.admit(clientAddress);
     if (refused) return refuseAddress(res, clientAddress, refused);
     if (path === "/metrics" && options.metrics && config.server.metrics) {
@@ -228,7 +248,8 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     if (req.method === "GET" || req.method === "DELETE") {
       if (!sessionId) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REQUIRED"));
       const existing = openSession(sessionId, principal, clientAddress, res);
-      return existing?.transport.handleRequest(req, res);
+      if (!existing || !streams.admit(sessionId, res, config.network.maxStreamsPerSession)) return;
+      return existing.transport.handleRequest(req, res);
     }
     if (req.method !== "POST") {
       res.setHeader("Allow", "GET, POST, DELETE");
@@ -244,12 +265,12 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     }
     let body: unknown;
     try {
-      body = await readJsonBody(
-        req,
-        config.server.maxBodyBytes,
-        config.server.maxJsonDepth,
-        config.server.bodyTimeoutMs,
-      );
+      body = await readJsonBody(req, {
+        maxBytes: config.server.maxBodyBytes,
+        maxDepth: config.server.maxJsonDepth,
+        maxString: config.network.maxStringLength,
+        timeoutMs: config.server.bodyTimeoutMs,
+      });
     } catch (err) {
       return sendError(res, toWireError(err) as GatewayError);
     }
@@ -291,7 +312,8 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
 
     if (sessionId) {
       const existing = openSession(sessionId, principal, clientAddress, res);
-      return existing?.transport.handleRequest(req, res, body);
+      if (!existing || !streams.admit(sessionId, res, config.network.maxStreamsPerSession)) return;
+      return existing.transport.handleRequest(req, res, body);
     }
     if (outcome.reason !== "initialize") {
       return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REQUIRED", "send initialize first"));

@@ -2,6 +2,7 @@
 // security state (and the isolated upstream connections) per principal and client instead, and
 // streams a request's progress on its own response when the client accepts event streams.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { StreamCounter } from "../layers/network/streams.ts";
 import type { InboundModernRoute } from "@modelcontextprotocol/server";
 import type { ClientCapabilities } from "@modelcontextprotocol/client";
 import type { Logger } from "pino";
@@ -61,8 +62,17 @@ class StatelessChannel implements ClientChannel {
   }
 }
 
+/** Refusals that 2026-07-28 answers with an HTTP status of their own, as the edge would. */
+const REFUSAL_STATUS: Readonly<Record<string, number>> = {
+  PORTCULLIS_E_RATE_LIMITED: 429,
+  PORTCULLIS_E_QUOTA_EXCEEDED: 429,
+  PORTCULLIS_E_STATE_UNAVAILABLE: 503,
+};
+
 export class ModernResponder {
   private readonly sessions = new Map<string, ClientSession>();
+  /** Requests and listen streams each client's state has open now (network.maxStreamsPerSession). */
+  private readonly streams = new StreamCounter();
   private readonly gateway: Gateway;
   private readonly logger: Logger;
 
@@ -98,6 +108,8 @@ export class ModernResponder {
       sendError(res, session);
       return;
     }
+    const maxStreams = this.gateway.currentConfig.network.maxStreamsPerSession;
+    if (!this.streams.admit(session.id, res, maxStreams)) return;
     session.principal = principal;
     session.credentialExpiresAt = principal.expiresAt;
     session.bearerToken = bearerTokenOf(principal);
@@ -157,6 +169,14 @@ export class ModernResponder {
     if (typeof challenge === "string") {
       res.setHeader("www-authenticate", challenge);
       sendJson(res, 403, reply);
+      return;
+    }
+    // A rate limit or quota is a 429 with Retry-After; shared state out of reach is a 503.
+    const refusal = error?.data?.code;
+    if (typeof refusal === "string" && refusal in REFUSAL_STATUS) {
+      const retryAfter = Number(error?.data?.retryAfterSeconds);
+      if (retryAfter > 0) res.setHeader("retry-after", String(Math.ceil(retryAfter)));
+      sendJson(res, REFUSAL_STATUS[refusal] ?? 200, reply);
       return;
     }
     sendJson(res, httpStatusOf(error), reply);

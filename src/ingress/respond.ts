@@ -8,7 +8,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
+/** A JSON-RPC error with its HTTP status; a refusal that says when to come back sets Retry-After. */
 export function sendError(res: ServerResponse, error: GatewayError): void {
+  const retryAfter = Number(error.data?.retryAfterSeconds);
+  if (Number.isFinite(retryAfter) && retryAfter > 0 && !res.headersSent)
+    res.setHeader("retry-after", String(Math.ceil(retryAfter)));
   sendJson(res, error.httpStatus, { jsonrpc: "2.0", id: null, error: error.toJsonRpcError() });
 }
 

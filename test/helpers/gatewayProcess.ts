@@ -133,6 +133,20 @@ async function waitReady(base: string): Promise<void> {
   }
 }
 
+/** Runs the `portcullis` CLI without blocking this process (a call of ours may be waiting on the gateway). */
+export function runCli(
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** YAML for a stdio upstream running a Node script with this Node binary. */
 export function nodeUpstream(name: string, script: string, extra: string[] = [], more = ""): string {
   return `  ${name}:

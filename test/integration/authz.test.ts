@@ -2,7 +2,6 @@
 // timed out and replayed with other arguments through `portcullis approvals`, a step-up challenge
 // on the wire, the audit record naming the policies, and a policy reload (a bad set is refused).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,7 +9,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { clientFrom, postFrom, modernEnvelope } from "../helpers/rawHttp.ts";
 import {
-  cliPath,
+  runCli,
   fixture,
   nodeUpstream,
   startGateway,
@@ -46,17 +45,7 @@ const policies = `
   obligations: { stepUp: { maxAuthAgeSeconds: 60 } }
 `;
 
-/** Runs the CLI without blocking this process (a call of ours may be waiting on the gateway). */
-function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));

@@ -1,16 +1,20 @@
 // The client's address as the network layer sees it: the connection's peer, or, when the peer is a
-// trusted proxy (`server.trustedProxies`), the right-most X-Forwarded-For entry that is not one of
-// those proxies. Entries left of it were written by the client and are never believed.
+// trusted proxy (`server.trustedProxies`), the right-most entry of the configured forwarding header
+// (X-Forwarded-For, or RFC 7239 Forwarded) that is not one of those proxies. Entries left of it were
+// written by the client and are never believed; the other header is never read at all.
 import type { IncomingMessage } from "node:http";
 import { BlockList, isIP } from "node:net";
+import parseForwarded from "forwarded-parse";
 import { normalizeAddress } from "../../state/enforcements.ts";
 
 export class ClientAddressResolver {
   private readonly trusted = new BlockList();
   private readonly any: boolean;
+  private readonly header: ForwardingHeader;
 
   /** `proxies`: addresses or CIDR ranges (`10.0.0.0/8`, `fd00::/8`). */
-  constructor(proxies: readonly string[]) {
+  constructor(proxies: readonly string[], header: ForwardingHeader = "x-forwarded-for") {
+    this.header = header;
     for (const entry of proxies) {
       const [address = "", prefix] = entry.split("/");
       const family = isIP(address) === 6 ? "ipv6" : "ipv4";
@@ -29,17 +33,36 @@ export class ClientAddressResolver {
   resolve(req: IncomingMessage): string | undefined {
     const peer = req.socket.remoteAddress;
     if (!this.isTrustedProxy(peer)) return peer;
-    const hops = (req.headersDistinct["x-forwarded-for"] ?? [])
-      .join(",")
-      .split(",")
-      .map((hop) => withoutPort(hop.trim()))
-      .filter(Boolean);
+    const hops = this.header === "forwarded" ? forwardedHops(req) : xForwardedForHops(req);
+    if (hops === undefined) return peer; // an unreadable header proves nothing: the proxy is the client
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i] ?? "";
       if (isIP(hop) === 0) return peer; // a malformed chain proves nothing: the proxy is the client
       if (!this.isTrustedProxy(hop)) return normalizeAddress(hop);
     }
     return hops[0] === undefined ? peer : normalizeAddress(hops[0]);
+  }
+}
+
+export type ForwardingHeader = "x-forwarded-for" | "forwarded";
+
+function xForwardedForHops(req: IncomingMessage): string[] {
+  return (req.headersDistinct["x-forwarded-for"] ?? [])
+    .join(",")
+    .split(",")
+    .map((hop) => withoutPort(hop.trim()))
+    .filter(Boolean);
+}
+
+/** The `for=` of each RFC 7239 element, in order; undefined when the header does not parse. */
+function forwardedHops(req: IncomingMessage): string[] | undefined {
+  const headers = req.headersDistinct.forwarded;
+  if (!headers) return [];
+  try {
+    // An element without for= (only proto= or by=) says nothing of the client: a hop we cannot read.
+    return parseForwarded(headers.join(",")).map((element) => withoutPort(element.for ?? "unknown"));
+  } catch {
+    return undefined;
   }
 }
 
@@ -51,11 +74,16 @@ function withoutPort(hop: string): string {
   return v4?.[1] ?? hop;
 }
 
-const resolvers = new WeakMap<readonly string[], ClientAddressResolver>();
+const resolvers = new WeakMap<readonly string[], Map<ForwardingHeader, ClientAddressResolver>>();
 
 /** The resolver for a config's `trustedProxies` list, built once per list (a reload brings a new one). */
-export function clientAddressResolver(proxies: readonly string[]): ClientAddressResolver {
-  let resolver = resolvers.get(proxies);
-  if (!resolver) resolvers.set(proxies, (resolver = new ClientAddressResolver(proxies)));
+export function clientAddressResolver(
+  proxies: readonly string[],
+  header: ForwardingHeader = "x-forwarded-for",
+): ClientAddressResolver {
+  let byHeader = resolvers.get(proxies);
+  if (!byHeader) resolvers.set(proxies, (byHeader = new Map<ForwardingHeader, ClientAddressResolver>()));
+  let resolver = byHeader.get(header);
+  if (!resolver) byHeader.set(header, (resolver = new ClientAddressResolver(proxies, header)));
   return resolver;
 }
