@@ -113,6 +113,13 @@ export function portcullisConfig(profile: Profile, isolation: Isolation, extra: 
         },
       ],
     },
+    // The rate limiter runs, so that its cost is measured, with buckets far above what the load
+    // sends (the defaults, 100/s per principal, would measure refusals instead of the gateway).
+    rateLimits: {
+      perPrincipal: { rate: 1_000_000, burst: 1_000_000 },
+      perPrincipalTool: { rate: 1_000_000, burst: 1_000_000 },
+      perAddress: { rate: 1_000_000, burst: 1_000_000 },
+    },
     upstreams: {
       echo: { transport: "stdio", command: echoStdio.command, args: [...echoStdio.args], isolation },
     },
@@ -268,6 +275,7 @@ export const LAYER_SWITCHES: readonly { layer: string; on: ConfigTree; off: Conf
     on: { authorization: { enabled: true } },
     off: { authorization: { enabled: false } },
   },
+  { layer: "ratelimit", on: { rateLimits: { enabled: true } }, off: { rateLimits: { enabled: false } } },
 ];
 
 /** The layers of LAYER_SWITCHES that the built gateway has. */

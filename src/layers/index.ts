@@ -1,7 +1,8 @@
 // Assembles the message stage from the config: one line per layer, in chain order. The profile
 // decides which layers run: `dev` turns every layer off; `strict` (the default) and `balanced` run
 // all that exist today (layers that trade checks for speed will differ between the two). The audit
-// layer comes first, so that an unwritable trail stops a call before anything else runs.
+// layer comes first, so that an unwritable trail stops a call before anything else runs; rate limits
+// come after authorization, so that no limit tells a hidden tool from a missing one.
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.ts";
 import type { Layer, TrustAssessment } from "../pipeline/types.ts";
@@ -21,6 +22,8 @@ import { highRiskToolMatcher, needsVerification, trustLayer } from "./trust/inde
 import type { TrustConfig } from "../config/trustSchema.ts";
 import type { AuthzTarget } from "./authz/engine.ts";
 import type { SecurityEventBus } from "../events/bus.ts";
+import { MemoryLimiter, rateLimitLayer } from "./ratelimit/index.ts";
+import { RedisStateStore } from "../state/redisStore.ts";
 
 export interface LayerDependencies {
   readonly config: GatewayConfig;
@@ -83,7 +86,31 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
       }),
     );
   }
+  // After authorization: a limit that answered differently for hidden tools would reveal them.
+  if (config.rateLimits.enabled) {
+    const shared = deps.state instanceof RedisStateStore ? deps.state : undefined;
+    layers.push(
+      rateLimitLayer({
+        config: config.rateLimits,
+        redis: shared?.client,
+        keyPrefix: config.state.redis.keyPrefix,
+        onUnavailable: config.state.onUnavailable,
+        memory: memoryLimiterOf(deps.state),
+        events: deps.events,
+        logger: deps.logger,
+      }),
+    );
+  }
   return layers;
+}
+
+/** One memory of limits per process (per state store): a reload must not hand every caller a fresh burst. */
+const memoryLimiters = new WeakMap<StateStore, MemoryLimiter>();
+
+function memoryLimiterOf(state: StateStore): MemoryLimiter {
+  let limiter = memoryLimiters.get(state);
+  if (!limiter) memoryLimiters.set(state, (limiter = new MemoryLimiter()));
+  return limiter;
 }
 
 /** The trust evaluator's call on additional verification; a tool is high-risk by label, annotation or name. */

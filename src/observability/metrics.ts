@@ -27,11 +27,13 @@ const KNOWN_METHODS = new Set([
   "tasks/cancel",
 ]);
 
+const CIRCUIT_STATES = ["closed", "open", "half-open"] as const;
+
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const hookBuckets = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025];
 
 export interface MetricSources {
-  readonly upstreams: () => readonly { name: string; state: string }[];
+  readonly upstreams: () => readonly { name: string; state: string; circuit?: string }[];
   readonly sessions: () => number;
   /** Alert sinks' queues: alerts waiting, and alerts dropped because the queue was full. */
   readonly alertQueues: () => readonly { name: string; depth: number; dropped: number }[];
@@ -47,6 +49,7 @@ export class GatewayMetrics {
   private readonly layerDuration: Histogram<"layer" | "hook">;
   private readonly events: Counter<"type" | "severity">;
   private readonly responses: Counter<"action" | "detection">;
+  private readonly rateLimited: Counter<"rule" | "code">;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -89,6 +92,12 @@ export class GatewayMetrics {
       labelNames: ["action", "detection"],
       registers,
     });
+    this.rateLimited = new Counter({
+      name: "portcullis_rate_limited_total",
+      help: "Requests refused by the rate-limit layer, by rule (scope and limit: principal:default, quota:<id>, …) and code (rate limit, quota, state store unreachable).",
+      labelNames: ["rule", "code"],
+      registers,
+    });
     new Gauge({
       name: "portcullis_event_queue_depth",
       help: "Security events waiting for an asynchronous sink (log, webhook), per sink.",
@@ -116,6 +125,17 @@ export class GatewayMetrics {
         this.reset();
         for (const u of sources.upstreams())
           this.set({ upstream: u.name, state: u.state }, u.state === "up" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "portcullis_upstream_circuit_state",
+      help: "The state of each upstream's circuit breaker: 1 for the state it is in (closed, open, half-open), 0 for the others.",
+      labelNames: ["upstream", "state"],
+      registers,
+      collect() {
+        for (const u of sources.upstreams())
+          for (const state of CIRCUIT_STATES)
+            this.set({ upstream: u.name, state }, u.circuit === state ? 1 : 0);
       },
     });
     new Gauge({
@@ -154,6 +174,9 @@ export class GatewayMetrics {
     for (const decision of outcome.layerDecisions) {
       this.layerDecisions.inc({ layer: decision.layer, verdict: decision.verdict });
     }
+    // Rules of this layer come from the config (scopes, roles, tool patterns, quota ids): bounded.
+    if (outcome.decidedBy?.layer === "ratelimit")
+      this.rateLimited.inc({ rule: outcome.decidedBy.rule, code: outcome.errorCode ?? "unknown" });
   }
 
   observeHook(layer: string, hook: string, seconds: number): void {

@@ -35,6 +35,9 @@ export function sampleOutcome(i: number): MessageOutcome {
  * Calls `probe__remember` from every client until `before` answers were released, then kills the
  * gateway with SIGKILL. Returns the SHA-256 of the arguments of every call whose answer arrived.
  */
+/** A config line for load tests: they measure the audit trail, not the rate limits. */
+export const loadTestLimits = "rateLimits: { enabled: false }";
+
 export async function callUntilKilled(
   gateway: RunningGateway,
   clients: Client[],
@@ -42,22 +45,33 @@ export async function callUntilKilled(
 ): Promise<string[]> {
   const released: string[] = [];
   let stop = false;
+  let ended = 0;
+  let failure: unknown;
   const load = clients.map(async (client, c) => {
-    for (let i = 0; !stop && i < 2000; i++) {
-      const args = { value: `c${c}-${i}` };
-      try {
-        await client.callTool({ name: "probe__remember", arguments: args });
+    try {
+      for (let i = 0; !stop && i < 2000; i++) {
+        const args = { value: `c${c}-${i}` };
+        try {
+          await client.callTool({ name: "probe__remember", arguments: args });
+        } catch (err) {
+          failure ??= err;
+          return; // the gateway is gone (or refused: then the wait below says so)
+        }
         released.push(
           createHash("sha256")
             .update(canonicalize(args) ?? "")
             .digest("hex"),
         );
-      } catch {
-        return; // the gateway is gone
       }
+    } finally {
+      ended++;
     }
   });
-  while (released.length < before) await new Promise((r) => setTimeout(r, 20));
+  while (released.length < before) {
+    if (ended === clients.length)
+      throw new Error(`the load stopped after ${released.length} calls: ${String(failure)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   gateway.process.kill("SIGKILL");
   stop = true;
   await Promise.all(load);

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { callUntilKilled } from "../helpers/audit.ts";
+import { callUntilKilled, loadTestLimits } from "../helpers/audit.ts";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import {
   cliPath,
@@ -236,7 +236,7 @@ describe("fail-secure while PostgreSQL is unreachable", { skip: pg.skip }, () =>
 describe("crash safety with PostgreSQL", { skip: pg.skip }, () => {
   it("keeps the record of every answer released before a SIGKILL (strict), and the chain verifies", async () => {
     const url = await pg.freshDatabase();
-    const gateway = await startNode(url, "gw-crash");
+    const gateway = await startNode(url, "gw-crash", `${loadTestLimits}\n`);
     const clients = await Promise.all([1, 2, 3, 4].map(() => connect(gateway.url)));
     const released = await callUntilKilled(gateway, clients);
 

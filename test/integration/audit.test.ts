@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
-import { callUntilKilled } from "../helpers/audit.ts";
+import { callUntilKilled, loadTestLimits } from "../helpers/audit.ts";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import {
   cliPath,
@@ -172,7 +172,7 @@ describe("tool arguments encrypted at rest", () => {
 describe("a full audit store", () => {
   it("refuses tool calls once the store has no room, keeps serving, and what it holds verifies", async () => {
     const gateway = await startGateway(
-      `version: 1\n${permitAll}\naudit:\n  maxSizeMb: 0.1\n  arguments: redacted\nupstreams:\n${probe}`,
+      `version: 1\n${permitAll}\n${loadTestLimits}\naudit:\n  maxSizeMb: 0.1\n  arguments: redacted\nupstreams:\n${probe}`,
     );
     try {
       const client = await connect(gateway.url);
@@ -243,7 +243,7 @@ describe("fail-secure when the audit store cannot be written", () => {
 
 describe("crash safety", () => {
   it("keeps the record of every answer released before a SIGKILL, and the chain verifies", async () => {
-    const gateway = await startGateway(`version: 1\n${permitAll}\nupstreams:\n${probe}`);
+    const gateway = await startGateway(`version: 1\n${permitAll}\n${loadTestLimits}\nupstreams:\n${probe}`);
     const clients = await Promise.all([1, 2, 3, 4].map(() => connect(gateway.url)));
     const released = await callUntilKilled(gateway, clients);
 

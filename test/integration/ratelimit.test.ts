@@ -1,0 +1,106 @@
+// Rate limits in running gateways: two gateway processes sharing one real Redis enforce one limit
+// together, a flooding address is refused with 429 and Retry-After while another address is served,
+// a 2025 session gets the JSON-RPC form, and Redis stopped mid-run refuses (fail-secure) with an
+// event until it is back.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { everythingServer, permitAll, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+import { clientFrom, modernEnvelope, postFrom } from "../helpers/rawHttp.ts";
+import { redisSkipReason, startTestRedis, type TestRedis } from "../helpers/redisServer.ts";
+
+const listTools = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: modernEnvelope } };
+const modernHeaders = { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" };
+
+const skip = redisSkipReason();
+
+describe("rate limits shared by two gateway nodes through Redis", { skip }, () => {
+  let redis: TestRedis;
+  let nodes: RunningGateway[] = [];
+
+  before(async () => {
+    redis = await startTestRedis();
+    const config = (node: string) => `version: 1
+${permitAll}
+audit: { node: ${node} }
+state:
+  backend: redis
+  redis: { url: "${redis.url}", keyPrefix: "rl-test:" }
+rateLimits:
+  perAddress: { rate: 0.2, burst: 10 }
+  perPrincipal: { rate: 0.2, burst: 10 }
+upstreams:
+  everything:
+    transport: stdio
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(everythingServer)}]
+`;
+    nodes = await Promise.all([startGateway(config("node-a")), startGateway(config("node-b"))]);
+  });
+
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await redis?.close();
+  });
+
+  it("lets one address spend one burst across both nodes, and serves another address", async () => {
+    const statuses: number[] = [];
+    let refusal: Awaited<ReturnType<typeof postFrom>> | undefined;
+    for (let i = 0; i < 20; i++) {
+      const reply = await postFrom(nodes[i % 2]!.url, "127.0.0.2", listTools, modernHeaders);
+      // Refused requests also count as recent denials for the trust evaluator, which may then
+      // refuse the flooding address itself: served means answered with a result.
+      statuses.push(reply.status === 200 && reply.body.error ? 403 : reply.status);
+      if (reply.status === 429) refusal ??= reply;
+    }
+    const served = statuses.filter((s) => s === 200).length;
+    // One burst of 10 for both nodes together (a node alone would have let 10 through on each).
+    assert.ok(served >= 10 && served <= 11, `served ${served}: ${statuses.join(",")}`);
+    assert.ok(statuses.filter((s) => s === 429).length >= 5, statuses.join(","));
+    assert.equal(refusal?.body.error?.data.code, "PORTCULLIS_E_RATE_LIMITED");
+    assert.equal(refusal?.body.error?.data.layer, "ratelimit");
+    assert.match(String(refusal?.body.error?.data.rule), /^(address|principal):default$/);
+    assert.ok(Number(refusal?.headers.get("retry-after")) >= 1);
+    // The benign twin: another address has its own buckets on both nodes.
+    for (const node of nodes)
+      assert.equal((await postFrom(node.url, "127.0.0.3", listTools, modernHeaders)).status, 200);
+  });
+
+  it("refuses a 2025 session with a JSON-RPC error carrying the retry hint", async () => {
+    const client = await clientFrom(nodes[0]!.url, "127.0.0.4");
+    try {
+      let error: (Error & { code?: number; data?: Record<string, unknown> }) | undefined;
+      for (let i = 0; i < 15 && !error; i++) {
+        await client.listTools().catch((err: unknown) => {
+          error = err as typeof error;
+        });
+      }
+      assert.ok(error, "no refusal after 15 requests");
+      assert.equal(error.code, -32016);
+      assert.equal(error.data?.code, "PORTCULLIS_E_RATE_LIMITED");
+      assert.ok(Number(error.data?.retryAfterSeconds) >= 1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("refuses while Redis is down (fail-secure) with an event, and recovers when it is back", async () => {
+    await redis.stop();
+    try {
+      const reply = await postFrom(nodes[0]!.url, "127.0.0.5", listTools, modernHeaders);
+      assert.equal(reply.status, 503);
+      assert.equal(reply.body.error?.data.code, "PORTCULLIS_E_STATE_UNAVAILABLE");
+      await nodes[0]!.waitForLog(
+        (line) => (line.event as { type?: string } | undefined)?.type === "state_unavailable",
+        10_000,
+      );
+    } finally {
+      await redis.start();
+    }
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await postFrom(nodes[0]!.url, "127.0.0.6", listTools, modernHeaders)).status;
+    }
+    assert.equal(status, 200, "not served again after Redis came back");
+  });
+});
