@@ -26,7 +26,8 @@ import { fulfilInputRounds, withClientEnvelope } from "./federation/inputBridge.
 import { sessionContext } from "./pipeline/context.ts";
 import { Upstream } from "./upstream/upstream.ts";
 import { asCaller, asGateway, setCallerScoped, type UpstreamCaller } from "./upstream/credentials.ts";
-import { normalizeAddress, type Enforcement, type Enforcements } from "./state/enforcements.ts";
+import type { Enforcement, Enforcements } from "./state/enforcements.ts";
+import { rangeCovers } from "./layers/network/addressList.ts";
 import type { StateStore } from "./state/store.ts";
 import type { ApprovalGate } from "./layers/authz/index.ts";
 
@@ -133,7 +134,7 @@ export class Gateway {
       if (enforcement.kind === "revoke") return session.digest === enforcement.subject;
       if (enforcement.kind !== "block") return false;
       const address = session.origin.clientAddress;
-      return address !== undefined && normalizeAddress(address) === enforcement.subject;
+      return address !== undefined && rangeCovers(enforcement.subject, address);
     };
     for (const session of [...this.sessions]) {
       if (!hit(session)) continue;
@@ -338,7 +339,7 @@ export class Gateway {
           : `upstream:${wire.toJsonRpcError().code}`;
       trace.errorCode = errorCode;
       trace.decidedBy ??= {
-        layer: wire instanceof GatewayError && wire.code.includes("UPSTREAM") ? "upstream" : "router",
+        layer: wire instanceof GatewayError && /UPSTREAM|CIRCUIT/.test(wire.code) ? "upstream" : "router",
         rule: errorCode,
       };
       return { error: wire.toJsonRpcError() };
@@ -448,8 +449,9 @@ export class Gateway {
       );
       return {};
     }
-    return asCaller(caller, () =>
-      this.forwardTo(session, ctx, request, method, params, target, upstream, signal),
+    // Under the upstream's circuit breaker: refused at once while it is down or the breaker open.
+    return upstream.guard(() =>
+      asCaller(caller, () => this.forwardTo(session, ctx, request, method, params, target, upstream, signal)),
     );
   }
 
@@ -724,6 +726,9 @@ export class Gateway {
       logger: this.deps.logger,
       events: this.deps.events,
       onUp: (u) => this.notifier.refresh(u.name),
+      onUnavailable: (u) => (u.config.whenDown === "hide" ? this.notifier.hide(u.name) : undefined),
+      onProbeDue: (u) => this.notifier.refresh(u.name),
+      onHealthy: (u) => this.notifier.relist(u.name),
       onSharedNotification: (u, method, params) => this.notifier.fromSharedConnection(u.name, method, params),
     });
   }
@@ -757,6 +762,7 @@ export class Gateway {
     for (const name of Object.keys(next.config.upstreams)) {
       const lists = !replaced.includes(name) ? this.catalog.lists(name) : undefined;
       if (lists) fresh.set(name, lists);
+      if (lists && this.catalog.isHidden(name)) fresh.setHidden(name, true);
     }
     this.catalog = fresh;
     for (const name of [...added, ...replaced]) {

@@ -1,13 +1,16 @@
 // The one schema of the Portcullis config file: types, defaults and documentation live here and
 // nowhere else; `npm run schema` derives docs/config.schema.json from it for editors.
-import { isIP } from "node:net";
 import { z } from "zod";
 import { authorizationSection } from "./authzSchema.ts";
 import { controlSection } from "./controlSchema.ts";
 import { trustSection } from "./trustSchema.ts";
 import { detectionSection, responsesSection } from "./detectionSchema.ts";
 import { identitySection } from "./identitySchema.ts";
+import { cidrEntry, networkSection } from "./networkSchema.ts";
+import { stateSection } from "./stateSchema.ts";
+import { rateLimitSection } from "./rateLimitSchema.ts";
 import { isLoopbackHost, secureUrl } from "./secureUrl.ts";
+import { resilienceFields } from "./resilienceSchema.ts";
 
 /** Upstream names become tool-name prefixes, so they use the 2025-11-25 tool-name alphabet. */
 const upstreamName = z
@@ -51,6 +54,7 @@ const commonUpstream = {
   ),
   restart: restartPolicy,
   enabled: z.boolean().default(true).describe("Set to false to keep the entry but not start it."),
+  ...resilienceFields,
 };
 
 const stdioUpstream = z.strictObject({
@@ -180,19 +184,10 @@ const serverSection = z
         "Serve HTTPS (TLS 1.2+ with ECDHE/DHE and AEAD ciphers only), optionally with client certificates.",
       ),
     trustedProxies: z
-      .array(
-        z.string().refine((entry) => {
-          const [address = "", prefix] = entry.split("/");
-          const family = isIP(address);
-          if (family === 0) return false;
-          if (prefix === undefined) return true;
-          const bits = Number(prefix);
-          return /^\d+$/.test(prefix) && bits >= 0 && bits <= (family === 4 ? 32 : 128);
-        }, "an IP address or CIDR range, e.g. 10.0.0.0/8"),
-      )
+      .array(cidrEntry)
       .default([])
       .describe(
-        "Load balancers and proxies whose X-Forwarded-For is believed: the client is the right-most address not listed here. Never blocked by a detector's response.",
+        "Load balancers and proxies whose forwarding header (network.forwardedHeader) is believed: the client is the right-most address not listed here. Never blocked by a detector's response, nor held to the per-address connection cap.",
       ),
     insecureAllowPlaintext: z
       .boolean()
@@ -544,6 +539,8 @@ export const configSchema = z
         "Security profile of the layers: strict (default) runs every check, balanced trades some for speed, dev runs no layer at all (not even the decision log). Today strict and balanced run the same layers (audit, decision log); metrics, tracing (when on), the identity check at the edge and the detectors run under every profile.",
       ),
     server: serverSection,
+    network: networkSection,
+    state: stateSection,
     federation: federationSection,
     logging: loggingSection,
     tracing: tracingSection,
@@ -552,6 +549,7 @@ export const configSchema = z
     identity: identitySection,
     trust: trustSection,
     authorization: authorizationSection,
+    rateLimits: rateLimitSection,
     detection: detectionSection,
     responses: responsesSection,
     control: controlSection,

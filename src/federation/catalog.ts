@@ -1,5 +1,6 @@
 // The merged catalogue of every upstream's tools, prompts, resources and resource templates, with
 // public (name-spaced) names and the index that routes each public name back to its upstream.
+// A hidden upstream (down, with `whenDown: hide`) keeps its names and routes but is not listed.
 import { UriTemplate } from "@modelcontextprotocol/client";
 import type { CatalogItem, CatalogKind } from "../pipeline/types.ts";
 import type { NameSpacer } from "./naming.ts";
@@ -32,6 +33,7 @@ export class Catalog {
   private resources = new Map<string, string>();
   private templates: TemplateEntry[] = [];
   private templateSources = new Map<string, string>();
+  private readonly hidden = new Set<string>();
   private versionValue = 0;
 
   /** Upstream names in configuration order: on a collision the first one wins. */
@@ -61,6 +63,26 @@ export class Catalog {
 
   lists(upstream: string): UpstreamLists | undefined {
     return this.perUpstream.get(upstream);
+  }
+
+  /** What clients are shown of an upstream: nothing while it is hidden. */
+  listed(upstream: string): UpstreamLists | undefined {
+    return this.hidden.has(upstream) ? undefined : this.perUpstream.get(upstream);
+  }
+
+  isHidden(upstream: string): boolean {
+    return this.hidden.has(upstream);
+  }
+
+  /**
+   * Takes an upstream's items out of the lists, or puts them back. Its names keep routing to it, so
+   * a client that calls one anyway gets the upstream's own error (unavailable), not "unknown tool".
+   */
+  setHidden(upstream: string, hidden: boolean): void {
+    if (this.hidden.has(upstream) === hidden) return;
+    if (hidden) this.hidden.add(upstream);
+    else this.hidden.delete(upstream);
+    this.rebuild();
   }
 
   items(kind: CatalogKind): readonly CatalogItem[] {
@@ -98,24 +120,26 @@ export class Catalog {
     for (const upstream of this.order) {
       const lists = this.perUpstream.get(upstream);
       if (!lists) continue;
+      // Hidden or not, an upstream's names are given out alike: hiding one never renames another's.
+      const shown = this.hidden.has(upstream) ? emptyMerged() : merged;
       for (const tool of lists.tools) {
         const name = String(tool.name);
         const publicName = this.naming.publicName(upstream, name, tools);
         const annotations = tool.annotations as Record<string, unknown> | undefined;
         tools.set(publicName, annotations ? { upstream, name, annotations } : { upstream, name });
-        merged.tools.push({ upstream, publicName, definition: { ...tool, name: publicName } });
+        shown.tools.push({ upstream, publicName, definition: { ...tool, name: publicName } });
       }
       for (const prompt of lists.prompts) {
         const name = String(prompt.name);
         const publicName = this.naming.publicName(upstream, name, prompts);
         prompts.set(publicName, { upstream, name });
-        merged.prompts.push({ upstream, publicName, definition: { ...prompt, name: publicName } });
+        shown.prompts.push({ upstream, publicName, definition: { ...prompt, name: publicName } });
       }
       for (const resource of lists.resources) {
         const uri = String(resource.uri);
         if (resources.has(uri)) continue; // the first upstream in config order owns a URI
         resources.set(uri, upstream);
-        merged.resources.push({ upstream, publicName: uri, definition: resource });
+        shown.resources.push({ upstream, publicName: uri, definition: resource });
       }
       for (const template of lists.resourceTemplates) {
         const source = String(template.uriTemplate);
@@ -126,7 +150,7 @@ export class Catalog {
         } catch {
           continue; // an unparseable template cannot be routed; it is not listed either
         }
-        merged.resourceTemplates.push({ upstream, publicName: source, definition: template });
+        shown.resourceTemplates.push({ upstream, publicName: source, definition: template });
       }
     }
     this.merged = merged;

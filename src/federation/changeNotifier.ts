@@ -1,11 +1,13 @@
 // Carries what upstreams announce to the clients that should hear it: list changes (after the
-// catalogue is reloaded), resource updates (to subscribed sessions), log lines and other
-// notifications (to the session whose connection sent them), every one through the layer chain.
+// catalogue is reloaded, or an upstream is hidden or shown), resource updates (to subscribed
+// sessions), log lines and other notifications (to the session whose connection sent them), every
+// one through the layer chain.
 import { asGateway } from "../upstream/credentials.ts";
 import type { Logger } from "pino";
 import type { LayerChain } from "../pipeline/chain.ts";
 import { sessionContext } from "../pipeline/context.ts";
 import { LIST_CHANGED_NOTIFICATIONS } from "../protocol.ts";
+import { GatewayError } from "../errors.ts";
 import type { ClientSession, RequestRef } from "../session/clientSession.ts";
 import type { Upstream } from "../upstream/upstream.ts";
 import type { Catalog, UpstreamLists } from "./catalog.ts";
@@ -87,6 +89,28 @@ export class ChangeNotifier {
     return asGateway(() => this.refreshCatalogue(upstreamName, signalled));
   }
 
+  /**
+   * Takes a down upstream's items out of every list (`whenDown: hide`) and tells the clients whose
+   * lists lost something. The refresh that follows its recovery puts them back.
+   */
+  hide(upstreamName: string): void {
+    const catalog = this.at.catalog();
+    const before = catalog.listed(upstreamName);
+    catalog.setHidden(upstreamName, true);
+    if (before) this.notifyAll(changedLists(before, undefined, []));
+  }
+
+  /**
+   * Brings an upstream that answers again back into the lists: a hidden one, or one whose lists
+   * never loaded. Nothing to do while a refresh runs (it shows the upstream when it ends).
+   */
+  relist(upstreamName: string): void {
+    const upstream = this.at.upstream(upstreamName);
+    const catalog = this.at.catalog();
+    if (!upstream?.available || this.refreshing.has(upstreamName)) return;
+    if (catalog.isHidden(upstreamName) || !catalog.lists(upstreamName)) void this.refresh(upstreamName);
+  }
+
   private async refreshCatalogue(upstreamName: string, signalled?: string): Promise<void> {
     const running = this.refreshing.get(upstreamName);
     if (running) {
@@ -108,18 +132,36 @@ export class ChangeNotifier {
     }
   }
 
+  /**
+   * One refresh, as one call under the upstream's circuit breaker (when the breaker's wait is over,
+   * it is the probe that closes or re-opens it), each list request retried after upstream faults.
+   */
   private async refreshOnce(upstreamName: string, signalled: readonly string[]): Promise<void> {
     const upstream = this.at.upstream(upstreamName);
     const connection = upstream?.shared;
     if (!upstream || !connection) return;
-    const catalog = this.at.catalog();
-    const before = catalog.lists(upstreamName);
+    const { requestTimeoutMs, listRetries } = upstream.config;
+    const log = this.at.logger;
     try {
-      const lists = await refreshLists(connection, upstream.config.requestTimeoutMs);
+      const lists = await upstream.guard(() =>
+        refreshLists(connection, {
+          timeoutMs: requestTimeoutMs,
+          retries: listRetries,
+          onRetry: (method, err, attempt) =>
+            log.info({ upstream: upstreamName, method, attempt, err }, "retrying a list request"),
+        }),
+      );
+      // Read after the wait: the upstream may have been hidden or shown meanwhile.
+      const catalog = this.at.catalog();
+      const before = catalog.listed(upstreamName);
       catalog.set(upstreamName, lists);
-      this.notifyAll(changedLists(before, lists, signalled));
+      if (upstream.available) catalog.setHidden(upstreamName, false);
+      this.notifyAll(changedLists(before, catalog.listed(upstreamName), signalled));
     } catch (err) {
-      this.at.logger.warn({ upstream: upstreamName, err }, "could not refresh the catalogue");
+      const refused = err instanceof GatewayError && err.code === "PORTCULLIS_E_CIRCUIT_OPEN";
+      // An open breaker's refusal is expected: its own probe refreshes the catalogue later.
+      if (refused) log.debug({ upstream: upstreamName }, "catalogue refresh waits for the circuit breaker");
+      else log.warn({ upstream: upstreamName, err }, "could not refresh the catalogue");
     }
   }
 
@@ -130,9 +172,10 @@ export class ChangeNotifier {
   }
 }
 
+/** The list_changed notifications clients need when what they are shown goes from `before` to `after`. */
 function changedLists(
   before: UpstreamLists | undefined,
-  after: UpstreamLists,
+  after: UpstreamLists | undefined,
   signalled: readonly string[],
 ): string[] {
   const changed = new Set<string>();
@@ -140,7 +183,7 @@ function changedLists(
     if ((LIST_CHANGED_NOTIFICATIONS as readonly string[]).includes(method)) changed.add(method);
   }
   const differs = (kind: keyof UpstreamLists) =>
-    JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(after[kind]);
+    JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(after?.[kind] ?? []);
   if (differs("tools")) changed.add("notifications/tools/list_changed");
   if (differs("prompts")) changed.add("notifications/prompts/list_changed");
   if (differs("resources") || differs("resourceTemplates"))

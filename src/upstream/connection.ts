@@ -18,7 +18,7 @@ import { withUpstreamCredentials } from "./credentials.ts";
 import type { Logger } from "pino";
 import type { HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig } from "../config/schema.ts";
 import { GatewayError, UpstreamRpcError } from "../errors.ts";
-import { SpawnedStdioTransport } from "./stdioTransport.ts";
+import { isMalformedResponse, SpawnedStdioTransport } from "./stdioTransport.ts";
 import { upstreamTraceHeaders, type MessageTrace } from "../observability/traceContext.ts";
 
 export const GATEWAY_INFO = { name: "portcullis", version: "0.1.0" } as const;
@@ -157,7 +157,6 @@ export class UpstreamConnection {
     return this.client.getProtocolEra() === "modern" ? "modern" : "legacy";
   }
 
-  /** Forwards one request; upstream JSON-RPC errors pass through, transport failures become gateway errors. */
   /**
    * Forwards one request; upstream JSON-RPC errors pass through, transport failures become gateway
    * errors. The deadline restarts on progress and waits while the upstream waits for the client
@@ -317,6 +316,10 @@ function withTraceHeaders(
 /** Maps SDK client failures onto the gateway's error catalogue; upstream JSON-RPC errors pass through. */
 export function toGatewayError(err: unknown, upstream: string): GatewayError | UpstreamRpcError {
   if (err instanceof GatewayError || err instanceof UpstreamRpcError) return err;
+  if (err instanceof ProtocolError && isMalformedResponse(err.data)) {
+    const detail = `${upstream}: answered with a malformed response`;
+    return new GatewayError("PORTCULLIS_E_UPSTREAM_PROTOCOL", detail, { upstream });
+  }
   if (err instanceof ProtocolError) return new UpstreamRpcError(upstream, err.code, err.message, err.data);
   if (err instanceof SdkError) {
     switch (err.code) {
@@ -329,6 +332,10 @@ export function toGatewayError(err: unknown, upstream: string): GatewayError | U
         });
       case SdkErrorCode.CapabilityNotSupported:
         return new GatewayError("PORTCULLIS_E_METHOD_NOT_FOUND", `${upstream}: ${err.message}`, { upstream });
+      // Refused by the SDK before sending: a method the upstream's revision does not have, which
+      // says nothing about the upstream's health.
+      case SdkErrorCode.MethodNotSupportedByProtocolVersion:
+        return new GatewayError("PORTCULLIS_E_NOT_BRIDGEABLE", `${upstream}: ${err.message}`, { upstream });
       default:
         return new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${upstream}: ${err.message}`, {
           upstream,

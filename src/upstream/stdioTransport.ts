@@ -1,12 +1,25 @@
 // The client transport to an MCP server that the gateway spawns: an explicit environment (nothing
 // inherited unless configured), its own process group (so `npx` trees die together), stderr kept.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import {
-  ReadBuffer,
+  deserializeMessage,
   serializeMessage,
   type JSONRPCMessage,
   type Transport,
 } from "@modelcontextprotocol/client";
+
+/**
+ * Marks the error answer the transport makes up for a response it could not read: an upstream
+ * cannot forge the mark (it is new in every gateway process), so only real garbage becomes
+ * PORTCULLIS_E_UPSTREAM_PROTOCOL.
+ */
+const MALFORMED_MARK = `portcullis-malformed-${randomUUID()}`;
+
+/** True for the error data of a response the upstream sent malformed (see `MALFORMED_MARK`). */
+export function isMalformedResponse(data: unknown): boolean {
+  return typeof data === "object" && data !== null && (data as { mark?: unknown }).mark === MALFORMED_MARK;
+}
 
 export interface StdioSpawnOptions {
   readonly command: string;
@@ -26,7 +39,8 @@ export class SpawnedStdioTransport implements Transport {
   onmessage?: ((message: JSONRPCMessage) => void) | undefined;
 
   private child: ChildProcess | undefined;
-  private readonly readBuffer: ReadBuffer;
+  private stdoutChunks: Buffer[] = [];
+  private stdoutBytes = 0;
   private stderrPartial = "";
   private closed = false;
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -35,7 +49,6 @@ export class SpawnedStdioTransport implements Transport {
 
   constructor(options: StdioSpawnOptions) {
     this.options = options;
-    this.readBuffer = new ReadBuffer({ maxBufferSize: options.maxMessageBytes ?? 16 * 1024 * 1024 });
   }
 
   get pid(): number | undefined {
@@ -116,27 +129,50 @@ export class SpawnedStdioTransport implements Transport {
   }
 
   private onStdout(chunk: Buffer): void {
-    try {
-      this.readBuffer.append(chunk);
-    } catch (err) {
-      this.onerror?.(err instanceof Error ? err : new Error(String(err)));
+    let start = 0;
+    for (let end = chunk.indexOf(10); end !== -1; end = chunk.indexOf(10, start)) {
+      const line =
+        this.stdoutChunks.length === 0
+          ? chunk.toString("utf8", start, end)
+          : Buffer.concat([...this.stdoutChunks, chunk.subarray(start, end)]).toString("utf8");
+      this.stdoutChunks = [];
+      this.stdoutBytes = 0;
+      start = end + 1;
+      this.onLine(line.replace(/\r$/, ""));
+    }
+    if (start === chunk.length) return;
+    this.stdoutBytes += chunk.length - start;
+    if (this.stdoutBytes > (this.options.maxMessageBytes ?? 16 * 1024 * 1024)) {
+      this.stdoutChunks = [];
+      this.onerror?.(new Error("upstream message exceeds the size limit"));
       void this.close();
       return;
     }
-    for (;;) {
-      let message: JSONRPCMessage | null;
-      try {
-        message = this.readBuffer.readMessage();
-      } catch (err) {
-        this.options.onGarbage(err instanceof Error ? err.message.slice(0, 200) : "invalid JSON-RPC message");
-        continue;
+    this.stdoutChunks.push(chunk.subarray(start));
+  }
+
+  private onLine(line: string): void {
+    if (line.trim().length === 0) return;
+    let message: JSONRPCMessage;
+    try {
+      message = deserializeMessage(line);
+    } catch (err) {
+      const id = responseId(line);
+      if (id === undefined) {
+        this.options.onGarbage(err instanceof SyntaxError ? "not JSON" : "not a JSON-RPC message");
+        return;
       }
-      if (message === null) return;
-      // The SDK handles notifications a microtask later than responses; delivering every message
-      // in its own microtask keeps a progress notification ahead of the result that follows it.
-      const delivered = message;
-      queueMicrotask(() => this.onmessage?.(delivered));
+      // A response to one of our requests, unreadable: that request fails now, not at its deadline.
+      this.options.onGarbage(`malformed response to request ${JSON.stringify(id)}`);
+      message = {
+        jsonrpc: "2.0",
+        id,
+        error: { code: -32603, message: "malformed response", data: { mark: MALFORMED_MARK } },
+      };
     }
+    // The SDK handles notifications a microtask later than responses; delivering every message
+    // in its own microtask keeps a progress notification ahead of the result that follows it.
+    queueMicrotask(() => this.onmessage?.(message));
   }
 
   private onStderr(text: string): void {
@@ -150,7 +186,21 @@ export class SpawnedStdioTransport implements Transport {
     this.closed = true;
     if (this.stderrPartial) this.options.onStderrLine(this.stderrPartial);
     this.stderrPartial = "";
-    this.readBuffer.clear();
+    this.stdoutChunks = [];
     this.onclose?.();
   }
+}
+
+/** The id of a line that is a JSON object shaped like a response (an id, no method), if it is one. */
+function responseId(line: string): string | number | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || "method" in value)
+    return undefined;
+  const id = (value as { id?: unknown }).id;
+  return typeof id === "string" || typeof id === "number" ? id : undefined;
 }

@@ -1,11 +1,14 @@
-// A configured upstream under supervision: its shared connection (catalogue, health, shared
-// isolation), restarts with exponential backoff when it dies, and per-client-session connections.
+// A configured upstream under supervision: its shared connection (catalogue, health checks, shared
+// isolation), restarts with exponential backoff when it dies or stops answering pings, its circuit
+// breaker, and per-client-session connections.
 import { asGateway } from "./credentials.ts";
 import type { ClientCapabilities, PriorDiscovery } from "@modelcontextprotocol/client";
 import type { Logger } from "pino";
 import type { UpstreamConfig } from "../config/schema.ts";
 import { GatewayError } from "../errors.ts";
 import type { SecurityEventBus } from "../events/bus.ts";
+import { CircuitBreaker, type CircuitState, type CircuitTransition } from "../resilience/circuitBreaker.ts";
+import { HealthMonitor } from "../resilience/healthCheck.ts";
 import { UpstreamConnection, type ConnectionHandlers } from "./connection.ts";
 import { UpstreamListener } from "./listen.ts";
 
@@ -18,6 +21,9 @@ const CATALOGUE_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: 
 
 export type UpstreamState = "starting" | "up" | "down" | "disabled" | "stopped";
 
+/** An open breaker's probe timer fires this much after the wait, never a hair before it ends. */
+const PROBE_MARGIN_MS = 20;
+
 export interface UpstreamDependencies {
   readonly baseDir: string;
   readonly env: NodeJS.ProcessEnv;
@@ -25,6 +31,12 @@ export interface UpstreamDependencies {
   readonly events: SecurityEventBus;
   /** The shared connection came up (first start or restart): the catalogue should be refreshed. */
   readonly onUp: (upstream: Upstream) => Promise<void>;
+  /** Clients can no longer use the upstream (it went down, or its breaker opened). */
+  readonly onUnavailable: (upstream: Upstream) => void;
+  /** An open breaker's wait is over: one probe (a catalogue refresh through `guard`) may go. */
+  readonly onProbeDue: (upstream: Upstream) => Promise<void>;
+  /** The upstream answered: a health check passed, or its breaker closed. */
+  readonly onHealthy: (upstream: Upstream) => void;
   /** A notification arrived on the shared connection. */
   readonly onSharedNotification: (
     upstream: Upstream,
@@ -40,6 +52,8 @@ export interface UpstreamStatus {
   readonly protocolVersion: string | undefined;
   readonly lastError: string | undefined;
   readonly restarts: number;
+  /** The circuit breaker's state ("closed" when the breaker is disabled). */
+  readonly circuit: CircuitState;
 }
 
 export class Upstream {
@@ -51,6 +65,10 @@ export class Upstream {
   private restartAttempt = 0;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private upSince = 0;
+  private readonly breaker: CircuitBreaker | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private health: HealthMonitor | undefined;
   private firstSettled: Promise<void>;
   private settleFirst!: () => void;
   private settledOnce = false;
@@ -64,6 +82,15 @@ export class Upstream {
     this.name = name;
     this.config = config;
     this.deps = deps;
+    const { enabled, failureThreshold, openMs } = config.circuitBreaker;
+    this.breaker = enabled
+      ? new CircuitBreaker({
+          upstream: name,
+          failureThreshold,
+          openMs,
+          onTransition: (t) => this.onCircuit(t),
+        })
+      : undefined;
     this.firstSettled = new Promise((resolve) => {
       this.settleFirst = () => {
         this.settledOnce = true;
@@ -84,6 +111,24 @@ export class Upstream {
     return this.stateValue === "up" ? this.sharedConnection : undefined;
   }
 
+  get circuit(): CircuitState {
+    return this.breaker?.state ?? "closed";
+  }
+
+  /** Whether clients can use it now: connected, and its breaker closed. */
+  get available(): boolean {
+    return this.stateValue === "up" && this.circuit === "closed";
+  }
+
+  /**
+   * Runs one call to this upstream (on any of its connections) under its circuit breaker: refused
+   * at once while it is down or the breaker is open; upstream faults counted, nothing else.
+   */
+  guard<T>(call: () => Promise<T>): Promise<T> {
+    if (this.stateValue !== "up") return Promise.reject(this.unavailable());
+    return this.breaker ? this.breaker.run(call) : call();
+  }
+
   /** True once the first connection attempt has succeeded (catalogue loaded) or failed. */
   get isSettled(): boolean {
     return this.settledOnce;
@@ -102,6 +147,7 @@ export class Upstream {
       protocolVersion: this.sharedConnection?.protocolVersion,
       lastError: this.lastError,
       restarts: this.restarts,
+      circuit: this.circuit,
     };
   }
 
@@ -157,11 +203,22 @@ export class Upstream {
 
   async stop(): Promise<void> {
     this.stateValue = "stopped";
-    await this.listener?.close();
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    clearTimeout(this.restartTimer);
+    clearTimeout(this.probeTimer);
+    const { connection, listenerClosed } = this.detachShared();
+    await listenerClosed;
+    await connection?.close();
+  }
+
+  /** Forgets the shared connection and what runs on it (listen stream, health checks). */
+  private detachShared(): { connection?: UpstreamConnection; listenerClosed?: Promise<void> } {
     const connection = this.sharedConnection;
     this.sharedConnection = undefined;
-    await connection?.close();
+    const listenerClosed = this.listener?.close();
+    this.listener = undefined;
+    this.health?.stop();
+    this.health = undefined;
+    return { connection, listenerClosed };
   }
 
   private open(
@@ -217,9 +274,10 @@ export class Upstream {
       this.listener.start();
     }
     this.stateValue = "up";
+    this.upSince = performance.now();
     if (!this.listener)
       for (const uri of this.watched.keys()) void this.tellShared("resources/subscribe", uri);
-    this.restartAttempt = 0;
+    this.startHealthChecks(connection);
     this.lastError = undefined;
     log.info({ protocolVersion: connection.protocolVersion, era: connection.era }, "upstream connected");
     this.deps.events.emit({ type: "upstream_up", severity: "info", details: { upstream: this.name } });
@@ -230,9 +288,7 @@ export class Upstream {
   private onSharedClosed(connection: UpstreamConnection | undefined): void {
     // A connection that never finished opening is reported by connectShared's own failure path.
     if (this.stateValue === "stopped" || !connection || connection !== this.sharedConnection) return;
-    this.sharedConnection = undefined;
-    void this.listener?.close();
-    this.listener = undefined;
+    this.detachShared();
     this.lastError = "connection closed";
     this.deps.logger.warn(
       { upstream: this.name, stderrTail: this.stderrTail.slice(-10) },
@@ -241,10 +297,82 @@ export class Upstream {
     this.markDown();
   }
 
+  private startHealthChecks(connection: UpstreamConnection): void {
+    // The 2026-07-28 revision has no `ping`: its cheapest request that any server answers is discovery.
+    const method = connection.era === "modern" ? "server/discover" : "ping";
+    this.health = new HealthMonitor(this.config.healthCheck, {
+      ping: (timeoutMs) => connection.request(method, undefined, { timeoutMs }),
+      onUnhealthy: (failures, err) => this.onUnhealthy(connection, failures, err),
+      onHealthy: () => this.deps.onHealthy(this),
+    });
+    // Timers armed here must not run as whichever caller's request led to this connection.
+    asGateway(() => this.health?.start());
+  }
+
+  /** Pings went unanswered: down it goes, and a stdio server is stopped before its restart. */
+  private onUnhealthy(connection: UpstreamConnection, failures: number, err: unknown): void {
+    if (this.stateValue !== "up" || connection !== this.sharedConnection) return;
+    this.detachShared();
+    this.lastError = `${failures} health checks failed: ${describe(err)}`;
+    this.deps.logger.warn(
+      { upstream: this.name, failures, error: describe(err), stderrTail: this.stderrTail.slice(-10) },
+      "upstream failed its health check",
+    );
+    this.markDown();
+    void connection.close();
+  }
+
+  private onCircuit(transition: CircuitTransition): void {
+    const { from, to, failures } = transition;
+    const details = { upstream: this.name, from, failures };
+    const log = this.deps.logger;
+    if (to === "open") {
+      const retryAfterSeconds = Math.ceil(this.config.circuitBreaker.openMs / 1000);
+      log.warn({ ...details, retryAfterSeconds }, "circuit breaker opened");
+      this.deps.events.emit({
+        type: "circuit_open",
+        severity: "medium",
+        details: { ...details, retryAfterSeconds },
+      });
+      this.scheduleProbe();
+      if (from === "closed" && this.stateValue === "up") this.deps.onUnavailable(this);
+      return;
+    }
+    clearTimeout(this.probeTimer);
+    if (to === "half-open") {
+      log.info(details, "circuit breaker half-open");
+      this.deps.events.emit({ type: "circuit_half_open", severity: "info", details });
+    } else {
+      log.info(details, "circuit breaker closed");
+      this.deps.events.emit({ type: "circuit_closed", severity: "info", details });
+      if (this.stateValue === "up") this.deps.onHealthy(this);
+    }
+  }
+
+  /** When an open breaker's wait ends, the gateway probes the upstream itself (no client may be able to). */
+  private scheduleProbe(): void {
+    const breaker = this.breaker;
+    if (!breaker) return;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = asGateway(() =>
+      setTimeout(() => {
+        if (breaker.state !== "open" || this.stateValue === "stopped") return;
+        if (breaker.waitMs > 0) return this.scheduleProbe();
+        // A down upstream is probed by the catalogue refresh that follows its restart.
+        if (this.stateValue === "up") void this.deps.onProbeDue(this);
+      }, breaker.waitMs + PROBE_MARGIN_MS),
+    );
+    this.probeTimer.unref();
+  }
+
   private markDown(): void {
     const wasUp = this.stateValue === "up";
     this.stateValue = "down";
     this.settleFirst();
+    const { initialDelayMs, maxDelayMs } = this.config.restart;
+    // The backoff starts over only for a server that stayed up as long as its longest delay: one
+    // that dies soon after every start is restarted ever more slowly.
+    if (wasUp && performance.now() - this.upSince >= maxDelayMs) this.restartAttempt = 0;
     if (wasUp || this.restartAttempt === 0) {
       this.deps.events.emit({
         type: "upstream_down",
@@ -252,8 +380,8 @@ export class Upstream {
         details: { upstream: this.name, error: this.lastError },
       });
     }
+    if (wasUp) this.deps.onUnavailable(this);
     if (this.restartTimer) clearTimeout(this.restartTimer); // one restart loop, never two
-    const { initialDelayMs, maxDelayMs } = this.config.restart;
     const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** this.restartAttempt);
     const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));
     this.restartAttempt++;
