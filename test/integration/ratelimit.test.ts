@@ -60,6 +60,16 @@ upstreams:
     assert.equal(refusal?.body.error?.data.layer, "ratelimit");
     assert.match(String(refusal?.body.error?.data.rule), /^(address|principal):default$/);
     assert.ok(Number(refusal?.headers.get("retry-after")) >= 1);
+    // Operators see the refusals by rule and code in each node's metrics.
+    let counted = 0;
+    for (const node of nodes) {
+      const metrics = await (await fetch(`${node.base}/metrics`)).text();
+      for (const m of metrics.matchAll(
+        /^portcullis_rate_limited_total\{rule="(?:address|principal):default",code="PORTCULLIS_E_RATE_LIMITED"\} (\d+)$/gm,
+      ))
+        counted += Number(m[1]);
+    }
+    assert.ok(counted >= 5, `metrics count ${counted} refusals`);
     // The benign twin: another address has its own buckets on both nodes.
     for (const node of nodes)
       assert.equal((await postFrom(node.url, "127.0.0.3", listTools, modernHeaders)).status, 200);

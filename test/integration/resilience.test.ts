@@ -261,10 +261,17 @@ ${nodeUpstream("modern", fixture("conformance-server.ts"), ["--stdio"], "    hea
       const refused = await failure(client.callTool({ name: "flakyerr__echo", arguments: { text: "x" } }));
       assert.equal(refused.data.code, "PORTCULLIS_E_CIRCUIT_OPEN");
       assert.ok((await toolNames(client)).includes("flakyerr__echo"));
+      const circuit = async (state: string) =>
+        new RegExp(`portcullis_upstream_circuit_state\\{upstream="flakyerr",state="${state}"\\} (\\d)`).exec(
+          await (await fetch(`${gateway.base}/metrics`)).text(),
+        )?.[1];
+      assert.equal(await circuit("closed"), "0", "the gauge shows the breaker out of the closed state");
       const openedAt = logIndex(about("flakyerr", "circuit breaker opened"));
       assert.ok(openedAt >= 0);
       await gateway.waitForLog(about("flakyerr", "circuit breaker closed"));
       assert.equal(text(await client.callTool({ name: "flakyerr__echo", arguments: { text: "ok" } })), "ok");
+      assert.equal(await circuit("closed"), "1");
+      assert.equal(await circuit("open"), "0");
     } finally {
       await client.close();
     }
