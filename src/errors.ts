@@ -137,6 +137,11 @@ export const errorCatalogue = {
     http: 403,
     message: "The session was revoked by a security response; authenticate and start a new one",
   },
+  PORTCULLIS_E_FORWARDING_HEADER: {
+    jsonRpc: JsonRpcCode.invalidRequest,
+    http: 400,
+    message: "The forwarding header from a trusted proxy names a hop that cannot be read",
+  },
   PORTCULLIS_E_ADDRESS_DENIED: {
     jsonRpc: JsonRpcCode.denied,
     http: 403,
@@ -176,6 +181,41 @@ export const errorCatalogue = {
     jsonRpc: JsonRpcCode.upstreamUnavailable,
     http: 200,
     message: "Upstream unavailable: its circuit breaker is open after repeated failures",
+  },
+  PORTCULLIS_E_VALIDATION: {
+    jsonRpc: JsonRpcCode.invalidParams,
+    http: 400,
+    message: "The message does not match the MCP schema or the tool's input schema",
+  },
+  PORTCULLIS_E_ARGUMENT_ATTACK: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "A tool argument looks like an attack (path traversal, injection, SSRF) and was refused",
+  },
+  PORTCULLIS_E_TOOL_CHANGED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "The tool's definition changed since it was approved; an operator must review it",
+  },
+  PORTCULLIS_E_TOOL_POISONED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "The tool's definition carries instructions or hidden content and is blocked",
+  },
+  PORTCULLIS_E_DATA_BLOCKED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "The message carries secrets or personal data that this gateway does not let through",
+  },
+  PORTCULLIS_E_INJECTION_BLOCKED: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "The result carries a prompt injection and was withheld",
+  },
+  PORTCULLIS_E_TOXIC_FLOW: {
+    jsonRpc: JsonRpcCode.denied,
+    http: 403,
+    message: "This call would send data from private or untrusted sources to an external sink",
   },
   PORTCULLIS_E_DENIED: { jsonRpc: JsonRpcCode.denied, http: 403, message: "Denied by a security layer" },
   PORTCULLIS_E_AUTHZ_DENIED: {

@@ -30,6 +30,7 @@ import type { GatewayConfig } from "./config/schema.ts";
 import type { Principal } from "./pipeline/types.ts";
 import { setUpstreamTokenSigner, upstreamTokenSigner, UpstreamTokenSigner } from "./upstream/credentials.ts";
 import { clientAddressResolver } from "./layers/network/clientAddress.ts";
+import { rangesOverlap } from "./layers/network/addressList.ts";
 import type { StampedEvent } from "./events/bus.ts";
 import { Enforcements } from "./state/enforcements.ts";
 import { ApprovalBook, approvalGate } from "./layers/authz/approvals.ts";
@@ -154,8 +155,13 @@ export async function runGateway(options: RunOptions): Promise<void> {
     detection: loaded.config.detection,
     responses: loaded.config.responses,
     onResponse: (action, kind) => metrics.observeResponse(action, kind),
-    protectedAddress: (address) =>
-      clientAddressResolver(loaded.config.server.trustedProxies).isTrustedProxy(address),
+    // Trusted proxies are never blocked, alone or inside a range (the running config's list).
+    protectedAddress: (address) => {
+      const proxies = gateway.currentConfig.server.trustedProxies;
+      return address.includes("/")
+        ? proxies.some((proxy) => rangesOverlap(address, proxy))
+        : clientAddressResolver(proxies).isTrustedProxy(address);
+    },
   });
   detection.start();
   const decisionLogger = createDecisionLogger(loaded.config.logging.level);

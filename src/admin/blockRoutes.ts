@@ -35,7 +35,8 @@ export function blockRoutes(enforcements: Enforcements, events: SecurityEventBus
       path: /^\/blocks$/,
       async handle({ body }) {
         const { address, forMs, reason, by } = parseBody(blockBody, body, INVALID);
-        const block = await enforcements.blockAddress(address, forMs, `${reason} (by ${by})`, "admin");
+        // The reason is shown to the blocked client; who blocked it is for the event and the log only.
+        const block = await enforcements.blockAddress(address, forMs, reason, "admin");
         events.emit({
           type: "ip_blocked",
           severity: "medium",

@@ -71,7 +71,13 @@ export const networkSection = z
       32,
       1,
       10_000,
-      "Most requests and streams (SSE GET streams, subscriptions/listen) one client session has open at once (429 PORTCULLIS_E_TOO_MANY_STREAMS).",
+      "Most requests and streams (SSE GET streams, subscriptions/listen) one client has open at once: per session for 2025-era clients, per principal (anonymous callers: per address, IPv6 per /64) for all of its 2026-07-28 clients together (429 PORTCULLIS_E_TOO_MANY_STREAMS).",
+    ),
+    maxSessionsPerPrincipal: count(
+      64,
+      1,
+      1_000_000,
+      "Most client sessions (2025 sessions and 2026-07-28 client state together) one principal holds at once; anonymous callers are counted per address (IPv6 per /64). Beyond it a new session is refused (503 PORTCULLIS_E_TOO_MANY_SESSIONS, rule max-sessions-per-principal), so that one principal cannot fill server.maxSessions for everyone.",
     ),
   })
   .prefault({})

@@ -39,6 +39,15 @@ export type SecurityEvent =
   | EventBase<"ip_blocked">
   | EventBase<"state_unavailable">
   | EventBase<"state_available">
+  | EventBase<"validation_failed">
+  | EventBase<"argument_attack">
+  | EventBase<"tool_poisoning_detected">
+  | EventBase<"tool_changed">
+  | EventBase<"tool_shadowing">
+  | EventBase<"secret_redacted">
+  | EventBase<"pii_redacted">
+  | EventBase<"injection_detected">
+  | EventBase<"toxic_flow_blocked">
   | EventBase<"circuit_open">
   | EventBase<"circuit_half_open">
   | EventBase<"circuit_closed">

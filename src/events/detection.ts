@@ -1,6 +1,8 @@
 // Event-driven response: feeds every security event to the detectors (synchronously, on the bus),
 // raises what they detect as an event of its own (once per subject per cooldown) and carries out the
 // detection's playbook: block the address, revoke the session, lower trust, require step-up, alert.
+import { isIPv6 } from "node:net";
+import { canonicalRange } from "../layers/network/addressList.ts";
 import type { Logger } from "pino";
 import type { DetectionConfig, ResponseAction, ResponsesConfig } from "../config/detectionSchema.ts";
 import type { Enforcements } from "../state/enforcements.ts";
@@ -100,6 +102,12 @@ export class DetectionEngine {
             "not blocking a trusted proxy's address (its clients are told apart by X-Forwarded-For)",
           );
           target = undefined;
+        }
+        // An IPv6 attacker holds a whole /64 as a rule, and would step to its next address (unless
+        // that /64 holds a trusted proxy: then the address alone).
+        if (target && isIPv6(target) && !target.includes(".")) {
+          const range = canonicalRange(`${target}/64`);
+          if (!this.options.protectedAddress?.(range)) target = range;
         }
         if (target) {
           until = (await enforcements.blockAddress(target, action.forMs, reason, found.kind)).until;

@@ -1,7 +1,8 @@
 // The responses in force: blocked addresses, revoked sessions, lowered trust and required step-up.
 // Written to the state store (so that every node enforces them) and mirrored in memory, so that the
 // network and identity checks on the hot path read a map instead of doing I/O.
-import { isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
+import ipaddr from "ipaddr.js";
 import type { Logger } from "pino";
 import { canonicalRange, rangeCovers } from "../layers/network/addressList.ts";
 import type { StateStore, Unsubscribe } from "./store.ts";
@@ -28,11 +29,19 @@ interface ChangeMessage {
 const CHANNEL = "portcullis:enforcements";
 const INDEX = "enf:index";
 
-/** One form per address: IPv4-mapped IPv6 addresses are their IPv4 address. */
+/**
+ * One form per address, so that a block, a list entry or a detector's window cannot be walked
+ * around by writing the same address differently: IPv4-mapped IPv6 addresses are their IPv4
+ * address, and IPv6 is in its RFC 5952 form (`2001:0db8:0:0::1` is `2001:db8::1`).
+ */
 export function normalizeAddress(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1]) return mapped[1];
-  return isIPv6(address) ? address.toLowerCase() : address;
+  if (isIPv4(address)) return address;
+  if (!isIPv6(address)) return address;
+  try {
+    return ipaddr.process(address).toString();
+  } catch {
+    return address.toLowerCase();
+  }
 }
 
 /** What a block is kept under: the address in one form, or the range from its network address. */
@@ -44,6 +53,8 @@ export class Enforcements {
   private readonly mirror = new Map<string, Enforcement>();
   /** Keys of blocks on whole ranges (few), scanned when no block names the address itself. */
   private readonly rangeBlocks = new Set<string>();
+  /** Set here while the store could not be written; written (and published) by the next sync. */
+  private readonly unwritten = new Map<string, Enforcement>();
   private readonly listeners = new Set<(enforcement: Enforcement) => void>();
   private unsubscribe: Unsubscribe | undefined;
   private pruner: NodeJS.Timeout | undefined;
@@ -66,24 +77,32 @@ export class Enforcements {
   }
 
   /**
-   * Reads every enforcement in force from the store into the mirror: at start, and again when a
-   * shared store comes back after an outage (changes published meanwhile were never heard). An
-   * unreadable store leaves the mirror as it is (what was enforced stays enforced) and says so.
+   * Makes the mirror what the store holds: at start, and again when a shared store comes back after
+   * an outage (changes published meanwhile were never heard, lifts included). Enforcements this node
+   * set while the store was away are written first. An unreadable store leaves the mirror as it is
+   * (what was enforced stays enforced) and says so.
    */
   async sync(): Promise<void> {
     try {
+      for (const [key, enforcement] of this.unwritten) {
+        await this.write(enforcement);
+        this.unwritten.delete(key);
+      }
+      const held = new Map<string, Enforcement>();
       for (const member of await this.store.members(INDEX)) {
         const text = await this.store.get(`enf:${member}`);
         if (text === undefined) {
           await this.store.removeFromSet(INDEX, member);
           continue;
         }
-        this.remember(JSON.parse(text) as Enforcement);
+        held.set(member, JSON.parse(text) as Enforcement);
       }
+      for (const key of [...this.mirror.keys()]) if (!held.has(key)) this.forget(key);
+      for (const enforcement of held.values()) this.remember(enforcement);
     } catch (err) {
       this.log.error(
-        { error: err instanceof Error ? err.message : String(err) },
-        "could not read the blocks and revocations in force from the state store; enforcing what this node knows",
+        { error: err instanceof Error ? err.message : String(err), unwritten: this.unwritten.size },
+        "could not sync the blocks and revocations in force with the state store; enforcing what this node knows",
       );
     }
   }
@@ -121,9 +140,11 @@ export class Enforcements {
     source: string,
   ): Promise<Enforcement> {
     // Counted in thousandths, so that concurrent lowerings on several nodes add up atomically.
-    const total = await this.store.increment(`enf:trust:${principal}:sum`, Math.round(by * 1000), forMs);
     // The shared sum may have expired before a lowering still in force here: never shrink it.
     const inForce = this.active(`trust:${principal}`)?.amount ?? 0;
+    const total = await this.store
+      .increment(`enf:trust:${principal}:sum`, Math.round(by * 1000), forMs)
+      .catch(() => Math.round((inForce + by) * 1000)); // the store is away: this node's sum
     return this.put({
       kind: "trust",
       subject: principal,
@@ -134,14 +155,17 @@ export class Enforcements {
     });
   }
 
-  /** Ends an enforcement early (an operator's decision). */
+  /** Ends an enforcement early (an operator's decision), here at once and on every node. */
   async lift(kind: EnforcementKind, subject: string): Promise<boolean> {
-    const key = `${kind}:${kind === "block" ? blockSubject(subject) : subject}`;
-    const current = this.mirror.get(key);
+    const canonical = kind === "block" ? blockSubject(subject) : subject;
+    const key = `${kind}:${canonical}`;
+    const current = this.active(key);
+    this.forget(key);
+    this.unwritten.delete(key);
     await this.store.delete(`enf:${key}`);
     if (kind === "trust") await this.store.delete(`enf:${key}:sum`);
     await this.store.removeFromSet(INDEX, key);
-    const enforcement = current ?? { kind, subject, until: 0, reason: "lifted", source: "admin" };
+    const enforcement = current ?? { kind, subject: canonical, until: 0, reason: "lifted", source: "admin" };
     await this.store.publish(CHANNEL, JSON.stringify({ op: "lift", enforcement } satisfies ChangeMessage));
     return current !== undefined;
   }
@@ -190,10 +214,27 @@ export class Enforcements {
     // A repeated response never shortens what is already in force.
     const until = Math.max(this.now() + forMs, existing?.until ?? 0);
     const enforcement: Enforcement = { ...rest, until };
-    await this.store.set(`enf:${key}`, JSON.stringify(enforcement), until - this.now());
+    // Enforced here first: a block must hold on the node that set it even when the store is away.
+    this.enforce(enforcement);
+    try {
+      await this.write(enforcement);
+    } catch (err) {
+      this.unwritten.set(key, enforcement);
+      this.log.error(
+        { kind: enforcement.kind, error: err instanceof Error ? err.message : String(err) },
+        "enforced on this node only: the state store cannot be written; other nodes learn of it when it is back",
+      );
+    }
+    return enforcement;
+  }
+
+  private async write(enforcement: Enforcement): Promise<void> {
+    const key = `${enforcement.kind}:${enforcement.subject}`;
+    const ttl = enforcement.until - this.now();
+    if (ttl <= 0) return;
+    await this.store.set(`enf:${key}`, JSON.stringify(enforcement), ttl);
     await this.store.addToSet(INDEX, key);
     await this.store.publish(CHANNEL, JSON.stringify({ op: "set", enforcement } satisfies ChangeMessage));
-    return enforcement;
   }
 
   private apply(text: string): void {
@@ -209,6 +250,13 @@ export class Enforcements {
       this.forget(`${enforcement.kind}:${enforcement.subject}`);
       return;
     }
+    this.enforce(enforcement);
+  }
+
+  /** Mirrors an enforcement and tells the listeners, once: our own change comes back as an echo. */
+  private enforce(enforcement: Enforcement): void {
+    const known = this.mirror.get(`${enforcement.kind}:${enforcement.subject}`);
+    if (known && known.until === enforcement.until && known.amount === enforcement.amount) return;
     this.remember(enforcement);
     for (const listener of this.listeners) {
       try {

@@ -35,8 +35,12 @@ describe("client address resolution", () => {
     assert.equal(resolver.resolve(request("198.51.100.9", "10.0.0.1")), "198.51.100.9");
   });
 
-  it("falls back to the proxy for a malformed chain", () => {
-    assert.equal(resolver.resolve(request("10.1.2.3", "203.0.113.1, not-an-ip")), "10.1.2.3");
+  it("refuses a chain whose proxy-written hop cannot be read, instead of taking the proxy as the client", () => {
+    assert.throws(() => resolver.resolve(request("10.1.2.3", "203.0.113.1, not-an-ip")), {
+      code: "PORTCULLIS_E_FORWARDING_HEADER",
+    });
+    // Garbage left of the client's own address is the client's say, and never read.
+    assert.equal(resolver.resolve(request("10.1.2.3", "not-an-ip, 203.0.113.1")), "203.0.113.1");
   });
 
   it("knows its trusted proxies in either IPv4 form", () => {

@@ -97,13 +97,26 @@ describe("the RFC 7239 Forwarded header", () => {
     assert.equal(resolver.resolve(forwarded("10.0.0.1", "for=203.0.113.9")), "203.0.113.9");
   });
 
-  it("proves nothing from an untrusted peer, an obfuscated hop or a malformed header", () => {
+  it("believes nothing from an untrusted peer", () => {
     assert.equal(resolver.resolve(forwarded("198.51.100.1", "for=203.0.113.9")), "198.51.100.1");
-    assert.equal(resolver.resolve(forwarded("10.0.0.1", "for=_hidden")), "10.0.0.1");
-    assert.equal(resolver.resolve(forwarded("10.0.0.1", "for=unknown")), "10.0.0.1");
-    assert.equal(resolver.resolve(forwarded("10.0.0.1", 'for="unterminated')), "10.0.0.1");
+  });
+
+  it("refuses an obfuscated, unknown or unparsable hop before the client instead of taking the proxy", () => {
+    const unreadable = { code: "PORTCULLIS_E_FORWARDING_HEADER" };
+    assert.throws(() => resolver.resolve(forwarded("10.0.0.1", "for=_hidden")), unreadable);
+    assert.throws(() => resolver.resolve(forwarded("10.0.0.1", "for=unknown")), unreadable);
+    assert.throws(() => resolver.resolve(forwarded("10.0.0.1", 'for="unterminated')), unreadable);
     // A port makes the value a quoted-string in RFC 7239; bare, it does not parse.
-    assert.equal(resolver.resolve(forwarded("10.0.0.1", "for=192.0.2.60:8080")), "10.0.0.1");
+    assert.throws(() => resolver.resolve(forwarded("10.0.0.1", "for=192.0.2.60:8080")), unreadable);
+  });
+
+  it("does not let garbage in the client's own element spoil the proxy's (the proxy stays blockable)", () => {
+    assert.equal(resolver.resolve(forwarded("10.0.0.1", "for=@@, for=203.0.113.9")), "203.0.113.9");
+    assert.equal(
+      resolver.resolve(forwarded("10.0.0.1", 'for="unterminated, for=203.0.113.9')),
+      "203.0.113.9",
+    );
+    assert.equal(resolver.resolve(forwarded("10.0.0.1", "for=203.0.113.9, for=10.0.0.7")), "203.0.113.9");
   });
 });
 
@@ -207,5 +220,76 @@ describe("the stream cap", () => {
     first.emit("close");
     assert.equal(counter.count("s"), 1);
     assert.equal(counter.admit("s", response(), 2), true);
+  });
+});
+
+describe("blocks across notations and outages", () => {
+  it("enforces a block given in a non-canonical IPv6 notation on the canonical address", async () => {
+    const enforcements = new Enforcements(new MemoryStateStore(), silent);
+    await enforcements.start();
+    await enforcements.blockAddress("2001:0db8:0:0::1", 60_000, "x", "admin");
+    assert.ok(enforcements.addressBlock("2001:db8::1"));
+    await enforcements.blockAddress("::ffff:a00:1", 60_000, "x", "admin");
+    assert.ok(enforcements.addressBlock("10.0.0.1"));
+    assert.equal(await enforcements.lift("block", "2001:db8:0::1"), true);
+    assert.equal(enforcements.addressBlock("2001:db8::1"), undefined);
+    enforcements.stop();
+  });
+
+  it("lifts a range given in any spelling on every node", async () => {
+    const store = new MemoryStateStore();
+    const here = new Enforcements(store, silent);
+    const there = new Enforcements(store, silent);
+    await here.start();
+    await there.start();
+    await here.blockAddress("203.0.113.0/24", 60_000, "x", "admin");
+    assert.ok(there.addressBlock("203.0.113.9"));
+    // `there` lifts it by another spelling of the same range.
+    assert.equal(await there.lift("block", "203.0.113.77/24"), true);
+    assert.equal(here.addressBlock("203.0.113.9"), undefined);
+    here.stop();
+    there.stop();
+  });
+
+  it("enforces a block on its own node while the store is away, and shares it once the store is back", async () => {
+    const store = new MemoryStateStore();
+    let down = true;
+    const flaky = new Proxy(store, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== "function" || name === "subscribe") return value;
+        return (...args: unknown[]) =>
+          down
+            ? Promise.reject(new Error("store away"))
+            : (value as (...a: unknown[]) => unknown).apply(target, args);
+      },
+    });
+    const here = new Enforcements(flaky, silent);
+    const there = new Enforcements(store, silent);
+    await here.start(); // the store is away: nothing to read, no crash
+    await there.start();
+    await here.blockAddress("198.51.100.66", 60_000, "probing", "privilege_probing");
+    assert.ok(here.addressBlock("198.51.100.66"), "enforced where it was set");
+    assert.equal(there.addressBlock("198.51.100.66"), undefined);
+    down = false;
+    await here.sync();
+    assert.ok(there.addressBlock("198.51.100.66"), "shared once written");
+    here.stop();
+    there.stop();
+  });
+
+  it("drops on sync a block another node lifted while this one was cut off", async () => {
+    const store = new MemoryStateStore();
+    const here = new Enforcements(store, silent);
+    await here.start();
+    await here.blockAddress("192.0.2.44", 60_000, "x", "admin");
+    here.stop(); // cut off: the lift below is never heard
+    const there = new Enforcements(store, silent);
+    await there.start();
+    await there.lift("block", "192.0.2.44");
+    assert.ok(here.addressBlock("192.0.2.44"));
+    await here.sync();
+    assert.equal(here.addressBlock("192.0.2.44"), undefined);
+    there.stop();
   });
 });

@@ -47,6 +47,13 @@ export function rangeCovers(entry: string, address: string): boolean {
   return new AddressList([entry]).match(address) !== undefined;
 }
 
+/** True when two addresses or ranges share any address. */
+export function rangesOverlap(a: string, b: string): boolean {
+  const x = parseRange(a);
+  const y = parseRange(b);
+  return x.network.kind() === y.network.kind() && x.network.match(y.network, Math.min(x.bits, y.bits));
+}
+
 function parseAddress(text: string): Address | undefined {
   try {
     return ipaddr.process(text);

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { BlockList, isIP } from "node:net";
 import parseForwarded from "forwarded-parse";
+import { GatewayError } from "../../errors.ts";
 import { normalizeAddress } from "../../state/enforcements.ts";
 
 export class ClientAddressResolver {
@@ -30,18 +31,33 @@ export class ClientAddressResolver {
     return this.trusted.check(normal, isIP(normal) === 6 ? "ipv6" : "ipv4");
   }
 
+  /**
+   * The client's address. Behind a trusted proxy, a hop the proxies wrote that cannot be read (not an
+   * address, `unknown`, obfuscated, unparsable) before the first untrusted one is refused with 400
+   * PORTCULLIS_E_FORWARDING_HEADER: taking the proxy as the client would let that client pass for
+   * everyone behind the proxy, which is never blocked.
+   */
   resolve(req: IncomingMessage): string | undefined {
     const peer = req.socket.remoteAddress;
     if (!this.isTrustedProxy(peer)) return peer;
     const hops = this.header === "forwarded" ? forwardedHops(req) : xForwardedForHops(req);
-    if (hops === undefined) return peer; // an unreadable header proves nothing: the proxy is the client
+    // Right to left: the proxies' own entries first; anything left of the client's is the client's say.
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i] ?? "";
-      if (isIP(hop) === 0) return peer; // a malformed chain proves nothing: the proxy is the client
+      if (isIP(hop) === 0) throw unreadable(this.header, hop);
       if (!this.isTrustedProxy(hop)) return normalizeAddress(hop);
     }
+    // No header (a health check from the proxy itself), or every hop a trusted proxy: the left-most.
     return hops[0] === undefined ? peer : normalizeAddress(hops[0]);
   }
+}
+
+function unreadable(header: ForwardingHeader, hop: string): GatewayError {
+  const shown = hop.length > 64 ? `${hop.slice(0, 64)}…` : hop;
+  return new GatewayError("PORTCULLIS_E_FORWARDING_HEADER", `${header}: cannot read the hop "${shown}"`, {
+    layer: "network",
+    rule: "forwarding-header",
+  });
 }
 
 export type ForwardingHeader = "x-forwarded-for" | "forwarded";
@@ -54,16 +70,24 @@ function xForwardedForHops(req: IncomingMessage): string[] {
     .filter(Boolean);
 }
 
-/** The `for=` of each RFC 7239 element, in order; undefined when the header does not parse. */
-function forwardedHops(req: IncomingMessage): string[] | undefined {
+/**
+ * The `for=` of each RFC 7239 element, in order. Elements are parsed one by one (for= values never
+ * hold a comma), so that garbage a client put in its own element cannot spoil the proxies' ones;
+ * an element that does not parse, or has no for=, is a hop that cannot be read.
+ */
+function forwardedHops(req: IncomingMessage): string[] {
   const headers = req.headersDistinct.forwarded;
   if (!headers) return [];
-  try {
-    // An element without for= (only proto= or by=) says nothing of the client: a hop we cannot read.
-    return parseForwarded(headers.join(",")).map((element) => withoutPort(element.for ?? "unknown"));
-  } catch {
-    return undefined;
-  }
+  return headers
+    .join(",")
+    .split(",")
+    .map((element) => {
+      try {
+        return withoutPort(parseForwarded(element.trim())[0]?.for ?? "unknown");
+      } catch {
+        return "unreadable";
+      }
+    });
 }
 
 /** Some proxies write `203.0.113.7:51234` or `[2001:db8::1]:443`; the address is what counts. */

@@ -1,10 +1,11 @@
 // Connection limits of the network layer, applied to the TCP socket before TLS or HTTP is spoken:
-// a cap on all connections and one per peer address (trusted proxies exempt), and the slow-client
+// a cap on all connections and one per peer address (IPv6 per /64; trusted proxies exempt), and the slow-client
 // timeouts of Node's HTTP server (request head within `headersTimeoutMs`, checked every second).
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import type { NetworkConfig } from "../../config/networkSchema.ts";
 import { normalizeAddress } from "../../state/enforcements.ts";
+import { addressSubject } from "../ratelimit/plan.ts";
 
 export interface ConnectionGuardOptions {
   readonly config: () => NetworkConfig;
@@ -47,7 +48,8 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
     apply(config); // a reload's limits hold from the next connection on
     const peer = socket.remoteAddress;
     if (peer === undefined || options.isTrustedProxy(peer)) return;
-    const address = normalizeAddress(peer);
+    // IPv6 peers count per /64: one host usually holds a whole /64 and could rotate through it.
+    const address = addressSubject(normalizeAddress(peer)) ?? peer;
     const count = (open.get(address) ?? 0) + 1;
     if (count > config.maxConnectionsPerAddress) {
       socket.destroy();
@@ -61,5 +63,5 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
       else open.delete(address);
     });
   });
-  return { openFrom: (address) => open.get(normalizeAddress(address)) ?? 0 };
+  return { openFrom: (address) => open.get(addressSubject(normalizeAddress(address)) ?? address) ?? 0 };
 }

@@ -37,7 +37,9 @@ export function networkGuard(enforcements: Enforcements, config: () => NetworkCo
       const block = enforcements.addressBlock(address);
       if (!block) return undefined;
       const seconds = Math.max(1, Math.ceil((block.until - Date.now()) / 1000));
-      return new GatewayError("PORTCULLIS_E_ADDRESS_BLOCKED", `${block.reason}; retry in ${seconds} s`, {
+      // An operator's reason is written for the client; a detector's summary is not (the rule names it).
+      const why = block.source === "admin" ? block.reason : "blocked by a security response";
+      return new GatewayError("PORTCULLIS_E_ADDRESS_BLOCKED", `${why}; retry in ${seconds} s`, {
         layer: "network",
         rule: `dynamic-block:${block.source}`,
         retryAfterSeconds: seconds,
