@@ -1,6 +1,7 @@
-// The config of the rate-limit layer: token buckets (rate and burst) per principal, per principal
-// and tool, per client address and per upstream, overrides per role and per tool, quotas per period,
-// and what happens when the shared store (Redis) cannot be reached. Defaults are the design's (§5).
+// The config of the rate limits: token buckets (rate and burst) per principal and per client
+// address (checked at the edge), per principal and tool and per upstream (in the message stage),
+// overrides per role and per tool, quotas per period, and what happens when the shared store
+// (Redis) cannot be reached. Defaults are the design's (§5).
 import { z } from "zod";
 
 const bucketSchema = z.strictObject({
@@ -63,7 +64,7 @@ export const rateLimitSection = z
     perPrincipal: bucketSchema
       .default({ rate: 100, burst: 200 })
       .describe(
-        "Every request of one principal (anonymous callers: per client address), except ping. The design's default: 100/s, burst 200.",
+        "Every request of one principal (anonymous callers: per client address), except ping; a batch counts each message. Checked at the edge, before any session is created and before trust and authorization, so refused requests count too. The design's default: 100/s, burst 200.",
       ),
     perPrincipalTool: optionalBucket(
       { rate: 20, burst: 40 },
@@ -71,7 +72,7 @@ export const rateLimitSection = z
     ),
     perAddress: optionalBucket(
       { rate: 200, burst: 400 },
-      "Every request and client notification from one client address (IPv6: per /64), whoever sends it; above the per-principal default because one address (a NAT, a proxy) may carry several principals.",
+      "Every request and client notification from one client address (IPv6: per /64), whoever sends it, checked at the edge with perPrincipal; above the per-principal default because one address (a NAT, a proxy) may carry several principals.",
     ),
     perUpstream: optionalBucket(
       false,

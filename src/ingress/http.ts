@@ -3,6 +3,7 @@
 // SSE streams, 2026-07-28 requests are answered statelessly. Also /healthz and /readyz.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import { performance } from "node:perf_hooks";
 import { tlsServerOptions } from "./tls.ts";
 import { isLoopbackHost } from "../config/secureUrl.ts";
 import { upstreamTokenSigner } from "../upstream/credentials.ts";
@@ -28,7 +29,7 @@ import { BoundedEventStore } from "../session/eventStore.ts";
 import { readJsonBody } from "./body.ts";
 import { checkRebinding } from "./rebinding.ts";
 import { rpcError, sendError, sendJson } from "./respond.ts";
-import { ModernResponder } from "./modern.ts";
+import { ModernResponder, type SessionCap } from "./modern.ts";
 import { TransportSession } from "./transportSession.ts";
 import { networkGuard } from "../layers/network/index.ts";
 import { guardConnections, serverTimeouts } from "../layers/network/connections.ts";
@@ -36,7 +37,16 @@ import { StreamCounter } from "../layers/network/streams.ts";
 import { EventThrottle } from "../events/throttle.ts";
 import { clientAddressResolver } from "../layers/network/clientAddress.ts";
 import { Authenticator, bearerTokenOf } from "../layers/identity/index.ts";
-import { principalKey, type Principal } from "../pipeline/types.ts";
+import { principalKey, type Era, type Principal } from "../pipeline/types.ts";
+import { edgeRateLimitOf } from "../layers/index.ts";
+import {
+  callerSubject,
+  edgeLoadOf,
+  SessionsPerCaller,
+  STREAM_LOAD,
+  type EdgeLoad,
+} from "../layers/ratelimit/index.ts";
+import { buildContext } from "../pipeline/context.ts";
 
 export interface HttpIngressOptions {
   readonly gateway: Gateway;
@@ -66,12 +76,19 @@ interface LegacySession {
 export async function startHttpIngress(options: HttpIngressOptions): Promise<HttpIngress> {
   const { gateway, logger } = options;
   const sessions = new Map<string, LegacySession>();
-  const modern = new ModernResponder(gateway, logger);
   const network = networkGuard(gateway.enforcements, () => options.config().network);
   /** Requests and streams each 2025 session has open now (network.maxStreamsPerSession). */
   const streams = new StreamCounter();
   /** One event per second per address and refusal, however many requests or connections are refused. */
   const edgeEvents = new EventThrottle();
+  /** Sessions each principal holds, both eras together (network.maxSessionsPerPrincipal). */
+  const sessionCap: SessionCap = {
+    perCaller: new SessionsPerCaller(),
+    refused(address, refusal) {
+      if (edgeEvents.take(`${refusal.code}:${address ?? ""}`)) gateway.reportBlocked(address, refusal);
+    },
+  };
+  const modern = new ModernResponder(gateway, logger, sessionCap);
   // The listener's TLS settings are read once, at start (the socket cannot change its mind later).
   const tls = options.config().server.tls;
   const mutualTls = tls?.clientCertificates ?? "off";
@@ -172,6 +189,37 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     );
     return false;
   }
+
+  /**
+   * The address and principal buckets (rateLimits), checked before any session is looked up or
+   * created and before the message stage; a refusal is answered here (429 or, Redis away, 503).
+   */
+  async function withinRateLimits(
+    res: ServerResponse,
+    caller: { principal: Principal; clientAddress: string | undefined; era: Era; method: string },
+    load: EdgeLoad,
+    started: number,
+  ): Promise<boolean> {
+    const limits = edgeRateLimitOf(gateway.enforcements);
+    const refused = await limits?.admit({ ...caller, transport: "http" }, load);
+    if (!refused) return true;
+    // Counted like a refusal of the layer chain (portcullis_rate_limited_total and requests_total).
+    const decidedBy = { layer: "ratelimit", rule: String(refused.data?.rule) };
+    options.metrics?.observeOutcome({
+      ctx: buildContext({ ...caller, transport: "http", protocolVersion: "" }, undefined),
+      method: caller.method,
+      target: undefined,
+      decidedBy,
+      verdict: "deny",
+      errorCode: refused.code,
+      latencyMs: performance.now() - started,
+      layerDecisions: [{ ...decidedBy, verdict: "deny" }],
+      params: undefined,
+    });
+    sendError(res, refused);
+    return false;
+  }
+
   let accepting = true;
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
@@ -207,6 +255,7 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
     const config = options.config();
     const path = (req.url ?? "/").split("?", 1)[0];
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
@@ -217,10 +266,16 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       return sendJson(res, ready ? 200 : 503, { ready, upstreams });
     }
     // Resolved once per request; every check and event below uses this one.
-    const clientAddress = clientAddressResolver(
-      config.server.trustedProxies,
-      config.network.forwardedHeader,
-    ).resolve(req);
+    let clientAddress: string | undefined;
+    try {
+      clientAddress = clientAddressResolver(
+        config.server.trustedProxies,
+        config.network.forwardedHeader,
+      ).resolve(req);
+    } catch (err) {
+      res.setHeader("connection", "close");
+      return sendError(res, toWireError(err) as GatewayError);
+    }
     const refused = network.admit(clientAddress);
     if (refused) return refuseAddress(res, clientAddress, refused);
     if (path === "/metrics" && options.metrics && config.server.metrics) {
@@ -247,6 +302,9 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
     const sessionId = header(req, "mcp-session-id");
     if (req.method === "GET" || req.method === "DELETE") {
       if (!sessionId) return sendError(res, new GatewayError("PORTCULLIS_E_SESSION_REQUIRED"));
+      // A stream is a request; ending a session only ever reduces work, so it is never refused.
+      const caller = { principal, clientAddress, era: "legacy" as const, method: req.method };
+      if (req.method === "GET" && !(await withinRateLimits(res, caller, STREAM_LOAD, started))) return;
       const existing = openSession(sessionId, principal, clientAddress, res);
       if (!existing || !streams.admit(sessionId, res, config.network.maxStreamsPerSession)) return;
       return existing.transport.handleRequest(req, res);
@@ -295,8 +353,11 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
         rpcError(isId(id) ? id : null, outcome.code, outcome.message, outcome.data),
       );
     }
-    // Every message of a batch is checked: one that lacks a scope refuses the whole request.
+    // Every message of a batch counts, and is checked: one that lacks a scope refuses the whole request.
     const messages: unknown[] = Array.isArray(body) ? body : [body];
+    const era: Era = outcome.kind === "modern" ? "modern" : "legacy";
+    const caller = { principal, clientAddress, era, method: messageTarget(messages[0] ?? {})[0] };
+    if (!(await withinRateLimits(res, caller, edgeLoadOf(messages), started))) return;
     let scopeRefusal: ReturnType<Authenticator["missingScopes"]>;
     for (const message of messages) scopeRefusal ??= auth.missingScopes(principal, ...messageTarget(message));
     if (scopeRefusal && !scopeRefusal.ok) {
@@ -324,6 +385,14 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
         new GatewayError("PORTCULLIS_E_TOO_MANY_SESSIONS", `limit ${config.server.maxSessions}`),
       );
     }
+    const place = sessionCap.perCaller.reserve(
+      callerSubject(principal, clientAddress),
+      config.network.maxSessionsPerPrincipal,
+    );
+    if (place instanceof GatewayError) {
+      sessionCap.refused(clientAddress, place);
+      return sendError(res, place);
+    }
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: newSessionId,
       eventStore: new BoundedEventStore(1000),
@@ -338,18 +407,25 @@ export async function startHttpIngress(options: HttpIngressOptions): Promise<Htt
       clientAddress,
       principal,
       sessionId: () => transport.sessionId,
+      onOpened: (session) => place.bind(session),
       onClosed: () => {
         if (transport.sessionId) sessions.delete(transport.sessionId);
       },
     });
-    await bridge.start();
-    return transport.handleRequest(req, res, body);
+    try {
+      await bridge.start();
+      await transport.handleRequest(req, res, body);
+    } finally {
+      // The SDK refused the initialize (no session was opened): the place is free again.
+      if (!place.bound) place.release();
+    }
   }
 
   const sweeper = setInterval(() => {
     const { sessionIdleTimeoutMs, sessionMaxLifetimeMs } = options.config().server;
     const now = Date.now();
     modern.sweep(sessionIdleTimeoutMs, sessionMaxLifetimeMs);
+    sessionCap.perCaller.sweep();
     for (const [id, entry] of sessions) {
       const session = entry.bridge.session;
       if (!session) continue;

@@ -24,6 +24,7 @@ import { InputRounds } from "./inputRounds.ts";
 import { checkModernRequest } from "./modernHeaders.ts";
 import { bearerTokenOf } from "../layers/identity/index.ts";
 import { rpcError, sendError, sendJson } from "./respond.ts";
+import { callerSubject, type SessionsPerCaller } from "../layers/ratelimit/index.ts";
 
 const CLIENT_INFO_META_KEY = "io.modelcontextprotocol/clientInfo";
 const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
@@ -69,16 +70,28 @@ const REFUSAL_STATUS: Readonly<Record<string, number>> = {
   PORTCULLIS_E_STATE_UNAVAILABLE: 503,
 };
 
+/** Sessions per principal across both eras (network.maxSessionsPerPrincipal), and its refusals' report. */
+export interface SessionCap {
+  readonly perCaller: SessionsPerCaller;
+  refused(clientAddress: string | undefined, refusal: GatewayError): void;
+}
+
 export class ModernResponder {
   private readonly sessions = new Map<string, ClientSession>();
-  /** Requests and listen streams each client's state has open now (network.maxStreamsPerSession). */
+  /**
+   * Requests and listen streams each principal's stateless clients have open now, together
+   * (network.maxStreamsPerSession): a client name is the caller's to choose, so keyed by it, every
+   * invented name would bring a fresh budget.
+   */
   private readonly streams = new StreamCounter();
   private readonly gateway: Gateway;
   private readonly logger: Logger;
+  private readonly sessionCap: SessionCap;
 
-  constructor(gateway: Gateway, logger: Logger) {
+  constructor(gateway: Gateway, logger: Logger, sessionCap: SessionCap) {
     this.gateway = gateway;
     this.logger = logger;
+    this.sessionCap = sessionCap;
   }
 
   async respond(
@@ -103,13 +116,14 @@ export class ModernResponder {
       return;
     }
     const meta = (params?._meta ?? {}) as Record<string, unknown>;
-    const session = this.sessionFor(principal, meta, clientAddress);
+    const caller = callerSubject(principal, clientAddress);
+    const session = this.sessionFor(principal, meta, clientAddress, caller);
     if (session instanceof GatewayError) {
       sendError(res, session);
       return;
     }
     const maxStreams = this.gateway.currentConfig.network.maxStreamsPerSession;
-    if (!this.streams.admit(session.id, res, maxStreams)) return;
+    if (!this.streams.admit(caller, res, maxStreams)) return;
     session.principal = principal;
     session.credentialExpiresAt = principal.expiresAt;
     session.bearerToken = bearerTokenOf(principal);
@@ -171,9 +185,10 @@ export class ModernResponder {
       sendJson(res, 403, reply);
       return;
     }
-    // A rate limit or quota is a 429 with Retry-After; shared state out of reach is a 503.
+    // A rate limit or quota is a 429 with Retry-After; shared state out of reach is a 503. Only the
+    // gateway's own refusals (a layer named in data) get a status: an upstream's error never does.
     const refusal = error?.data?.code;
-    if (typeof refusal === "string" && refusal in REFUSAL_STATUS) {
+    if (typeof refusal === "string" && Object.hasOwn(REFUSAL_STATUS, refusal) && error?.data?.layer) {
       const retryAfter = Number(error?.data?.retryAfterSeconds);
       if (retryAfter > 0) res.setHeader("retry-after", String(Math.ceil(retryAfter)));
       sendJson(res, REFUSAL_STATUS[refusal] ?? 200, reply);
@@ -261,11 +276,15 @@ export class ModernResponder {
     channel.listeners.set(key, stream);
   }
 
-  /** Stateless traffic keeps its state per principal and client name; no client-supplied handle is trusted. */
+  /**
+   * Stateless traffic keeps its state per principal and client name; no client-supplied handle is
+   * trusted. New state counts against the principal's (`caller`'s) share of sessions.
+   */
   private sessionFor(
     principal: Principal,
     meta: Record<string, unknown>,
     clientAddress: string | undefined,
+    caller: string,
   ): ClientSession | GatewayError {
     const info = meta[CLIENT_INFO_META_KEY] as { name?: unknown; version?: unknown } | undefined;
     const clientName = typeof info?.name === "string" ? info.name : "unknown";
@@ -281,9 +300,15 @@ export class ModernResponder {
     if (revoked) return new GatewayError("PORTCULLIS_E_SESSION_REVOKED", revoked.reason);
     let session = this.sessions.get(key);
     if (!session || session.isClosed) {
-      const limit = this.gateway.currentConfig.server.maxSessions;
+      const config = this.gateway.currentConfig;
+      const limit = config.server.maxSessions;
       if (this.gateway.sessionCount >= limit)
         return new GatewayError("PORTCULLIS_E_TOO_MANY_SESSIONS", `limit ${limit}`);
+      const place = this.sessionCap.perCaller.reserve(caller, config.network.maxSessionsPerPrincipal);
+      if (place instanceof GatewayError) {
+        this.sessionCap.refused(clientAddress, place);
+        return place;
+      }
       session = new ClientSession(
         id,
         new StatelessChannel(key),
@@ -291,6 +316,7 @@ export class ModernResponder {
         MODERN_VERSIONS[0],
         { transport: "http", clientAddress, principal },
       );
+      place.bind(session);
       this.sessions.set(key, session);
       this.gateway.register(session);
       const held = session;

@@ -18,6 +18,7 @@ import { carrierFromRequest, type TraceCarrier } from "../observability/traceCon
 import { encodeResult } from "./eraCodec.ts";
 import { InputRounds } from "./inputRounds.ts";
 import { filterAccepts, honoredFilter, tagged, type SubscriptionFilter } from "./listen.ts";
+import { edgeRateLimitOf } from "../layers/index.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
@@ -32,6 +33,8 @@ export interface TransportSessionOptions {
   /** The session id the transport announced (HTTP), or a fresh one (stdio). */
   readonly sessionId?: () => string | undefined;
   readonly serverRequestTimeoutMs?: number;
+  /** The client session was opened (initialize, or a first 2026-07-28 request over stdio). */
+  readonly onOpened?: (session: ClientSession) => void;
   readonly onClosed?: (session: ClientSession | undefined) => void;
 }
 
@@ -133,6 +136,8 @@ export class TransportSession implements ClientChannel {
     traceCarrier?: TraceCarrier,
   ): Promise<void> {
     const params = rawParams as Record<string, unknown> | undefined;
+    // Over HTTP the ingress spent the request's tokens already (and the handshake stays synchronous).
+    if (this.options.kind === "stdio" && (await this.refusedAtEdge(id, method))) return;
     if (method === "initialize") return this.onInitialize(id, params);
     const meta = params?._meta as Record<string, unknown> | undefined;
     const envelopeVersion = meta?.[PROTOCOL_VERSION_META_KEY];
@@ -159,6 +164,29 @@ export class TransportSession implements ClientChannel {
     } catch (err) {
       return this.reply(id, undefined, toWireError(err).toJsonRpcError());
     }
+  }
+
+  /**
+   * stdio has no HTTP edge: its one local user's requests spend the principal's bucket here, before
+   * the message stage, so that requests the layers refuse are limited too (ping is never counted).
+   */
+  private async refusedAtEdge(id: string | number, method: string): Promise<boolean> {
+    if (method === "ping") return false;
+    const limits = edgeRateLimitOf(this.options.gateway.enforcements);
+    const refused = await limits?.admit(
+      {
+        principal: this.session?.principal ?? this.options.principal ?? anonymousPrincipal,
+        clientAddress: this.options.clientAddress,
+        transport: "stdio",
+        era: this.era,
+        method,
+        sessionDigest: this.session?.digest,
+      },
+      { address: 1, principal: 1 },
+    );
+    if (!refused) return false;
+    await this.reply(id, undefined, refused.toJsonRpcError());
+    return true;
   }
 
   private async onInitialize(
@@ -208,6 +236,7 @@ export class TransportSession implements ClientChannel {
     session.terminate = () => void this.options.transport.close().catch(() => undefined);
     this.session = session;
     this.options.gateway.register(session);
+    this.options.onOpened?.(session);
   }
 
   /** A listen stream over stdio: acknowledged now, answered only when the client cancels it. */

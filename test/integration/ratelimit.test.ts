@@ -1,10 +1,22 @@
 // Rate limits in running gateways: two gateway processes sharing one real Redis enforce one limit
 // together, a flooding address is refused with 429 and Retry-After while another address is served,
-// a 2025 session gets the JSON-RPC form, and Redis stopped mid-run refuses (fail-secure) with an
-// event until it is back.
+// a 2025 session is refused at the edge before its request reaches the session, Redis stopped
+// mid-run refuses (fail-secure) with an event until it is back, and requests the layers deny are
+// limited too (the address and principal buckets run before trust and authorization).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { everythingServer, permitAll, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client, SdkHttpError } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import {
+  cliPath,
+  everythingServer,
+  permitAll,
+  startGateway,
+  type RunningGateway,
+} from "../helpers/gatewayProcess.ts";
 import { clientFrom, modernEnvelope, postFrom } from "../helpers/rawHttp.ts";
 import { redisSkipReason, startTestRedis, type TestRedis } from "../helpers/redisServer.ts";
 
@@ -75,19 +87,24 @@ upstreams:
       assert.equal((await postFrom(node.url, "127.0.0.3", listTools, modernHeaders)).status, 200);
   });
 
-  it("refuses a 2025 session with a JSON-RPC error carrying the retry hint", async () => {
+  it("refuses a 2025 session at the edge with 429 and the JSON-RPC error carrying the retry hint", async () => {
     const client = await clientFrom(nodes[0]!.url, "127.0.0.4");
     try {
-      let error: (Error & { code?: number; data?: Record<string, unknown> }) | undefined;
+      let error: unknown;
       for (let i = 0; i < 15 && !error; i++) {
         await client.listTools().catch((err: unknown) => {
-          error = err as typeof error;
+          error = err;
         });
       }
-      assert.ok(error, "no refusal after 15 requests");
-      assert.equal(error.code, -32016);
-      assert.equal(error.data?.code, "PORTCULLIS_E_RATE_LIMITED");
-      assert.ok(Number(error.data?.retryAfterSeconds) >= 1);
+      assert.ok(error instanceof SdkHttpError, `no refusal after 15 requests: ${String(error)}`);
+      assert.equal(error.status, 429);
+      const body = JSON.parse(String((error.data as { text?: unknown }).text)) as {
+        error: { code: number; data: Record<string, unknown> };
+      };
+      assert.equal(body.error.code, -32016);
+      assert.equal(body.error.data.code, "PORTCULLIS_E_RATE_LIMITED");
+      assert.equal(body.error.data.layer, "ratelimit");
+      assert.ok(Number(body.error.data.retryAfterSeconds) >= 1);
     } finally {
       await client.close();
     }
@@ -112,5 +129,104 @@ upstreams:
       status = (await postFrom(nodes[0]!.url, "127.0.0.6", listTools, modernHeaders)).status;
     }
     assert.equal(status, 200, "not served again after Redis came back");
+  });
+});
+
+/** Only tools/list is permitted: every tool call is refused by authorization. */
+const listsOnly = (burst: number) => `version: 1
+authorization:
+  policies:
+    - { id: lists-only, effect: permit, actions: [tools/list] }
+rateLimits:
+  perPrincipal: { rate: 0.01, burst: ${burst} }
+upstreams:
+  everything:
+    transport: stdio
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(everythingServer)}]
+`;
+
+describe("rate limits before trust and authorization", () => {
+  let gateway: RunningGateway;
+
+  before(async () => {
+    gateway = await startGateway(listsOnly(5));
+  });
+
+  after(async () => {
+    await gateway?.stop();
+  });
+
+  it("limits a flood of calls that authorization refuses, and serves another caller", async () => {
+    const from = "127.0.0.20";
+    const denied = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "everything__echo", arguments: { message: "x" }, _meta: modernEnvelope },
+    };
+    const headers = {
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/call",
+      "mcp-name": "everything__echo",
+    };
+    const statuses: number[] = [];
+    let refusal: Awaited<ReturnType<typeof postFrom>> | undefined;
+    for (let i = 0; i < 20; i++) {
+      const reply = await postFrom(gateway.url, from, denied, headers);
+      statuses.push(reply.status);
+      if (reply.status === 429) refusal ??= reply;
+      else assert.ok(reply.body.error, "a call authorization refuses was answered with a result");
+    }
+    // Five reach the layers (and are refused there); the fifteen after them never do.
+    assert.equal(statuses.filter((s) => s === 429).length, 15, statuses.join(","));
+    assert.equal(refusal?.body.error?.data.code, "PORTCULLIS_E_RATE_LIMITED");
+    assert.equal(refusal?.body.error?.data.rule, "principal:default");
+    assert.ok(Number(refusal?.headers.get("retry-after")) >= 1);
+    // Only the five that got past the edge cost a denial event (and an audit record, trust I/O).
+    await new Promise((r) => setTimeout(r, 300));
+    const denials = gateway.logs.filter((line) => {
+      const event = line.event as { type?: string; clientAddress?: string } | undefined;
+      return event?.type === "message_denied" && event.clientAddress === from;
+    });
+    assert.equal(denials.length, 5);
+    // Benign twin: another caller is served.
+    const twin = await postFrom(gateway.url, "127.0.0.21", listTools, modernHeaders);
+    assert.equal(twin.status, 200);
+    assert.ok(twin.body.result);
+  });
+});
+
+describe("rate limits over stdio", () => {
+  it("spends the local user's principal bucket on every request but ping, refused ones too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-rl-stdio-"));
+    writeFileSync(join(dir, "portcullis.yaml"), listsOnly(4));
+    const client = new Client({ name: "desktop", version: "1" }, { versionNegotiation: { mode: "legacy" } });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [cliPath, "stdio", "--config", join(dir, "portcullis.yaml")],
+        env: { PATH: process.env.PATH ?? "" },
+        stderr: "pipe",
+      }),
+    );
+    try {
+      // initialize was the first of four; a call authorization refuses is the third.
+      await client.listTools();
+      await assert.rejects(client.callTool({ name: "everything__echo", arguments: { message: "x" } }));
+      await client.listTools();
+      await client.ping();
+      const refused = await client.listTools().then(
+        () => undefined,
+        (err: unknown) => err as Error & { code?: number; data?: Record<string, unknown> },
+      );
+      assert.equal(refused?.code, -32016);
+      assert.equal(refused?.data?.code, "PORTCULLIS_E_RATE_LIMITED");
+      assert.equal(refused?.data?.rule, "principal:default");
+      // Keep-alives are never refused.
+      await client.ping();
+    } finally {
+      await client.close();
+    }
   });
 });

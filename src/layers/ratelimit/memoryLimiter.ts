@@ -26,7 +26,7 @@ export class MemoryLimiter {
     return this.entries.size;
   }
 
-  /** Spends one token of every limit if all allow it, else nothing; synchronous, hence atomic. */
+  /** Spends each limit's cost if all allow it, else nothing; synchronous, hence atomic. */
   take(checks: readonly LimitCheck[], now: number): Waits {
     if (++this.checks % SWEEP_EVERY === 0 && now - this.sweptAt >= SWEEP_INTERVAL_MS) this.sweep(now);
     const waits: number[] = [];
@@ -38,14 +38,14 @@ export class MemoryLimiter {
       const { limit } = check;
       if (limit.kind === "bucket") {
         const step = 1000 / limit.rate;
-        const tat = Math.max(stored ?? now, now) + step;
+        const tat = Math.max(stored ?? now, now) + check.cost * step;
         const wait = tat - limit.burst * step - now;
         waits.push(wait > 0 ? Math.ceil(wait) : 0);
         next.push(tat);
       } else {
         const used = stored ?? 0;
-        waits.push(used + 1 > limit.limit ? Math.ceil(limit.periodMs - (now % limit.periodMs)) : 0);
-        next.push(used + 1);
+        waits.push(used + check.cost > limit.limit ? Math.ceil(limit.periodMs - (now % limit.periodMs)) : 0);
+        next.push(used + check.cost);
       }
       if ((waits.at(-1) ?? 0) > 0) refused = true;
     }

@@ -1,12 +1,13 @@
-// Which limits a message is checked against: the buckets and quotas the config names, resolved for
-// this caller (role overrides), this tool (pattern overrides) and this address, each under a key
-// that names its subject. Pure: no clock, no store.
+// Which limits a request is checked against: at the edge the address and principal buckets (the same
+// for every tool, so they run before trust and authorization), in the message stage the per-tool,
+// per-upstream and quota limits; each resolved for this caller (role overrides), this tool (pattern
+// overrides) and this address, under a key that names its subject. Pure: no clock, no store.
 import { createHash } from "node:crypto";
 import { isIPv4 } from "node:net";
 import ipaddr from "ipaddr.js";
 import type { BucketConfig, QuotaConfig, RateLimitConfig } from "../../config/rateLimitSchema.ts";
 import { namePatterns } from "../../federation/namePattern.ts";
-import { principalKey, type RequestContext, type RequestView } from "../../pipeline/types.ts";
+import { principalKey, type Principal, type RequestContext, type RequestView } from "../../pipeline/types.ts";
 
 export type LimitScope = "principal" | "principal-tool" | "address" | "upstream" | "quota";
 
@@ -33,7 +34,20 @@ export interface LimitCheck {
   /** The subject within the scope, in clear (the shared store hashes it). */
   readonly key: string;
   readonly limit: BucketLimit | QuotaLimit;
+  /** Tokens (or quota units) the check spends: the messages of a batch that count against it. */
+  readonly cost: number;
 }
+
+/** What one HTTP request (or one stdio message) asks of the edge buckets. */
+export interface EdgeLoad {
+  /** Messages that count against the client address (IPv6: its /64). */
+  readonly address: number;
+  /** Messages that count against the principal (anonymous callers: their address). */
+  readonly principal: number;
+}
+
+/** A GET that opens (or resumes) a 2025 session's SSE stream: one request. */
+export const STREAM_LOAD: EdgeLoad = Object.freeze({ address: 1, principal: 1 });
 
 const PERIOD_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 /** Tool names longer than this are keyed by their digest (a name is a key, not a payload). */
@@ -43,6 +57,8 @@ const OVERRIDE_CACHE = 10_000;
 
 /** Client notifications that only ever reduce work: never refused. */
 const UNLIMITED_NOTIFICATIONS = new Set(["notifications/cancelled"]);
+/** Requests that count against the address alone, so that keep-alives never use a principal's budget. */
+const ADDRESS_ONLY_REQUESTS = new Set(["ping"]);
 
 /** A limit as configured, compiled once: a check is one of these and a subject. */
 interface Rule {
@@ -107,22 +123,43 @@ export class LimitPlan {
   }
 
   /**
-   * The limits of a client request: the address and the principal for all but ping (only the
-   * address), the principal and tool plus quotas for tool calls, the upstream when one is targeted.
+   * The edge's limits of one HTTP request or stdio message: the address and the principal (or the
+   * principal's role), each spending as many tokens as the request carries messages that count.
+   */
+  forEdge(
+    principal: Principal,
+    clientAddress: string | undefined,
+    load: EdgeLoad,
+    fallbackSubject?: string,
+  ): LimitCheck[] {
+    const checks: LimitCheck[] = [];
+    const address = addressSubject(clientAddress);
+    if (this.address && address !== undefined && load.address > 0)
+      checks.push(check(this.address, address, load.address));
+    if (load.principal > 0)
+      checks.push(
+        check(
+          this.principalRule(principal),
+          callerSubject(principal, clientAddress, fallbackSubject),
+          load.principal,
+        ),
+      );
+    return checks;
+  }
+
+  /**
+   * The message stage's limits of a client request: the upstream when one is targeted, the
+   * principal and tool plus quotas for tool calls. Unknown tool names count like known ones.
    */
   forRequest(request: RequestView, ctx: RequestContext): LimitCheck[] {
     const checks: LimitCheck[] = [];
-    const address = addressSubject(ctx.clientAddress);
-    if (this.address && address !== undefined) checks.push(check(this.address, address));
-    if (request.method === "ping") return checks;
-    const who = principalSubject(ctx, address);
-    checks.push(check(this.principalRule(ctx), who));
     const target = request.target;
     if (this.upstream && target && target.kind !== "local" && target.kind !== "broadcast")
       checks.push(check(this.upstream, target.upstream));
     if (request.method !== "tools/call") return checks;
     const tool = toolNameOf(request);
     if (tool === undefined) return checks;
+    const who = callerSubject(ctx.principal, ctx.clientAddress, ctx.sessionDigest);
     const toolKey = keyPart(tool);
     const toolRule = this.toolOverride(tool) ?? this.tool;
     if (toolRule) checks.push(check(toolRule, `${who}\u0000${toolKey}`));
@@ -134,18 +171,11 @@ export class LimitPlan {
     return checks;
   }
 
-  /** A client notification counts against its address only (a notification has no answer to refuse with). */
-  forNotification(method: string, ctx: RequestContext): LimitCheck[] {
-    const address = addressSubject(ctx.clientAddress);
-    if (!this.address || address === undefined || UNLIMITED_NOTIFICATIONS.has(method)) return [];
-    return [check(this.address, address)];
-  }
-
   /** The principal's bucket: the most generous of its roles' overrides, or the default. */
-  private principalRule(ctx: RequestContext): Rule {
+  private principalRule(principal: Principal): Rule {
     let best: RoleRule | undefined;
     if (this.roles.size > 0)
-      for (const role of ctx.principal.roles) {
+      for (const role of principal.roles) {
         const rule = this.roles.get(role);
         if (rule && (!best || moreGenerous(rule.bucket, best.bucket))) best = rule;
       }
@@ -171,8 +201,14 @@ function bucketRule(scope: LimitScope, rule: string, bucket: BucketConfig): Rule
 }
 
 /** A rule for one subject; the key starts with the scope, so that scopes never share a key. */
-function check(rule: Rule, subject: string): LimitCheck {
-  return { rule: rule.rule, scope: rule.scope, key: `${rule.scope}\u0000${subject}`, limit: rule.limit };
+function check(rule: Rule, subject: string, cost = 1): LimitCheck {
+  return {
+    rule: rule.rule,
+    scope: rule.scope,
+    key: `${rule.scope}\u0000${subject}`,
+    limit: rule.limit,
+    cost,
+  };
 }
 
 function moreGenerous(a: BucketConfig, b: BucketConfig): boolean {
@@ -180,13 +216,56 @@ function moreGenerous(a: BucketConfig, b: BucketConfig): boolean {
 }
 
 /**
- * Whose budget a request spends: the principal, or for anonymous callers their address (so that
- * strangers are never pooled into one bucket, and one stranger cannot spend everyone's).
+ * Whose budget a request spends, and whose sessions and streams are counted together: the
+ * principal, or for anonymous callers their address (IPv6: its /64), so that strangers are never
+ * pooled into one bucket and one stranger cannot spend everyone's. `fallback` names an anonymous
+ * caller without an address (a stdio connection).
  */
-function principalSubject(ctx: RequestContext, address: string | undefined): string {
-  const { principal } = ctx;
+export function callerSubject(
+  principal: Principal,
+  clientAddress: string | undefined,
+  fallback?: string,
+): string {
   if (principal.kind !== "anonymous" && principal.authMethod !== "none") return principalKey(principal);
-  return `anonymous@${address ?? ctx.sessionDigest ?? "local"}`;
+  return `anonymous@${addressSubject(clientAddress) ?? fallback ?? "local"}`;
+}
+
+/**
+ * The edge load of a request body (one message, or each message of a batch): every request counts
+ * against the address and, but ping, against the principal; a `subscriptions/listen` also counts
+ * each resource it subscribes to (each is a request of its own in the message stage). Client
+ * notifications count against the address only, never `notifications/cancelled`; answers to the
+ * gateway's own requests never count. Anything else (not JSON-RPC) counts against the address.
+ */
+export function edgeLoadOf(messages: readonly unknown[]): EdgeLoad {
+  let address = 0;
+  let principal = 0;
+  for (const message of messages) {
+    const { method, id, params } = (message ?? {}) as { method?: unknown; id?: unknown; params?: unknown };
+    if (typeof method !== "string") {
+      if (!isAnswer(message)) address++;
+    } else if (id === undefined) {
+      if (!UNLIMITED_NOTIFICATIONS.has(method)) address++;
+    } else if (ADDRESS_ONLY_REQUESTS.has(method)) {
+      address++;
+    } else {
+      const n = 1 + (method === "subscriptions/listen" ? listenSubscriptions(params) : 0);
+      address += n;
+      principal += n;
+    }
+  }
+  return { address, principal };
+}
+
+function isAnswer(message: unknown): boolean {
+  return typeof message === "object" && message !== null && ("result" in message || "error" in message);
+}
+
+/** The resources a `subscriptions/listen` asks to subscribe to. */
+function listenSubscriptions(params: unknown): number {
+  const uris = (params as { notifications?: { resourceSubscriptions?: unknown } } | undefined)?.notifications
+    ?.resourceSubscriptions;
+  return Array.isArray(uris) ? uris.filter((uri) => typeof uri === "string").length : 0;
 }
 
 /** The tool a call names: the public name the router resolved, else the name the client sent. */

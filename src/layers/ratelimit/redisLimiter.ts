@@ -14,24 +14,25 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-// KEYS[i] is one limit; ARGV[3i-2] its kind ('b' bucket, 'q' quota), ARGV[3i-1] and ARGV[3i]:
-// for a bucket the ms between tokens and the burst, for a quota the period in ms and the limit.
+// KEYS[i] is one limit; ARGV[4i-3] its kind ('b' bucket, 'q' quota), ARGV[4i-2] and ARGV[4i-1]:
+// for a bucket the ms between tokens and the burst, for a quota the period in ms and the limit;
+// ARGV[4i] what the message spends of it (the messages of a batch that count against it).
 // Returns, per key, 0 when it allows the message or the ms until it would; spends only if all allow.
 const SCRIPT = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local waits, next, refused = {}, {}, false
 for i, key in ipairs(KEYS) do
-  local kind, a, b = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local kind, a, b, cost = ARGV[4 * i - 3], tonumber(ARGV[4 * i - 2]), tonumber(ARGV[4 * i - 1]), tonumber(ARGV[4 * i])
   local stored = tonumber(redis.call('GET', key))
   local wait = 0
   if kind == 'b' then
-    local tat = math.max(stored or now, now) + a
+    local tat = math.max(stored or now, now) + cost * a
     wait = tat - b * a - now
     next[i] = tat
   else
     local used = stored or 0
-    if used + 1 > b then wait = a - (now % a) end
+    if used + cost > b then wait = a - (now % a) end
     next[i] = a - (now % a)
   end
   if wait > 0 then
@@ -43,9 +44,9 @@ for i, key in ipairs(KEYS) do
 end
 if refused then return waits end
 for i, key in ipairs(KEYS) do
-  if ARGV[3 * i - 2] == 'b' then
+  if ARGV[4 * i - 3] == 'b' then
     redis.call('SET', key, string.format('%.3f', next[i]), 'PX', math.ceil(next[i] - now))
-  elseif redis.call('INCR', key) == 1 then
+  elseif redis.call('INCRBY', key, tonumber(ARGV[4 * i])) == tonumber(ARGV[4 * i]) then
     redis.call('PEXPIRE', key, math.ceil(next[i]))
   end
 end
@@ -70,10 +71,10 @@ export class RedisLimiter {
     if (this.redis.status !== "ready")
       throw new StoreUnavailableError(`Redis connection is ${this.redis.status}`);
     const keys = checks.map((check) => this.keyPrefix + redisKey(check));
-    const args = checks.flatMap(({ limit }) =>
+    const args = checks.flatMap(({ limit, cost }) =>
       limit.kind === "bucket"
-        ? ["b", String(1000 / limit.rate), String(limit.burst)]
-        : ["q", String(limit.periodMs), String(limit.limit)],
+        ? ["b", String(1000 / limit.rate), String(limit.burst), String(cost)]
+        : ["q", String(limit.periodMs), String(limit.limit), String(cost)],
     );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -62,10 +62,11 @@ export class RefusalEvents {
     this.events = events;
   }
 
+  /** `ctx` is made only when the refusal gets an event (a flood of refusals makes few contexts). */
   refused(
     check: LimitCheck,
     waitMs: number,
-    ctx: RequestContext,
+    ctx: () => RequestContext,
     method: string,
     tool: string | undefined,
     now: number,
@@ -85,7 +86,7 @@ export class RefusalEvents {
     this.events.emit({
       type: limit.kind === "quota" ? "quota_exceeded" : "rate_limited",
       severity: "low",
-      ctx,
+      ctx: ctx(),
       details: {
         scope: check.scope,
         rule: check.rule,
