@@ -449,8 +449,8 @@ export class Gateway {
       );
       return {};
     }
-    // Under the upstream's circuit breaker: refused at once while it is down or the breaker open.
-    return upstream.guard(() =>
+    // Under the upstream's circuit breaker: refused at once while it is down or the breaker not closed.
+    return upstream.guardClientCall(() =>
       asCaller(caller, () => this.forwardTo(session, ctx, request, method, params, target, upstream, signal)),
     );
   }

@@ -18,12 +18,12 @@ const circuitBreaker = z
       .max(1000)
       .default(5)
       .describe(
-        "Upstream faults in a row (timeouts, lost connections, invalid answers; not JSON-RPC errors the upstream answered, not cancellations, not refusals by the gateway) that open the breaker.",
+        "Upstream faults in a row (timeouts, lost connections, invalid answers; not JSON-RPC errors the upstream answered, not cancellations, not refusals by the gateway, not a caller's missing or refused credential) after which the gateway checks the upstream itself (a ping with healthCheck.timeoutMs); the breaker opens only if that check fails too.",
       ),
     openMs: milliseconds(
       60_000,
       1,
-      "How long an open breaker refuses every call at once (PORTCULLIS_E_CIRCUIT_OPEN); then one probe (a catalogue refresh, or the first call) decides: closed if it succeeds, open again if it fails.",
+      "How long an open breaker refuses every call at once (PORTCULLIS_E_CIRCUIT_OPEN); then the gateway's own probe (a catalogue refresh) decides: closed if it succeeds, open again if it fails. Clients' calls are refused until it has closed.",
     ),
   })
   .prefault({})
@@ -31,9 +31,18 @@ const circuitBreaker = z
 
 const healthCheck = z
   .strictObject({
-    enabled: z.boolean().default(true).describe("Set to false to never ping the upstream."),
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Set to false to never ping the upstream periodically (the circuit breaker still sends its check).",
+      ),
     intervalMs: milliseconds(30_000, 10, "Time between two pings on the upstream's shared connection."),
-    timeoutMs: milliseconds(5_000, 10, "How long one ping may take before it counts as failed."),
+    timeoutMs: milliseconds(
+      5_000,
+      10,
+      "How long one ping (periodic, or the circuit breaker's check) may take before it counts as failed.",
+    ),
     unhealthyAfter: z
       .number()
       .int()

@@ -1,9 +1,16 @@
-// A consecutive-failure circuit breaker for one upstream: closed until `failureThreshold` upstream
-// faults in a row, then open (refusing at once) for `openMs`, then half-open for one probe.
+// The circuit breaker of one upstream, decided by the gateway alone: `failureThreshold` faults in a
+// row only raise a suspicion that the gateway's own check confirms (open) or clears; once open, only
+// the gateway's own probe, after `openMs`, closes it or opens it again. No client's call decides.
 import { GatewayError } from "../errors.ts";
 import { classifyFailure, type CallOutcome } from "./faults.ts";
 
 export type CircuitState = "closed" | "open" | "half-open";
+
+/**
+ * Whose request runs under the breaker: a client's call (whatever it provokes, it never opens nor
+ * closes the breaker by itself), or the gateway's own (the catalogue refresh, which is the probe).
+ */
+export type CallSource = "client" | "gateway";
 
 export interface CircuitTransition {
   readonly upstream: string;
@@ -13,13 +20,27 @@ export interface CircuitTransition {
   readonly failures: number;
 }
 
+/** How the gateway's own check of a suspicion ended (one that opened the breaker is a transition). */
+export interface CheckResult {
+  readonly failures: number;
+  readonly outcome: CallOutcome;
+}
+
 export interface CircuitBreakerOptions {
   readonly upstream: string;
   readonly failureThreshold: number;
   readonly openMs: number;
+  /**
+   * The gateway's own check of the upstream, with a short timeout (a `ping`, as nobody's call):
+   * resolves when the upstream answered. Run when `failureThreshold` faults in a row were seen;
+   * only an upstream fault of this check opens the breaker.
+   */
+  readonly check: () => Promise<unknown>;
   /** A monotonic clock in milliseconds (tests pass their own). */
   readonly now?: () => number;
   readonly onTransition?: (transition: CircuitTransition) => void;
+  /** A check answered (or ended without a verdict): the breaker stays closed. */
+  readonly onCheckCleared?: (result: CheckResult) => void;
 }
 
 /**
@@ -35,7 +56,7 @@ export class CircuitBreaker {
   private stateValue: CircuitState = "closed";
   private failures = 0;
   private openedAt = 0;
-  private probing = false;
+  private checking = false;
   private generation = 0;
 
   private readonly options: CircuitBreakerOptions;
@@ -50,44 +71,33 @@ export class CircuitBreaker {
     return this.stateValue;
   }
 
-  /** How long an open breaker still refuses everything (0: a probe may go now, or not open). */
+  /** How long an open breaker still refuses everything (0: the gateway may probe now, or not open). */
   get waitMs(): number {
     if (this.stateValue !== "open") return 0;
     return Math.max(0, this.openedAt + this.options.openMs - this.now());
   }
 
-  /** Lets a call through, or refuses it at once with PORTCULLIS_E_CIRCUIT_OPEN. */
-  admit(): Permit {
-    if (this.stateValue === "open") {
-      if (this.waitMs > 0) throw this.refusal();
-      this.moveTo("half-open");
-    }
-    if (this.stateValue === "half-open") {
-      if (this.probing) throw this.refusal();
-      this.probing = true;
-      return { generation: this.generation, probe: true };
-    }
-    return { generation: this.generation, probe: false };
+  /**
+   * Lets a call through, or refuses it at once with PORTCULLIS_E_CIRCUIT_OPEN. A breaker that is not
+   * closed lets through only the gateway's own probe, once its wait is over, and one at a time.
+   */
+  admit(source: CallSource): Permit {
+    if (this.stateValue === "closed") return { generation: this.generation, probe: false };
+    if (source === "client" || this.stateValue === "half-open" || this.waitMs > 0) throw this.refusal();
+    this.moveTo("half-open");
+    return { generation: this.generation, probe: true };
   }
 
   record(permit: Permit, outcome: CallOutcome): void {
     if (permit.generation !== this.generation) return;
-    if (outcome === "neutral") {
-      if (permit.probe) this.probing = false; // the next call may probe instead
-      return;
-    }
-    if (outcome === "answered") {
-      this.failures = 0;
-      if (this.stateValue !== "closed") this.moveTo("closed");
-      return;
-    }
-    this.failures++;
-    if (permit.probe || this.failures >= this.options.failureThreshold) this.moveTo("open");
+    if (permit.probe) return this.settleProbe(outcome);
+    if (outcome === "answered") this.failures = 0;
+    else if (outcome === "fault" && ++this.failures >= this.options.failureThreshold) void this.confirm();
   }
 
   /** Runs one upstream call under the breaker and counts how it ended. */
-  async run<T>(call: () => Promise<T>): Promise<T> {
-    const permit = this.admit();
+  async run<T>(call: () => Promise<T>, source: CallSource): Promise<T> {
+    const permit = this.admit(source);
     try {
       const value = await call();
       this.record(permit, "answered");
@@ -96,6 +106,35 @@ export class CircuitBreaker {
       this.record(permit, classifyFailure(err));
       throw err;
     }
+  }
+
+  /** Only the probe decides a half-open breaker; one without a verdict is tried again after `openMs`. */
+  private settleProbe(outcome: CallOutcome): void {
+    if (outcome === "answered") return this.moveTo("closed");
+    if (outcome === "fault") this.failures++;
+    this.moveTo("open");
+  }
+
+  /**
+   * Faults of clients' calls may be provoked by those clients (a tool made to hang or to answer
+   * garbage, a session process made to crash): the gateway asks the upstream itself before opening.
+   */
+  private async confirm(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    const generation = this.generation;
+    let outcome: CallOutcome = "answered";
+    try {
+      await this.options.check();
+    } catch (err) {
+      outcome = classifyFailure(err);
+    } finally {
+      this.checking = false;
+    }
+    if (generation !== this.generation) return;
+    if (outcome === "fault") return this.moveTo("open");
+    this.options.onCheckCleared?.({ failures: this.failures, outcome });
+    this.failures = 0;
   }
 
   private refusal(): GatewayError {
@@ -113,7 +152,6 @@ export class CircuitBreaker {
     const failures = this.failures;
     this.stateValue = to;
     this.generation++;
-    this.probing = false;
     if (to === "open") this.openedAt = this.now();
     if (to === "closed") this.failures = 0;
     this.options.onTransition?.({ upstream: this.options.upstream, from, to, failures });

@@ -6,6 +6,7 @@ import {
   ProtocolError,
   SdkError,
   SdkErrorCode,
+  SdkHttpError,
   SSEClientTransport,
   StreamableHTTPClientTransport,
   type ClientCapabilities,
@@ -14,7 +15,8 @@ import {
 } from "@modelcontextprotocol/client";
 import { z } from "zod";
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from "undici";
-import { withUpstreamCredentials } from "./credentials.ts";
+import { UpstreamCredentialError, withUpstreamCredentials } from "./credentials.ts";
+import { credentialFailure } from "../resilience/faults.ts";
 import type { Logger } from "pino";
 import type { HttpUpstreamConfig, StdioUpstreamConfig, UpstreamConfig } from "../config/schema.ts";
 import { GatewayError, UpstreamRpcError } from "../errors.ts";
@@ -316,6 +318,9 @@ function withTraceHeaders(
 /** Maps SDK client failures onto the gateway's error catalogue; upstream JSON-RPC errors pass through. */
 export function toGatewayError(err: unknown, upstream: string): GatewayError | UpstreamRpcError {
   if (err instanceof GatewayError || err instanceof UpstreamRpcError) return err;
+  if (err instanceof UpstreamCredentialError) return credentialFailure(upstream, err.message);
+  if (err instanceof SdkHttpError && (err.status === 401 || err.status === 403))
+    return credentialFailure(upstream, `the upstream refused the credential (HTTP ${err.status})`);
   if (err instanceof ProtocolError && isMalformedResponse(err.data)) {
     const detail = `${upstream}: answered with a malformed response`;
     return new GatewayError("PORTCULLIS_E_UPSTREAM_PROTOCOL", detail, { upstream });

@@ -224,6 +224,17 @@ export function upstreamTokenSigner(): UpstreamTokenSigner | undefined {
   return signer;
 }
 
+/**
+ * A request that could not be given its credential, or whose credential the upstream refused (HTTP
+ * 401/403) for the caller it ran for: that caller's business, never a sign of the upstream's health.
+ */
+export class UpstreamCredentialError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UpstreamCredentialError";
+  }
+}
+
 /** A fetch that puts the upstream's own credential on every request it sends. */
 export function withUpstreamCredentials(
   auth: UpstreamAuth | undefined,
@@ -233,10 +244,25 @@ export function withUpstreamCredentials(
   if (!auth) return send;
   const tokenFor = credentialSource(auth, upstreamUrl);
   return async (input, init) => {
-    const token = await tokenFor(callers.getStore());
+    const caller = callers.getStore();
+    let token: string;
+    try {
+      token = await tokenFor(caller);
+    } catch (err) {
+      throw new UpstreamCredentialError(err instanceof Error ? err.message : String(err), { cause: err });
+    }
     const headers = new Headers(init?.headers);
     headers.set("authorization", `Bearer ${token}`);
-    return send(input, { ...init, headers });
+    const response = await send(input, { ...init, headers });
+    // The gateway's own requests keep the SDK's handling of an auth wall (its connect-time probe
+    // tells them apart); a caller's are told apart here, whichever transport sent them.
+    if (caller && (response.status === 401 || response.status === 403)) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new UpstreamCredentialError(
+        `the upstream refused the caller's credential (HTTP ${response.status})`,
+      );
+    }
+    return response;
   };
 }
 

@@ -7,7 +7,12 @@ import type { Logger } from "pino";
 import type { UpstreamConfig } from "../config/schema.ts";
 import { GatewayError } from "../errors.ts";
 import type { SecurityEventBus } from "../events/bus.ts";
-import { CircuitBreaker, type CircuitState, type CircuitTransition } from "../resilience/circuitBreaker.ts";
+import {
+  CircuitBreaker,
+  type CallSource,
+  type CircuitState,
+  type CircuitTransition,
+} from "../resilience/circuitBreaker.ts";
 import { HealthMonitor } from "../resilience/healthCheck.ts";
 import { UpstreamConnection, type ConnectionHandlers } from "./connection.ts";
 import { UpstreamListener } from "./listen.ts";
@@ -33,7 +38,7 @@ export interface UpstreamDependencies {
   readonly onUp: (upstream: Upstream) => Promise<void>;
   /** Clients can no longer use the upstream (it went down, or its breaker opened). */
   readonly onUnavailable: (upstream: Upstream) => void;
-  /** An open breaker's wait is over: one probe (a catalogue refresh through `guard`) may go. */
+  /** An open breaker's wait is over: the gateway's probe (a catalogue refresh through `guard`) may go. */
   readonly onProbeDue: (upstream: Upstream) => Promise<void>;
   /** The upstream answered: a health check passed, or its breaker closed. */
   readonly onHealthy: (upstream: Upstream) => void;
@@ -88,7 +93,13 @@ export class Upstream {
           upstream: name,
           failureThreshold,
           openMs,
+          check: () => this.checkShared(),
           onTransition: (t) => this.onCircuit(t),
+          onCheckCleared: ({ failures, outcome }) =>
+            deps.logger.info(
+              { upstream: name, failures, check: outcome },
+              "circuit breaker stays closed: its check found the upstream alive",
+            ),
         })
       : undefined;
     this.firstSettled = new Promise((resolve) => {
@@ -121,12 +132,25 @@ export class Upstream {
   }
 
   /**
-   * Runs one call to this upstream (on any of its connections) under its circuit breaker: refused
-   * at once while it is down or the breaker is open; upstream faults counted, nothing else.
+   * Runs a client's call to this upstream (on any of its connections) under its circuit breaker:
+   * refused at once while it is down or the breaker is not closed. Its upstream faults are counted,
+   * but only the gateway's own check of the upstream can open the breaker.
+   */
+  guardClientCall<T>(call: () => Promise<T>): Promise<T> {
+    return this.guarded(call, "client");
+  }
+
+  /**
+   * Runs the gateway's own request (the catalogue refresh) under the circuit breaker: once an open
+   * breaker's wait is over, it is the probe that closes or re-opens it. Never for a client's call.
    */
   guard<T>(call: () => Promise<T>): Promise<T> {
+    return this.guarded(call, "gateway");
+  }
+
+  private guarded<T>(call: () => Promise<T>, source: CallSource): Promise<T> {
     if (this.stateValue !== "up") return Promise.reject(this.unavailable());
-    return this.breaker ? this.breaker.run(call) : call();
+    return this.breaker ? this.breaker.run(call, source) : call();
   }
 
   /** True once the first connection attempt has succeeded (catalogue loaded) or failed. */
@@ -298,15 +322,24 @@ export class Upstream {
   }
 
   private startHealthChecks(connection: UpstreamConnection): void {
-    // The 2026-07-28 revision has no `ping`: its cheapest request that any server answers is discovery.
-    const method = connection.era === "modern" ? "server/discover" : "ping";
     this.health = new HealthMonitor(this.config.healthCheck, {
-      ping: (timeoutMs) => connection.request(method, undefined, { timeoutMs }),
+      ping: (timeoutMs) => checkConnection(connection, timeoutMs),
       onUnhealthy: (failures, err) => this.onUnhealthy(connection, failures, err),
       onHealthy: () => this.deps.onHealthy(this),
     });
     // Timers armed here must not run as whichever caller's request led to this connection.
     asGateway(() => this.health?.start());
+  }
+
+  /**
+   * The breaker's check of a suspicion: one health check, now, as nobody's call (never with the
+   * credential of the client whose call raised it). A down upstream has nothing to confirm: its
+   * restart and the catalogue refresh that follows take over.
+   */
+  private checkShared(): Promise<unknown> {
+    const connection = this.shared;
+    if (!connection) return Promise.resolve();
+    return asGateway(() => checkConnection(connection, this.config.healthCheck.timeoutMs));
   }
 
   /** Pings went unanswered: down it goes, and a stdio server is stopped before its restart. */
@@ -349,7 +382,7 @@ export class Upstream {
     }
   }
 
-  /** When an open breaker's wait ends, the gateway probes the upstream itself (no client may be able to). */
+  /** When an open breaker's wait ends, the gateway probes the upstream itself: a client's call never probes. */
   private scheduleProbe(): void {
     const breaker = this.breaker;
     if (!breaker) return;
@@ -394,6 +427,12 @@ export class Upstream {
     );
     this.restartTimer.unref();
   }
+}
+
+/** One health check: the 2026-07-28 revision has no `ping`; its cheapest request that any server answers is discovery. */
+function checkConnection(connection: UpstreamConnection, timeoutMs: number): Promise<unknown> {
+  const method = connection.era === "modern" ? "server/discover" : "ping";
+  return connection.request(method, undefined, { timeoutMs });
 }
 
 function describe(err: unknown): string {

@@ -1,10 +1,14 @@
 // The gateway in front of upstreams that fail in every way an upstream fails (one that hangs, one
 // that crashes, one whose event loop freezes, one that answers garbage, one that never starts),
-// next to the real server-everything, which must keep answering through all of it.
+// next to the real server-everything, which must keep answering through all of it; and a client
+// that provokes failures of its own, which must not take an upstream away from anyone else.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import {
@@ -15,6 +19,7 @@ import {
   startGateway,
   type RunningGateway,
 } from "../helpers/gatewayProcess.ts";
+import { startReportingUpstream, type ReportingUpstream } from "../helpers/reportingUpstream.ts";
 
 const resilienceServer = fixture("resilience-server.ts");
 const garbageServer = fixture("resilience-garbage-server.ts");
@@ -85,9 +90,28 @@ async function toolNames(client: Client): Promise<string[]> {
   return (await client.listTools()).tools.map((t) => t.name);
 }
 
+/** An authorization server that gives the gateway its own token (it exchanges nothing here). */
+async function startTokenEndpoint(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    req
+      .resume()
+      .on("end", () =>
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ access_token: "gateway-own-token", token_type: "Bearer", expires_in: 600 })),
+      );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token` };
+}
+
 describe("resilience of the gateway to failing upstreams", () => {
   let gateway: RunningGateway;
+  let dir: string;
   let downFile: string;
+  let sickFile: (upstream: string) => string;
+  let delegated: ReportingUpstream;
+  let tokenEndpoint: Server;
 
   const logIndex = (predicate: (l: Record<string, unknown>) => boolean) => gateway.logs.findIndex(predicate);
   const about = (upstream: string, msg: string) => (l: Record<string, unknown>) =>
@@ -96,21 +120,48 @@ describe("resilience of the gateway to failing upstreams", () => {
     l.msg === `security event ${type}` &&
     (l.event as { details?: { upstream?: string } } | undefined)?.details?.upstream === upstream;
 
+  const circuitLog = (upstream: string) =>
+    gateway.logs
+      .filter(
+        (l) => l.upstream === upstream && /^circuit breaker (opened|half-open|closed)$/.test(String(l.msg)),
+      )
+      .map((l) => String(l.msg).replace("circuit breaker ", ""));
+  const circuitGauge = async (upstream: string, state: string) =>
+    new RegExp(`portcullis_upstream_circuit_state\\{upstream="${upstream}",state="${state}"\\} (\\d)`).exec(
+      await (await fetch(`${gateway.base}/metrics`)).text(),
+    )?.[1];
+
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "portcullis-resilience-"));
+    dir = mkdtempSync(join(tmpdir(), "portcullis-resilience-"));
     downFile = join(dir, "down");
+    sickFile = (upstream) => join(dir, `${upstream}-sick`);
+    delegated = await startReportingUpstream();
+    const token = await startTokenEndpoint();
+    tokenEndpoint = token.server;
+    // No periodic pings: only the breaker's own check and probe reach these while they are sick.
     const breaker = (whenDown: string) =>
-      `    protocol: 2025-11-25\n    isolation: shared\n    whenDown: ${whenDown}\n    listRetries: 0\n    circuitBreaker: { failureThreshold: 3, openMs: 2500 }\n`;
+      `    protocol: 2025-11-25\n    isolation: shared\n    whenDown: ${whenDown}\n    listRetries: 0\n    healthCheck: { enabled: false }\n    circuitBreaker: { failureThreshold: 3, openMs: 2500 }\n`;
     gateway = await startGateway(`version: 1
 ${permitAll}
 upstreams:
+  delegated:
+    transport: streamable-http
+    url: ${delegated.url}
+    isolation: shared
+    circuitBreaker: { failureThreshold: 3 }
+    auth:
+      kind: token-exchange
+      tokenUrl: "${token.url}"
+      clientId: portcullis
+      clientSecret: s3cret
+      subjectIssuers: ["https://idp.example.test"]
 ${nodeUpstream("everything", everythingServer)}
 ${nodeUpstream("hang", resilienceServer, [], "    isolation: shared\n    requestTimeoutMs: 500\n")}
 ${nodeUpstream("crashy", resilienceServer, ["--down-file", downFile], "    isolation: shared\n")}
 ${nodeUpstream("wedge", resilienceServer, [], "    isolation: shared\n    healthCheck: { intervalMs: 200, timeoutMs: 300, unhealthyAfter: 2 }\n")}
 ${nodeUpstream("junk", garbageServer, [], "    protocol: 2025-11-25\n")}
-${nodeUpstream("flaky", garbageServer, [], breaker("hide"))}
-${nodeUpstream("flakyerr", garbageServer, [], breaker("error"))}
+${nodeUpstream("flaky", garbageServer, ["--sick-file", sickFile("flaky")], breaker("hide"))}
+${nodeUpstream("flakyerr", garbageServer, ["--sick-file", sickFile("flakyerr")], breaker("error"))}
 ${nodeUpstream("dead", fixture("broken-server.ts"))}
 ${nodeUpstream("modern", fixture("conformance-server.ts"), ["--stdio"], "    healthCheck: { intervalMs: 100, timeoutMs: 2000, unhealthyAfter: 1 }\n")}
 `);
@@ -118,7 +169,9 @@ ${nodeUpstream("modern", fixture("conformance-server.ts"), ["--stdio"], "    hea
 
   after(async () => {
     await gateway?.stop();
-    rmSync(downFile, { force: true });
+    delegated?.close();
+    tokenEndpoint?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("times out a call to an upstream that hangs, and serves every other call meanwhile", async () => {
@@ -225,15 +278,64 @@ ${nodeUpstream("modern", fixture("conformance-server.ts"), ["--stdio"], "    hea
     }
   });
 
-  it("opens the breaker after repeated faults, probes after openMs, re-opens on a failed probe and closes on a good one", async () => {
-    const { client, listedAfterChange } = await connect(gateway.url);
+  it("does not let one client's timeouts, garbage or refused credentials open a breaker for anyone else", async () => {
+    const attacker = await connect(gateway.url);
+    const user = await connect(gateway.url);
     try {
-      // The first probe (a catalogue refresh) gets a malformed tools/list; the second a good one.
-      await client.callTool({ name: "flaky__poison-lists", arguments: { count: 1 } });
-      for (let i = 0; i < 3; i++) {
-        const error = await failure(client.callTool({ name: "flaky__garbage", arguments: {} }));
+      // Calls it makes hang past the call timeout: the upstream still answers the gateway's check.
+      const hung = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          failure(attacker.client.callTool({ name: "hang__hang", arguments: {} })),
+        ),
+      );
+      for (const error of hung) assert.equal(error.data.code, "PORTCULLIS_E_UPSTREAM_TIMEOUT");
+      const hangCheck = await gateway.waitForLog(
+        about("hang", "circuit breaker stays closed: its check found the upstream alive"),
+      );
+      assert.ok(Number(hangCheck.failures) >= 5);
+      // Tool input that makes the upstream answer garbage, on the attacker's own session process.
+      for (let i = 0; i < 6; i++) {
+        const error = await failure(attacker.client.callTool({ name: "junk__garbage", arguments: {} }));
         assert.equal(error.data.code, "PORTCULLIS_E_UPSTREAM_PROTOCOL");
       }
+      await gateway.waitForLog(
+        about("junk", "circuit breaker stays closed: its check found the upstream alive"),
+      );
+      // A caller without an exchangeable token, refused by the upstream's credential policy.
+      for (let i = 0; i < 6; i++) {
+        const error = await failure(attacker.client.callTool({ name: "delegated__report", arguments: {} }));
+        assert.equal(error.data.code, "PORTCULLIS_E_UPSTREAM_UNAVAILABLE");
+        assert.equal(error.data.reason, "credential");
+        assert.match(error.message, /accepted issuer/);
+      }
+      for (const upstream of ["hang", "junk", "delegated"]) {
+        assert.deepEqual(circuitLog(upstream), [], `${upstream}'s breaker never moved`);
+        assert.equal(await circuitGauge(upstream, "closed"), "1", upstream);
+      }
+      const names = await toolNames(user.client);
+      for (const name of ["hang__echo", "junk__echo", "delegated__report"])
+        assert.ok(names.includes(name), name);
+      assert.equal(text(await user.client.callTool({ name: "hang__echo", arguments: { text: "a" } })), "a");
+      assert.equal(text(await user.client.callTool({ name: "junk__echo", arguments: { text: "b" } })), "b");
+    } finally {
+      await attacker.client.close();
+      await user.client.close();
+    }
+  });
+
+  it("opens the breaker when the upstream itself fails, probes after openMs, re-opens on a failed probe and closes on a good one", async () => {
+    const attacker = await connect(gateway.url);
+    const { client, listedAfterChange } = await connect(gateway.url);
+    let attacking = true;
+    let refusedAttacks = 0;
+    try {
+      writeFileSync(sickFile("flaky"), "every answer is garbage");
+      for (let i = 0; i < 3; i++) {
+        const error = await failure(client.callTool({ name: "flaky__echo", arguments: { text: "x" } }));
+        assert.equal(error.data.code, "PORTCULLIS_E_UPSTREAM_PROTOCOL");
+      }
+      // The gateway's own check (a ping) got garbage as well: now it opens.
+      await gateway.waitForLog(about("flaky", "circuit breaker opened"));
       const refused = await failure(client.callTool({ name: "flaky__echo", arguments: { text: "x" } }));
       assert.equal(refused.code, -32011);
       assert.equal(refused.data.code, "PORTCULLIS_E_CIRCUIT_OPEN");
@@ -241,14 +343,28 @@ ${nodeUpstream("modern", fixture("conformance-server.ts"), ["--stdio"], "    hea
       assert.ok(Number(refused.data.retryAfterSeconds) >= 1);
       await gateway.waitForLog(eventAbout("flaky", "circuit_open"));
       await listedAfterChange((names) => !names.includes("flaky__echo"));
+      // A client that keeps calling a tool that answers garbage, hoping to be the probe, never is.
+      const attacks = (async () => {
+        while (attacking) {
+          const error = await failure(attacker.client.callTool({ name: "flaky__garbage", arguments: {} }));
+          if (error.data.code === "PORTCULLIS_E_CIRCUIT_OPEN") refusedAttacks++;
+          await sleep(100);
+        }
+      })();
+      // The first probe (the gateway's catalogue refresh) gets garbage; the second, once healed, lists.
+      await gateway.waitForLog(() => circuitLog("flaky").length >= 3);
+      rmSync(sickFile("flaky"));
       await gateway.waitForLog(about("flaky", "circuit breaker closed"));
-      const sequence = gateway.logs
-        .filter((l) => l.upstream === "flaky" && String(l.msg).startsWith("circuit breaker"))
-        .map((l) => String(l.msg).replace("circuit breaker ", ""));
-      assert.deepEqual(sequence, ["opened", "half-open", "opened", "half-open", "closed"]);
+      attacking = false;
+      await attacks;
+      assert.ok(refusedAttacks > 0);
+      assert.deepEqual(circuitLog("flaky"), ["opened", "half-open", "opened", "half-open", "closed"]);
       await listedAfterChange((names) => names.includes("flaky__echo"));
       assert.equal(text(await client.callTool({ name: "flaky__echo", arguments: { text: "back" } })), "back");
     } finally {
+      attacking = false;
+      rmSync(sickFile("flaky"), { force: true });
+      await attacker.client.close();
       await client.close();
     }
   });
@@ -256,23 +372,25 @@ ${nodeUpstream("modern", fixture("conformance-server.ts"), ["--stdio"], "    hea
   it("keeps listing an upstream with whenDown: error, and refuses its calls at once while open", async () => {
     const { client } = await connect(gateway.url);
     try {
+      writeFileSync(sickFile("flakyerr"), "every answer is garbage");
       for (let i = 0; i < 3; i++)
-        await failure(client.callTool({ name: "flakyerr__garbage", arguments: {} }));
+        await failure(client.callTool({ name: "flakyerr__echo", arguments: { text: "x" } }));
+      await gateway.waitForLog(about("flakyerr", "circuit breaker opened"));
       const refused = await failure(client.callTool({ name: "flakyerr__echo", arguments: { text: "x" } }));
       assert.equal(refused.data.code, "PORTCULLIS_E_CIRCUIT_OPEN");
       assert.ok((await toolNames(client)).includes("flakyerr__echo"));
-      const circuit = async (state: string) =>
-        new RegExp(`portcullis_upstream_circuit_state\\{upstream="flakyerr",state="${state}"\\} (\\d)`).exec(
-          await (await fetch(`${gateway.base}/metrics`)).text(),
-        )?.[1];
-      assert.equal(await circuit("closed"), "0", "the gauge shows the breaker out of the closed state");
-      const openedAt = logIndex(about("flakyerr", "circuit breaker opened"));
-      assert.ok(openedAt >= 0);
+      assert.equal(
+        await circuitGauge("flakyerr", "closed"),
+        "0",
+        "the gauge shows the breaker out of the closed state",
+      );
+      rmSync(sickFile("flakyerr"));
       await gateway.waitForLog(about("flakyerr", "circuit breaker closed"));
       assert.equal(text(await client.callTool({ name: "flakyerr__echo", arguments: { text: "ok" } })), "ok");
-      assert.equal(await circuit("closed"), "1");
-      assert.equal(await circuit("open"), "0");
+      assert.equal(await circuitGauge("flakyerr", "closed"), "1");
+      assert.equal(await circuitGauge("flakyerr", "open"), "0");
     } finally {
+      rmSync(sickFile("flakyerr"), { force: true });
       await client.close();
     }
   });

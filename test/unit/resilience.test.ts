@@ -1,15 +1,34 @@
-// The circuit breaker's state machine, which failures count against an upstream, list retries,
-// health checks, hidden upstreams in the catalogue, and the resilience settings' defaults.
+// The circuit breaker's state machine and what one abusive client can do to it, which failures count
+// against an upstream, list retries, health checks, hidden upstreams, and the settings' defaults.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { generateKeyPairSync } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
+import { loadSigningKey } from "../../src/audit/signing.ts";
 import { upstreamSchema } from "../../src/config/schema.ts";
 import { GatewayError, UpstreamRpcError } from "../../src/errors.ts";
 import { Catalog } from "../../src/federation/catalog.ts";
 import { NameSpacer } from "../../src/federation/naming.ts";
-import { CircuitBreaker, type CircuitTransition } from "../../src/resilience/circuitBreaker.ts";
+import type { Principal } from "../../src/pipeline/types.ts";
+import {
+  CircuitBreaker,
+  type CallSource,
+  type CheckResult,
+  type CircuitTransition,
+} from "../../src/resilience/circuitBreaker.ts";
 import { classifyFailure } from "../../src/resilience/faults.ts";
 import { HealthMonitor } from "../../src/resilience/healthCheck.ts";
 import { withListRetries } from "../../src/resilience/retry.ts";
+import { toGatewayError } from "../../src/upstream/connection.ts";
+import {
+  asCaller,
+  setCallerScoped,
+  setUpstreamTokenSigner,
+  UpstreamCredentialError,
+  UpstreamTokenSigner,
+  withUpstreamCredentials,
+  type UpstreamAuth,
+} from "../../src/upstream/credentials.ts";
 import { isMalformedResponse, SpawnedStdioTransport } from "../../src/upstream/stdioTransport.ts";
 
 const timeout = () => new GatewayError("PORTCULLIS_E_UPSTREAM_TIMEOUT", "up", { upstream: "up" });
@@ -17,21 +36,50 @@ const lostConnection = () => new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE
 const garbage = () => new GatewayError("PORTCULLIS_E_UPSTREAM_PROTOCOL", "up: malformed response");
 const answeredError = () => new UpstreamRpcError("up", -32602, "no such thing", undefined);
 const cancelled = () => new GatewayError("PORTCULLIS_E_CANCELLED");
+const noCallerToken = () =>
+  toGatewayError(new UpstreamCredentialError("the caller has none from an accepted issuer"), "up");
 
-/** A breaker on a clock the test moves, with every transition it made. */
+/** Lets the breaker's own check (started by the fault that reached the threshold) finish. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A breaker on a clock the test moves, with every transition it made. Its check of the upstream
+ * times out (a dead or hung upstream) until `upstreamAnswers()`.
+ */
 function breakerOnClock(failureThreshold = 5, openMs = 60_000) {
   let now = 1_000;
+  let checks = 0;
+  let answersChecks = false;
   const transitions: string[] = [];
+  const cleared: CheckResult[] = [];
   const breaker = new CircuitBreaker({
     upstream: "up",
     failureThreshold,
     openMs,
     now: () => now,
+    check: async () => {
+      checks++;
+      await settle();
+      if (!answersChecks) throw timeout();
+    },
     onTransition: (t: CircuitTransition) => transitions.push(`${t.from}>${t.to}`),
+    onCheckCleared: (result) => cleared.push(result),
   });
-  const fail = (err: Error = timeout()) => breaker.run(() => Promise.reject(err)).catch(() => undefined);
-  const succeed = () => breaker.run(() => Promise.resolve("ok"));
-  return { breaker, transitions, fail, succeed, advance: (ms: number) => (now += ms) };
+  const fail = async (err: Error = timeout(), source: CallSource = "client") => {
+    await breaker.run(() => Promise.reject(err), source).catch(() => undefined);
+    await settle();
+  };
+  const succeed = (source: CallSource = "client") => breaker.run(() => Promise.resolve("ok"), source);
+  return {
+    breaker,
+    transitions,
+    cleared,
+    fail,
+    succeed,
+    checks: () => checks,
+    upstreamAnswers: () => (answersChecks = true),
+    advance: (ms: number) => (now += ms),
+  };
 }
 
 function refusal(call: () => unknown): GatewayError {
@@ -62,19 +110,94 @@ describe("which failures count against an upstream", () => {
     ])
       assert.equal(classifyFailure(err), "neutral");
   });
+  it("puts a caller's missing or refused credential apart from the upstream's faults", () => {
+    const refused = (status: number) =>
+      toGatewayError(
+        new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, "Error POSTing to endpoint", { status }),
+        "up",
+      );
+    for (const err of [noCallerToken(), refused(401), refused(403)]) {
+      assert.equal(classifyFailure(err), "credential");
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.data?.upstream, "up");
+    }
+    assert.equal(classifyFailure(refused(502)), "fault", "a failing upstream is still a fault");
+    assert.equal(classifyFailure(toGatewayError(new Error("socket hang up"), "up")), "fault");
+  });
+});
+
+describe("upstream credentials", () => {
+  /** An API-key caller: no token any issuer vouched for, nothing to exchange. */
+  const apiKeyCaller: Principal = { id: "mallory", kind: "user", roles: [], authMethod: "api-key" };
+  const caller = () => ({ principal: apiKeyCaller, session: undefined });
+  const answering = (status: number) => {
+    const sent: string[] = [];
+    const send = async (_input: string | URL, init?: RequestInit) => {
+      sent.push(new Headers(init?.headers).get("authorization") ?? "");
+      return new Response("{}", { status });
+    };
+    return { send, sent };
+  };
+
+  before(() => {
+    setCallerScoped([{ auth: { kind: "gateway-jwt" } }]);
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    setUpstreamTokenSigner(new UpstreamTokenSigner(loadSigningKey(pem, "unused"), "portcullis"));
+  });
+  after(() => {
+    setCallerScoped([]);
+    setUpstreamTokenSigner(undefined);
+  });
+
+  it("refuses an API-key caller of a token-exchange upstream as a credential failure, never sending", async () => {
+    const upstream = answering(200);
+    const exchange: UpstreamAuth = {
+      kind: "token-exchange",
+      tokenUrl: "https://as.example.test/token",
+      clientId: "portcullis",
+      clientSecret: "s3cret",
+      subjectIssuers: ["https://idp.example.test"],
+      withoutCallerToken: "refuse",
+    };
+    const fetchAs = withUpstreamCredentials(exchange, "https://up.example.test/mcp", upstream.send);
+    await assert.rejects(
+      asCaller(caller(), () => fetchAs("https://up.example.test/mcp")),
+      (err: Error) => err instanceof UpstreamCredentialError && /accepted issuer/.test(err.message),
+    );
+    assert.equal(upstream.sent.length, 0);
+  });
+
+  it("tells a caller's 401 or 403 from the upstream apart, and leaves the gateway's own to the SDK", async () => {
+    const jwt: UpstreamAuth = { kind: "gateway-jwt", ttlSeconds: 60 };
+    for (const status of [401, 403]) {
+      const upstream = answering(status);
+      const fetchAs = withUpstreamCredentials(jwt, "https://up.example.test/mcp", upstream.send);
+      await assert.rejects(
+        asCaller(caller(), () => fetchAs("https://up.example.test/mcp")),
+        (err: Error) => err instanceof UpstreamCredentialError && err.message.includes(`HTTP ${status}`),
+      );
+      assert.equal((await fetchAs("https://up.example.test/mcp")).status, status);
+      assert.equal(upstream.sent.length, 2);
+    }
+    const fine = withUpstreamCredentials(jwt, "https://up.example.test/mcp", answering(200).send);
+    assert.equal((await asCaller(caller(), () => fine("https://up.example.test/mcp"))).status, 200);
+  });
 });
 
 describe("circuit breaker", () => {
-  it("opens after five upstream faults in a row and then refuses at once, saying when to retry", async () => {
-    const { breaker, transitions, fail } = breakerOnClock();
+  it("opens after five faults in a row once its own check of the upstream fails too, then refuses at once", async () => {
+    const { breaker, transitions, fail, checks } = breakerOnClock();
     for (let i = 0; i < 4; i++) await fail();
+    assert.equal(checks(), 0, "no check before the threshold");
     assert.equal(breaker.state, "closed");
     await fail();
+    assert.equal(checks(), 1);
     assert.equal(breaker.state, "open");
     assert.deepEqual(transitions, ["closed>open"]);
     let called = false;
     await assert.rejects(
-      breaker.run(async () => (called = true)),
+      breaker.run(async () => (called = true), "client"),
       (err: GatewayError) =>
         err.code === "PORTCULLIS_E_CIRCUIT_OPEN" &&
         err.data?.upstream === "up" &&
@@ -101,15 +224,28 @@ describe("circuit breaker", () => {
     assert.equal(breaker.state, "open");
   });
 
-  it("never counts JSON-RPC errors the upstream answered, client cancellations or gateway denials", async () => {
-    const { breaker, fail } = breakerOnClock(2);
+  it("never counts JSON-RPC errors the upstream answered, cancellations, denials or credential failures", async () => {
+    const { breaker, fail, checks } = breakerOnClock(2);
     await fail();
     await fail(answeredError()); // the upstream answered: the run of faults is broken
     await fail();
     await fail(cancelled());
     await fail(new GatewayError("PORTCULLIS_E_DENIED"));
+    await fail(noCallerToken());
     assert.equal(breaker.state, "closed");
+    assert.equal(checks(), 0);
     await fail();
+    assert.equal(breaker.state, "open");
+  });
+
+  it("checks one suspicion at a time", async () => {
+    const { breaker, checks } = breakerOnClock(2);
+    const calls = Array.from({ length: 10 }, () =>
+      breaker.run(() => Promise.reject(timeout()), "client").catch(() => undefined),
+    );
+    await Promise.all(calls);
+    await settle();
+    assert.equal(checks(), 1);
     assert.equal(breaker.state, "open");
   });
 
@@ -117,21 +253,24 @@ describe("circuit breaker", () => {
     const { breaker, fail, advance } = breakerOnClock(1, 10_000);
     await fail();
     advance(4_000);
-    assert.equal(refusal(() => breaker.admit()).data?.retryAfterSeconds, 6);
+    assert.equal(refusal(() => breaker.admit("client")).data?.retryAfterSeconds, 6);
     advance(5_999);
-    assert.equal(refusal(() => breaker.admit()).data?.retryAfterSeconds, 1);
+    assert.equal(refusal(() => breaker.admit("gateway")).data?.retryAfterSeconds, 1);
     assert.equal(breaker.state, "open");
   });
 
-  it("lets exactly one probe through when half-open, refusing the others meanwhile", async () => {
+  it("lets only the gateway's own probe through once the wait is over, refusing every client meanwhile", async () => {
     const { breaker, transitions, fail, advance } = breakerOnClock(1, 1_000);
     await fail();
-    advance(1_000);
-    const probe = breaker.admit();
+    advance(5_000);
+    const early = refusal(() => breaker.admit("client"));
+    assert.equal(early.data?.state, "open", "a client's call is never the probe");
+    assert.equal(early.data?.retryAfterSeconds, 1);
+    const probe = breaker.admit("gateway");
     assert.equal(probe.probe, true);
     assert.equal(breaker.state, "half-open");
-    const refused = refusal(() => breaker.admit());
-    assert.equal(refused.data?.state, "half-open");
+    assert.equal(refusal(() => breaker.admit("client")).data?.state, "half-open");
+    refusal(() => breaker.admit("gateway")); // one probe at a time
     assert.deepEqual(transitions, ["closed>open", "open>half-open"]);
   });
 
@@ -140,7 +279,7 @@ describe("circuit breaker", () => {
     await fail();
     await fail();
     advance(1_000);
-    assert.equal(await succeed(), "ok");
+    assert.equal(await succeed("gateway"), "ok");
     assert.equal(breaker.state, "closed");
     assert.deepEqual(transitions, ["closed>open", "open>half-open", "half-open>closed"]);
     await fail(); // closed again, with a fresh count
@@ -151,7 +290,7 @@ describe("circuit breaker", () => {
     const { breaker, fail, advance } = breakerOnClock(1, 1_000);
     await fail();
     advance(1_000);
-    await fail(answeredError());
+    await fail(answeredError(), "gateway");
     assert.equal(breaker.state, "closed");
   });
 
@@ -159,37 +298,84 @@ describe("circuit breaker", () => {
     const { breaker, transitions, fail, advance } = breakerOnClock(5, 1_000);
     for (let i = 0; i < 5; i++) await fail();
     advance(1_000);
-    await fail(); // one fault is enough in half-open
+    await fail(timeout(), "gateway"); // the probe alone decides
     assert.equal(breaker.state, "open");
     assert.deepEqual(transitions, ["closed>open", "open>half-open", "half-open>open"]);
     advance(999);
-    refusal(() => breaker.admit());
+    refusal(() => breaker.admit("gateway"));
     advance(1);
-    assert.equal(breaker.admit().probe, true);
+    assert.equal(breaker.admit("gateway").probe, true);
   });
 
-  it("lets another call probe when the probe was cancelled", async () => {
-    const { breaker, fail, advance } = breakerOnClock(1, 1_000);
+  it("probes again after openMs when the probe ended without a verdict", async () => {
+    const { breaker, transitions, fail, advance } = breakerOnClock(1, 1_000);
     await fail();
     advance(1_000);
-    await fail(cancelled());
-    assert.equal(breaker.state, "half-open");
-    assert.equal(breaker.admit().probe, true);
+    await fail(cancelled(), "gateway");
+    assert.equal(breaker.state, "open");
+    assert.deepEqual(transitions, ["closed>open", "open>half-open", "half-open>open"]);
+    advance(1_000);
+    assert.equal(breaker.admit("gateway").probe, true);
   });
 
   it("ignores calls that were admitted before the breaker moved on", async () => {
     const { breaker, fail, advance } = breakerOnClock(1, 1_000);
-    const slow = breaker.admit();
+    const slow = breaker.admit("client");
     await fail();
     assert.equal(breaker.state, "open");
     breaker.record(slow, "answered"); // a late success does not close an open breaker
     assert.equal(breaker.state, "open");
     advance(1_000);
-    const probe = breaker.admit();
+    const probe = breaker.admit("gateway");
     breaker.record(slow, "fault"); // nor does a late failure spoil the probe
     assert.equal(breaker.state, "half-open");
     breaker.record(probe, "answered");
     assert.equal(breaker.state, "closed");
+  });
+});
+
+describe("circuit breaker against a single abusive client", () => {
+  it("cannot be opened by calls made to time out, crash a session or answer garbage while the upstream answers its check", async () => {
+    const { breaker, transitions, cleared, fail, checks, upstreamAnswers } = breakerOnClock();
+    upstreamAnswers();
+    for (let i = 0; i < 50; i++) await fail([timeout(), lostConnection(), garbage()][i % 3]);
+    assert.equal(breaker.state, "closed");
+    assert.deepEqual(transitions, []);
+    assert.equal(checks(), 10, "one check of the upstream per five faults, no more");
+    assert.deepEqual(cleared[0], { failures: 5, outcome: "answered" });
+  });
+
+  it("cannot be opened by calls refused for the caller's credential: they are not even checked", async () => {
+    const { breaker, fail, checks } = breakerOnClock(1);
+    for (let i = 0; i < 50; i++) await fail(noCallerToken());
+    assert.equal(breaker.state, "closed");
+    assert.equal(checks(), 0);
+  });
+
+  it("cannot keep it open: its calls once the wait is over are refused, and the gateway's probe closes it", async () => {
+    const { breaker, transitions, fail, succeed, advance, upstreamAnswers } = breakerOnClock(5, 60_000);
+    for (let i = 0; i < 5; i++) await fail(); // a real outage opened it
+    upstreamAnswers();
+    advance(60_000);
+    let reached = 0;
+    for (let i = 0; i < 20; i++) {
+      await assert.rejects(
+        breaker.run(async () => reached++, "client"),
+        (err: GatewayError) => err.code === "PORTCULLIS_E_CIRCUIT_OPEN",
+      );
+    }
+    assert.equal(reached, 0, "no client call reached the upstream, so none could fail as the probe");
+    assert.equal(breaker.state, "open");
+    await succeed("gateway");
+    assert.equal(breaker.state, "closed");
+    assert.deepEqual(transitions, ["closed>open", "open>half-open", "half-open>closed"]);
+  });
+
+  it("still opens at once for a hung upstream whose check times out as well", async () => {
+    const { breaker, fail, checks } = breakerOnClock();
+    for (let i = 0; i < 5; i++) await fail(timeout());
+    assert.equal(checks(), 1);
+    assert.equal(breaker.state, "open");
   });
 });
 
