@@ -83,6 +83,7 @@ export function auditBody(
     ...(result === undefined ? {} : { result }),
     ...(ctx.findings.trust ? { trust: trustOf(ctx.findings.trust) } : {}),
     ...(ctx.findings.authz ? { authz: ctx.findings.authz } : {}),
+    ...(ctx.findings.taint?.length ? { taint: ctx.findings.taint } : {}),
   };
 }
 

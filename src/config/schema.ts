@@ -9,6 +9,7 @@ import { identitySection } from "./identitySchema.ts";
 import { cidrEntry, networkSection } from "./networkSchema.ts";
 import { stateSection } from "./stateSchema.ts";
 import { rateLimitSection } from "./rateLimitSchema.ts";
+import { dataFlowSection } from "./dataFlowSchema.ts";
 import { isLoopbackHost, secureUrl } from "./secureUrl.ts";
 import { resilienceFields } from "./resilienceSchema.ts";
 
@@ -550,6 +551,7 @@ export const configSchema = z
     trust: trustSection,
     authorization: authorizationSection,
     rateLimits: rateLimitSection,
+    dataFlow: dataFlowSection,
     detection: detectionSection,
     responses: responsesSection,
     control: controlSection,

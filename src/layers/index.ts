@@ -1,8 +1,10 @@
 // Assembles the message stage from the config: one line per layer, in chain order. The profile
 // decides which layers run: `dev` turns every layer off; `strict` (the default) and `balanced` run
 // all that exist today (layers that trade checks for speed will differ between the two). The audit
-// layer comes first, so that an unwritable trail stops a call before anything else runs; rate limits
-// come after authorization, so that no limit tells a hidden tool from a missing one.
+// layer comes first, so that an unwritable trail stops a call before anything else runs; the
+// message-stage rate limits (per tool, per upstream, quotas) come after authorization, so that no
+// limit tells a hidden tool from a missing one. The address and principal buckets, the same for
+// every tool, are checked by the ingress before all of them (`edgeRateLimitOf`).
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.ts";
 import type { Layer, TrustAssessment } from "../pipeline/types.ts";
@@ -22,7 +24,8 @@ import { highRiskToolMatcher, needsVerification, trustLayer } from "./trust/inde
 import type { TrustConfig } from "../config/trustSchema.ts";
 import type { AuthzTarget } from "./authz/engine.ts";
 import type { SecurityEventBus } from "../events/bus.ts";
-import { MemoryLimiter, rateLimitLayer } from "./ratelimit/index.ts";
+import { dataFlowLayer } from "./flow/index.ts";
+import { MemoryLimiter, rateLimitLayer, type EdgeRateLimit } from "./ratelimit/index.ts";
 import { RedisStateStore } from "../state/redisStore.ts";
 
 export interface LayerDependencies {
@@ -45,11 +48,25 @@ export interface LayerDependencies {
   readonly events?: SecurityEventBus;
 }
 
+/**
+ * The edge rate limits of the chain assembled last for a gateway (its enforcements are one per
+ * process, like the gateway): a reload swaps them with the chain. Undefined when rate limits are off
+ * or the profile is `dev`.
+ */
+const edgeLimits = new WeakMap<Enforcements, EdgeRateLimit>();
+
+export function edgeRateLimitOf(enforcements: Enforcements): EdgeRateLimit | undefined {
+  return edgeLimits.get(enforcements);
+}
+
 export function assembleLayers(deps: LayerDependencies): Layer[] {
   const { config } = deps;
   const observers: Layer[] = deps.metrics ? [metricsLayer(deps.metrics)] : [];
   if (deps.tracing) observers.push(tracingLayer());
-  if (config.profile === "dev") return observers;
+  if (config.profile === "dev") {
+    edgeLimits.delete(deps.enforcements);
+    return observers;
+  }
   const layers: Layer[] = [...observers];
   if (deps.auditSink && config.audit.enabled) {
     const { arguments: args, results, failOpen, encryptionKeys } = config.audit;
@@ -73,6 +90,9 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
       }),
     );
   }
+  // Before authorization: policies see the session's taint as session.labels.
+  if (config.dataFlow.enabled)
+    layers.push(dataFlowLayer({ config: config.dataFlow, store: deps.state, events: deps.events }));
   if (config.authorization.enabled) {
     layers.push(
       authzLayer({
@@ -89,18 +109,18 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
   // After authorization: a limit that answered differently for hidden tools would reveal them.
   if (config.rateLimits.enabled) {
     const shared = deps.state instanceof RedisStateStore ? deps.state : undefined;
-    layers.push(
-      rateLimitLayer({
-        config: config.rateLimits,
-        redis: shared?.client,
-        keyPrefix: config.state.redis.keyPrefix,
-        onUnavailable: config.state.onUnavailable,
-        memory: memoryLimiterOf(deps.state),
-        events: deps.events,
-        logger: deps.logger,
-      }),
-    );
-  }
+    const rateLimits = rateLimitLayer({
+      config: config.rateLimits,
+      redis: shared?.client,
+      keyPrefix: config.state.redis.keyPrefix,
+      onUnavailable: config.state.onUnavailable,
+      memory: memoryLimiterOf(deps.state),
+      events: deps.events,
+      logger: deps.logger,
+    });
+    layers.push(rateLimits);
+    edgeLimits.set(deps.enforcements, rateLimits.edge);
+  } else edgeLimits.delete(deps.enforcements);
   return layers;
 }
 

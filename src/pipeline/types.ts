@@ -92,6 +92,8 @@ export interface MessageFindings {
   trust?: TrustAssessment;
   /** The authorization layer's decision: the policies that decided and any obligation met. */
   authz?: AuthzFinding;
+  /** The flow labels the session has read so far (its taint), for calls, gets and reads. */
+  taint?: readonly string[];
 }
 
 export interface TrustFactors {
@@ -130,6 +132,8 @@ export interface RouteTarget {
   readonly publicName: string | undefined;
   /** A tool's annotations as its upstream declared them (read-only, destructive, …). */
   readonly annotations?: Readonly<Record<string, unknown>>;
+  /** The tool's whole definition as its upstream declared it (its own name, schemas): never to be changed. */
+  readonly definition?: Readonly<Record<string, unknown>>;
 }
 
 export interface RequestView {

@@ -189,8 +189,8 @@ describe("profiles", () => {
 
   it("runs the audit trail first, then the decision log, trust and authorization, in strict (the default) and balanced", () => {
     assert.equal(base.profile, "strict");
-    assert.deepEqual(names("strict"), ["audit", "decision-log", "trust", "authz", "ratelimit"]);
-    assert.deepEqual(names("balanced"), ["audit", "decision-log", "trust", "authz", "ratelimit"]);
+    assert.deepEqual(names("strict"), ["audit", "decision-log", "trust", "flow", "authz", "ratelimit"]);
+    assert.deepEqual(names("balanced"), ["audit", "decision-log", "trust", "flow", "authz", "ratelimit"]);
   });
 
   it("runs no layer in dev", () => {

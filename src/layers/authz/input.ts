@@ -81,7 +81,8 @@ export function conditionInput(facts: InputFacts): Record<string, unknown> {
     trust: trust
       ? { known: true, score: trust.score, ...trust.factors, unusual: trust.unusual }
       : { known: false, score: 0, reputation: 0, device: 0, location: 0, behaviour: 0, unusual: [] },
-    session: { labels: [] },
+    // The flow layer's taint of this session (what it has read); empty for lists and when it is off.
+    session: { labels: [...(ctx.findings.taint ?? [])] },
     usage: {
       tool: bigints(facts.usage.tool),
       all: bigints(facts.usage.all),

@@ -1,0 +1,74 @@
+// Which flow labels a target carries: those of every `dataFlow.labels` rule that matches it, plus
+// the open-world labels when its upstream declares openWorldHint (a hint may add labels, never
+// remove them). Matching is linear (name patterns); results are cached per target in a bounded map.
+import type { DataFlowConfig } from "../../config/dataFlowSchema.ts";
+import { namePatterns } from "../../federation/namePattern.ts";
+import type { RouteTarget } from "../../pipeline/types.ts";
+
+type FlowKind = "tool" | "prompt" | "resource";
+
+interface Rule {
+  readonly labels: readonly string[];
+  readonly matches: (kind: FlowKind, name: string, upstream: string) => boolean;
+}
+
+const CACHE_LIMIT = 10_000;
+
+export class FlowLabels {
+  private readonly rules: readonly Rule[];
+  private readonly openWorld: readonly string[];
+  private readonly cache = new Map<string, readonly string[]>();
+
+  constructor(config: DataFlowConfig) {
+    this.openWorld = config.openWorldLabels;
+    this.rules = config.labels.map((rule) => {
+      const byKind = {
+        tool: rule.tools ? namePatterns(rule.tools) : undefined,
+        prompt: rule.prompts ? namePatterns(rule.prompts) : undefined,
+        resource: rule.resources ? namePatterns(rule.resources, { caseSensitive: true }) : undefined,
+      };
+      const kindListed = rule.tools || rule.prompts || rule.resources;
+      const upstreams = rule.upstreams ? new Set(rule.upstreams) : undefined;
+      return {
+        labels: rule.labels,
+        matches: (kind, name, upstream) =>
+          (!kindListed || byKind[kind]?.(name) === true) && (!upstreams || upstreams.has(upstream)),
+      };
+    });
+  }
+
+  /** The labels of a routed request's target; none for targets that are not tools, prompts or resources. */
+  of(target: RouteTarget | undefined): readonly string[] {
+    const kind = flowKind(target);
+    if (!target || !kind) return [];
+    const name = target.publicName ?? target.name ?? "";
+    const openWorld = kind === "tool" && target.annotations?.openWorldHint === true;
+    const key = `${kind}\u0000${target.upstream}\u0000${name}\u0000${openWorld ? 1 : 0}`;
+    let labels = this.cache.get(key);
+    if (!labels) {
+      const found = new Set<string>(openWorld ? this.openWorld : []);
+      for (const rule of this.rules)
+        if (rule.matches(kind, name, target.upstream)) for (const label of rule.labels) found.add(label);
+      labels = [...found].sort();
+      // Only names of bounded length are cached, in a bounded map (names come from the catalogue).
+      if (key.length <= 512) {
+        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+        this.cache.set(key, labels);
+      }
+    }
+    return labels;
+  }
+}
+
+function flowKind(target: RouteTarget | undefined): FlowKind | undefined {
+  switch (target?.kind) {
+    case "tool":
+      return "tool";
+    case "prompt":
+      return "prompt";
+    case "resource":
+      return "resource";
+    default:
+      return undefined;
+  }
+}
