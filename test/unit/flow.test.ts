@@ -116,10 +116,8 @@ describe("toxic-flow control", () => {
   });
 
   it("refuses (fail-secure) when the taint cannot be read", async () => {
-    const broken = new Proxy(new MemoryStateStore(), {
-      get: (target, name) =>
-        name === "get" ? () => Promise.reject(new Error("store away")) : Reflect.get(target, name),
-    }) as StateStore;
+    const broken: StateStore = new MemoryStateStore();
+    broken.get = () => Promise.reject(new Error("store away"));
     const layer = dataFlowLayer({ config, store: broken });
     await assert.rejects(
       Promise.resolve(
@@ -144,7 +142,7 @@ describe("toxic-flow control", () => {
       usage: { tool: { minute: 0, hour: 0, day: 0 }, all: { minute: 0, hour: 0, day: 0 } },
       arguments: undefined,
       argumentKeys: [],
-    } as Parameters<typeof conditionInput>[0]);
+    });
     assert.deepEqual((input.session as { labels: string[] }).labels, ["private-data"]);
   });
 
