@@ -29,6 +29,8 @@ export class Catalog {
   private readonly perUpstream = new Map<string, UpstreamLists>();
   private merged: Record<CatalogKind, CatalogItem[]> = emptyMerged();
   private tools = new Map<string, ResolvedName>();
+  /** Each tool's definition as its upstream declared it, by public name (what validation checks against). */
+  private toolDefinitions = new Map<string, Readonly<Record<string, unknown>>>();
   private prompts = new Map<string, ResolvedName>();
   private resources = new Map<string, string>();
   private templates: TemplateEntry[] = [];
@@ -93,6 +95,11 @@ export class Catalog {
     return this.tools.get(publicName);
   }
 
+  /** The tool's definition exactly as its upstream listed it (its own name, its schemas). */
+  toolDefinition(publicName: string): Readonly<Record<string, unknown>> | undefined {
+    return this.toolDefinitions.get(publicName);
+  }
+
   resolvePrompt(publicName: string): ResolvedName | undefined {
     return this.prompts.get(publicName);
   }
@@ -113,6 +120,7 @@ export class Catalog {
   private rebuild(): void {
     const merged = emptyMerged();
     const tools = new Map<string, ResolvedName>();
+    const toolDefinitions = new Map<string, Readonly<Record<string, unknown>>>();
     const prompts = new Map<string, ResolvedName>();
     const resources = new Map<string, string>();
     const templates: TemplateEntry[] = [];
@@ -127,6 +135,7 @@ export class Catalog {
         const publicName = this.naming.publicName(upstream, name, tools);
         const annotations = tool.annotations as Record<string, unknown> | undefined;
         tools.set(publicName, annotations ? { upstream, name, annotations } : { upstream, name });
+        toolDefinitions.set(publicName, tool);
         shown.tools.push({ upstream, publicName, definition: { ...tool, name: publicName } });
       }
       for (const prompt of lists.prompts) {
@@ -155,6 +164,7 @@ export class Catalog {
     }
     this.merged = merged;
     this.tools = tools;
+    this.toolDefinitions = toolDefinitions;
     this.prompts = prompts;
     this.resources = resources;
     this.templates = templates;

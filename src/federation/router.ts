@@ -37,9 +37,15 @@ export function resolveTarget(
       const resolved = catalog.resolveTool(publicName);
       if (!resolved) throw new GatewayError("PORTCULLIS_E_UNKNOWN_TOOL", publicName);
       const { upstream, name, annotations } = resolved;
-      return annotations
-        ? { upstream, kind: "tool", name, publicName, annotations }
-        : { upstream, kind: "tool", name, publicName };
+      const definition = catalog.toolDefinition(publicName);
+      return {
+        upstream,
+        kind: "tool",
+        name,
+        publicName,
+        ...(annotations ? { annotations } : {}),
+        ...(definition ? { definition } : {}),
+      };
     }
     case "prompts/get": {
       const publicName = stringParam(params, "name");
