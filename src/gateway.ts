@@ -146,6 +146,11 @@ export class Gateway {
     }
   }
 
+  /** Tells every client that lists changed (a tool definition approved by an operator). */
+  announceListsChanged(methods: readonly string[]): void {
+    this.notifier.notifyAll(methods);
+  }
+
   /** Client sessions held now (2025 sessions and stateless clients' state). */
   clientSessions(): readonly ClientSession[] {
     return [...this.sessions];
@@ -708,7 +713,12 @@ export class Gateway {
     const { metrics } = this.deps;
     const timer = metrics ? metrics.observeHook.bind(metrics) : undefined;
     return new LayerChain(
-      assembleLayers({ ...this.deps, config: loaded.config, policies: loaded.policies.set }),
+      assembleLayers({
+        ...this.deps,
+        config: loaded.config,
+        policies: loaded.policies.set,
+        catalog: () => this.catalog,
+      }),
       this.deps.events,
       this.deps.logger,
       timer,

@@ -36,6 +36,8 @@ import { Enforcements } from "./state/enforcements.ts";
 import { ApprovalBook, approvalGate } from "./layers/authz/approvals.ts";
 import { ControlSocketError, startControlSocket, type ControlRoute } from "./admin/controlSocket.ts";
 import { blockRoutes } from "./admin/blockRoutes.ts";
+import { toolRoutes } from "./admin/toolRoutes.ts";
+import { toolPinStoreFor } from "./layers/catalog/pins.ts";
 import { resolveControlSocketPath } from "./config/controlSchema.ts";
 import { describeOrigin } from "./layers/authz/engine.ts";
 import { openStateStore } from "./state/open.ts";
@@ -147,7 +149,11 @@ export async function runGateway(options: RunOptions): Promise<void> {
       }),
   });
   await approvalBook.start();
-  const control = await openControlSocket(loaded, logger, approvalBook, blockRoutes(enforcements, events));
+  const pins = toolPinStoreFor(state);
+  const control = await openControlSocket(loaded, logger, approvalBook, [
+    ...blockRoutes(enforcements, events),
+    ...toolRoutes(pins, events),
+  ]);
   const detection = new DetectionEngine({
     events,
     enforcements,
@@ -192,6 +198,10 @@ export async function runGateway(options: RunOptions): Promise<void> {
   });
   ensureUpstreamSigner(loaded, logger);
   logPolicies(loaded, logger);
+  // An operator's approval of a changed tool shows it again: every client is told to list again.
+  pins.onApproval(() =>
+    gateway.announceListsChanged(["notifications/tools/list_changed", "notifications/prompts/list_changed"]),
+  );
   gateway.start();
 
   let http: HttpIngress | undefined;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `portcullis` command: init, serve, stdio, validate, audit, keys, approvals, block, policy.
+// The `portcullis` command: init, serve, stdio, validate, audit, keys, approvals, block, tools, policy.
 import { existsSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfigFile } from "../config/load.ts";
@@ -7,6 +7,7 @@ import { ConfigError, formatConfigIssue } from "../errors.ts";
 import { runGateway } from "../runtime.ts";
 import { runApprovalsCommand } from "./approvals.ts";
 import { runBlockCommand } from "./block.ts";
+import { runToolsCommand } from "./tools.ts";
 import { runAuditCommand } from "./audit.ts";
 import { runPolicyCommand } from "./policy.ts";
 import { runKeysCommand } from "./keys.ts";
@@ -34,6 +35,9 @@ Commands:
   approvals show|approve|deny|revoke ID --config FILE [--grant 1h] [--note TEXT] [--as NAME]
                                               (approvals reach the running gateway over its control socket; --socket PATH instead of --config)
   block add ADDRESS[/PREFIX] --config FILE --reason TEXT [--for 1h] [--as NAME]   block an address or range on every node
+  tools list --config FILE [--changed] [--json]   tool and prompt definitions pinned, and changes waiting for review
+  tools diff UPSTREAM/NAME --config FILE [--kind tools|prompts]   the pinned definition against the changed one
+  tools approve UPSTREAM/NAME --config FILE [--hash H] [--as NAME] [--note T]   pin the changed definition
   block list --config FILE [--json]           the blocks in force (detector responses and operators')
   block remove ADDRESS[/PREFIX] --config FILE lift a block
   help                                        show this text
@@ -94,6 +98,8 @@ async function main(argv: string[]): Promise<number> {
       trust: { type: "string" },
       args: { type: "string" },
       for: { type: "string" },
+      changed: { type: "boolean" },
+      hash: { type: "string" },
       reason: { type: "string" },
     },
     allowPositionals: true,
@@ -150,6 +156,13 @@ async function main(argv: string[]): Promise<number> {
     case "approvals":
       try {
         return await runApprovalsCommand(positionals[0], positionals.slice(1), values);
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      }
+    case "tools":
+      try {
+        return await runToolsCommand(positionals[0], positionals.slice(1), values);
       } catch (err) {
         if (err instanceof ConfigError) throw err;
         throw new UsageError(err instanceof Error ? err.message : String(err));

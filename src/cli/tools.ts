@@ -1,0 +1,146 @@
+// `portcullis tools list|diff|approve`: the pinned tool and prompt definitions of the running gateway
+// (and, through the state store, of every node that shares it), what changed since it was pinned, and
+// the operator's approval of a changed definition, over the local control socket.
+import { callControlSocket } from "../admin/controlSocket.ts";
+import type { PinSummary } from "../admin/toolRoutes.ts";
+import { definitionLines, formatDiff, lineDiff } from "../layers/catalog/diff.ts";
+import type { PinnedVersion } from "../layers/catalog/pins.ts";
+import {
+  controlSocketPath,
+  formatDuration,
+  osUserName,
+  unreachable,
+  type CommandOutput,
+} from "./approvals.ts";
+
+export interface ToolsCommandOptions {
+  readonly config?: string;
+  readonly socket?: string;
+  readonly json?: boolean;
+  /** `list`: only what changed or waits for a first approval. */
+  readonly changed?: boolean;
+  /** `tools` or `prompts`, when a name is both. */
+  readonly kind?: string;
+  /** `approve`: the hash (or its first 8+ hex digits) `diff` showed; refused if something else waits. */
+  readonly hash?: string;
+  readonly as?: string;
+  readonly note?: string;
+}
+
+const processOutput: CommandOutput = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+const commands = ["list", "diff", "approve"];
+
+type PinDetail = PinSummary & { readonly pinned?: PinnedVersion; readonly pending?: PinnedVersion };
+
+/** 0 done; 1 the gateway refused (unknown name, nothing to approve, hash mismatch); 2 it cannot be reached. */
+export async function runToolsCommand(
+  sub: string | undefined,
+  positionals: readonly string[],
+  options: ToolsCommandOptions,
+  output: CommandOutput = processOutput,
+): Promise<number> {
+  if (!sub || !commands.includes(sub))
+    throw new Error(`unknown tools command "${sub ?? ""}" (${commands.join(", ")})`);
+  const name = positionals[0];
+  if (sub !== "list" && !name)
+    throw new Error(`name the tool: portcullis tools ${sub} UPSTREAM/TOOL (or its public name)`);
+  if (options.kind !== undefined && options.kind !== "tools" && options.kind !== "prompts")
+    throw new Error("--kind is tools or prompts");
+  const socket = controlSocketPath(options);
+  const kindQuery = options.kind ? `?kind=${encodeURIComponent(options.kind)}` : "";
+  let reply: { status: number; body: unknown };
+  try {
+    if (sub === "list")
+      reply = await callControlSocket(socket, "GET", `/tools${options.changed ? "?changed=1" : ""}`);
+    else if (sub === "diff")
+      reply = await callControlSocket(socket, "GET", `/tools/${encodeURIComponent(name ?? "")}${kindQuery}`);
+    else
+      reply = await callControlSocket(socket, "POST", `/tools/${encodeURIComponent(name ?? "")}/approve`, {
+        by: options.as ?? osUserName(),
+        ...(options.hash ? { hash: options.hash } : {}),
+        ...(options.kind ? { kind: options.kind } : {}),
+        ...(options.note ? { note: options.note } : {}),
+      });
+  } catch (err) {
+    output.err(`${unreachable(socket, err)}\n`);
+    return 2;
+  }
+  if (reply.status >= 300) {
+    const error = (reply.body as { error?: { code?: string; message?: string } }).error;
+    output.err(
+      `tools ${sub}: ${error?.message ?? `status ${reply.status}`}${error?.code ? ` (${error.code})` : ""}\n`,
+    );
+    return 1;
+  }
+  const now = Date.now();
+  if (sub === "list") {
+    const { pins } = reply.body as { pins: PinSummary[] };
+    if (options.json) for (const p of pins) output.out(`${JSON.stringify(p)}\n`);
+    else output.out(pinTable(pins, now, options.changed === true));
+  } else if (sub === "diff") {
+    const { pin } = reply.body as { pin: PinDetail };
+    output.out(options.json ? `${JSON.stringify(pin)}\n` : describeChange(pin, now));
+  } else {
+    const { pin, previousHash } = reply.body as { pin: PinSummary; previousHash?: string };
+    output.out(
+      options.json
+        ? `${JSON.stringify(reply.body)}\n`
+        : `approved ${pin.kind === "prompts" ? "prompt" : "tool"} ${pin.upstream}/${pin.name}: pinned ${short(pin.pinnedHash)}${previousHash ? ` (was ${short(previousHash)})` : ""}\n`,
+    );
+  }
+  return 0;
+}
+
+function pinTable(pins: readonly PinSummary[], now: number, onlyChanged: boolean): string {
+  if (pins.length === 0) return onlyChanged ? "no changed or new definitions\n" : "nothing pinned\n";
+  const rows = [
+    ["STATUS", "KIND", "UPSTREAM/NAME", "PUBLIC NAME", "PINNED", "BY", "WAITING"],
+    ...pins.map((p) => [
+      p.status,
+      p.kind === "prompts" ? "prompt" : "tool",
+      `${p.upstream}/${p.name}`,
+      p.publicName,
+      p.pinnedHash ? `${short(p.pinnedHash)} ${ago(p.pinnedAt, now)}` : "-",
+      p.pinnedBy ?? "-",
+      p.pendingHash ? `${short(p.pendingHash)} ${ago(p.pendingAt, now)}` : "-",
+    ]),
+  ];
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows
+    .map(
+      (r) =>
+        `${r
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join("  ")
+          .trimEnd()}\n`,
+    )
+    .join("");
+}
+
+/** What was pinned and what is waiting, as a line diff of their canonical JSON. */
+function describeChange(pin: PinDetail, now: number): string {
+  const head = [
+    `${pin.kind === "prompts" ? "prompt" : "tool"} ${pin.upstream}/${pin.name} (listed as ${pin.publicName}): ${pin.status}`,
+    `pinned:  ${pin.pinned ? `${pin.pinned.hash} by ${pin.pinned.by}, ${ago(pin.pinned.at, now)}` : "(never approved)"}`,
+    `waiting: ${pin.pending ? `${pin.pending.hash}, seen ${ago(pin.pending.at, now)}` : "(nothing)"}`,
+  ].join("\n");
+  if (!pin.pending) return `${head}\n`;
+  const missing = (v: PinnedVersion | undefined) => v !== undefined && v.definition === undefined;
+  if (missing(pin.pinned) || missing(pin.pending))
+    return `${head}\n(a definition larger than catalogGuard.pinning.maxStoredBytes is kept by its hash only: no diff)\n`;
+  const before = pin.pinned?.definition ? definitionLines(pin.pinned.definition) : [];
+  const after = definitionLines(pin.pending.definition);
+  return `${head}\n--- pinned\n+++ waiting\n${formatDiff(lineDiff(before, after))}approve with: portcullis tools approve ${pin.upstream}/${pin.name} --hash ${short(pin.pending.hash)}\n`;
+}
+
+function short(hash: string | undefined): string {
+  return hash ? hash.slice(0, 12) : "-";
+}
+
+function ago(at: number | undefined, now: number): string {
+  return at === undefined ? "" : `${formatDuration(Math.max(0, now - at))} ago`;
+}
