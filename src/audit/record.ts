@@ -84,6 +84,7 @@ export function auditBody(
     ...(ctx.findings.trust ? { trust: trustOf(ctx.findings.trust) } : {}),
     ...(ctx.findings.authz ? { authz: ctx.findings.authz } : {}),
     ...(ctx.findings.taint?.length ? { taint: ctx.findings.taint } : {}),
+    ...(ctx.findings.data ? { data: ctx.findings.data } : {}),
   };
 }
 

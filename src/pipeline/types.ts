@@ -2,6 +2,7 @@
 // the message views the message stage hands to each layer, and the verdicts layers return.
 import type { ErrorCode } from "../errors.ts";
 import type { MessageTrace, TraceCarrier } from "../observability/traceContext.ts";
+import type { DataFinding } from "../layers/data/report.ts";
 
 export type Era = "legacy" | "modern";
 
@@ -94,6 +95,8 @@ export interface MessageFindings {
   authz?: AuthzFinding;
   /** The flow labels the session has read so far (its taint), for calls, gets and reads. */
   taint?: readonly string[];
+  /** What the data guard found and did in the arguments and the result (kinds, rules, actions; never values). */
+  data?: DataFinding;
 }
 
 export interface TrustFactors {

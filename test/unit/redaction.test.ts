@@ -43,6 +43,22 @@ describe("redaction", () => {
     });
   }
 
+  for (const [kind, text] of [
+    ["anthropic-key", `sk-ant-api03-${"Qx7".repeat(31)}AA`],
+    ["slack-webhook", "https://hooks.slack.com/services/T0ABCDEF1/B0ABCDEF2/Xy7pQ2mN9vR4tL6wK8sD3fG5"],
+    ["azure-storage-key", `AccountKey=${"Ab3+".repeat(21)}Ab==`],
+    ["password", "DB_PASSWORD=Xk9#mP2vL7qz"],
+    ["uk-nino", "AB 12 34 56 C"],
+    ["fr-nir", "2 84 12 76 451 089 93"],
+    ["es-dni", "12345678Z"],
+  ] as const) {
+    it(`finds a ${kind} the audit trail's first rules did not know`, () => {
+      const { value, kinds } = redact({ note: `before ${text} after` });
+      assert.ok(kinds.includes(kind), `kinds: ${kinds.join(",")}`);
+      assert.ok(!value.note.includes(text.slice(-6)), value.note);
+    });
+  }
+
   it("keeps the user name of a URL and redacts only its password", () => {
     assert.equal(redact("https://app:pw123@host/x").value, "https://app:[REDACTED:url-password]@host/x");
   });
