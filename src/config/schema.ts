@@ -10,6 +10,10 @@ import { cidrEntry, networkSection } from "./networkSchema.ts";
 import { stateSection } from "./stateSchema.ts";
 import { rateLimitSection } from "./rateLimitSchema.ts";
 import { dataFlowSection } from "./dataFlowSchema.ts";
+import { validationSection } from "./validationSchema.ts";
+import { argumentsSection } from "./argumentsSchema.ts";
+import { catalogGuardSection } from "./catalogGuardSchema.ts";
+import { dataGuardSection } from "./dataGuardSchema.ts";
 import { isLoopbackHost, secureUrl } from "./secureUrl.ts";
 import { resilienceFields } from "./resilienceSchema.ts";
 
@@ -552,6 +556,10 @@ export const configSchema = z
     authorization: authorizationSection,
     rateLimits: rateLimitSection,
     dataFlow: dataFlowSection,
+    validation: validationSection,
+    argumentGuard: argumentsSection,
+    catalogGuard: catalogGuardSection,
+    dataGuard: dataGuardSection,
     detection: detectionSection,
     responses: responsesSection,
     control: controlSection,

@@ -25,6 +25,11 @@ import type { TrustConfig } from "../config/trustSchema.ts";
 import type { AuthzTarget } from "./authz/engine.ts";
 import type { SecurityEventBus } from "../events/bus.ts";
 import { dataFlowLayer } from "./flow/index.ts";
+import { FlowLabels } from "./flow/labels.ts";
+import { dataGuardLayer } from "./data/index.ts";
+import { validationLayer } from "./validation/index.ts";
+import { argumentGuardLayer } from "./arguments/index.ts";
+import { catalogGuardLayer, toolPinStoreFor, type CatalogReader } from "./catalog/index.ts";
 import { MemoryLimiter, rateLimitLayer, type EdgeRateLimit } from "./ratelimit/index.ts";
 import { RedisStateStore } from "../state/redisStore.ts";
 
@@ -46,6 +51,8 @@ export interface LayerDependencies {
   readonly state: StateStore;
   readonly approvals?: ApprovalGate;
   readonly events?: SecurityEventBus;
+  /** The merged catalogue as it is now (the catalogue guard judges calls against it). */
+  readonly catalog?: () => CatalogReader;
 }
 
 /**
@@ -77,6 +84,11 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
     );
   }
   if (config.logging.decisions) layers.push(decisionLog({ logger: deps.decisionLogger ?? deps.logger }));
+  // Message shape before anything reads it; tool arguments only after authorization (below), so that
+  // a schema error never tells a hidden tool from a missing one.
+  const validating = config.validation.enabled;
+  if (validating)
+    layers.push(validationLayer({ config: config.validation, events: deps.events, stage: "messages" }));
   if (config.trust.enabled) {
     layers.push(
       trustLayer({
@@ -107,6 +119,8 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
     );
   }
   // After authorization: a limit that answered differently for hidden tools would reveal them.
+  if (validating)
+    layers.push(validationLayer({ config: config.validation, events: deps.events, stage: "tools" }));
   if (config.rateLimits.enabled) {
     const shared = deps.state instanceof RedisStateStore ? deps.state : undefined;
     const rateLimits = rateLimitLayer({
@@ -121,6 +135,36 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
     layers.push(rateLimits);
     edgeLimits.set(deps.enforcements, rateLimits.edge);
   } else edgeLimits.delete(deps.enforcements);
+  // After the rate limits: calls are judged after authorization (no existence oracle), and on the way
+  // out its onCatalog sees the whole list first.
+  if (config.catalogGuard.enabled && deps.catalog)
+    layers.push(
+      catalogGuardLayer({
+        config: config.catalogGuard,
+        catalog: deps.catalog,
+        pins: toolPinStoreFor(deps.state),
+        events: deps.events,
+        logger: deps.logger,
+      }),
+    );
+  // After authorization (a refused argument never reveals a hidden tool) and the rate limits (probes
+  // are counted, DNS lookups throttled), on arguments validation found well-typed.
+  if (config.argumentGuard.enabled)
+    layers.push(
+      argumentGuardLayer({
+        config: config.argumentGuard,
+        events: deps.events,
+        definitionOf: (t) => t.definition,
+      }),
+    );
+  // Last: requests are scanned after every refusal, and results meet it first on the way back, so the
+  // audit record holds what the client received.
+  if (config.dataGuard.enabled) {
+    const flowLabels = new FlowLabels(config.dataFlow);
+    layers.push(
+      dataGuardLayer({ config: config.dataGuard, events: deps.events, labelsOf: (t) => flowLabels.of(t) }),
+    );
+  }
   return layers;
 }
 
