@@ -276,6 +276,19 @@ export const LAYER_SWITCHES: readonly { layer: string; on: ConfigTree; off: Conf
     off: { authorization: { enabled: false } },
   },
   { layer: "ratelimit", on: { rateLimits: { enabled: true } }, off: { rateLimits: { enabled: false } } },
+  { layer: "validation", on: { validation: { enabled: true } }, off: { validation: { enabled: false } } },
+  { layer: "flow", on: { dataFlow: { enabled: true } }, off: { dataFlow: { enabled: false } } },
+  {
+    layer: "catalog",
+    on: { catalogGuard: { enabled: true } },
+    off: { catalogGuard: { enabled: false } },
+  },
+  {
+    layer: "arguments",
+    on: { argumentGuard: { enabled: true } },
+    off: { argumentGuard: { enabled: false } },
+  },
+  { layer: "data", on: { dataGuard: { enabled: true } }, off: { dataGuard: { enabled: false } } },
 ];
 
 /** The layers of LAYER_SWITCHES that the built gateway has. */
