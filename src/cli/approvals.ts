@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { dirname, resolve } from "node:path";
 import { parse } from "yaml";
-import { callControlSocket } from "../admin/controlSocket.ts";
+import { controlCall, processOutput, textTable, type CommandOutput } from "./output.ts";
 import { controlSection, resolveControlSocketPath, socketPathProblem } from "../config/controlSchema.ts";
 import type { Approval } from "../layers/authz/approvals.ts";
 
@@ -17,17 +17,6 @@ export interface ApprovalsCommandOptions {
   readonly note?: string;
   readonly status?: string;
 }
-
-/** Where the command writes; the process's streams unless a test passes its own. */
-export interface CommandOutput {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const processOutput: CommandOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
 
 const commands = "list, show, approve, deny, revoke";
 
@@ -45,49 +34,32 @@ export async function runApprovalsCommand(
   const grantForMs = options.grant === undefined ? undefined : parseDurationMs(options.grant, "--grant");
   if (grantForMs !== undefined && sub !== "approve") throw new Error("--grant goes with approve only");
   const socket = controlSocketPath(options);
-  const call = async (method: "GET" | "POST", path: string, body?: unknown) => {
-    try {
-      return await callControlSocket(socket, method, path, body);
-    } catch (err) {
-      output.err(`${unreachable(socket, err)}\n`);
-      return undefined;
-    }
-  };
   const approver = options.as ?? osUserName();
-  let reply: { status: number; body: unknown } | undefined;
-  switch (sub) {
-    case "list": {
-      const status = options.status ?? "pending";
-      reply = await call("GET", `/approvals?status=${encodeURIComponent(status)}`);
-      if (reply?.status !== 200) break;
-      const { approvals } = reply.body as { approvals: Approval[] };
-      if (options.json) for (const a of approvals) output.out(`${JSON.stringify(a)}\n`);
-      else output.out(approvalTable(approvals, Date.now(), status !== "pending"));
-      return 0;
-    }
-    case "show": {
-      reply = await call("GET", `/approvals/${encodeURIComponent(id ?? "")}`);
-      if (reply?.status !== 200) break;
-      const { approval } = reply.body as { approval: Approval };
-      output.out(options.json ? `${JSON.stringify(approval)}\n` : describeApproval(approval, Date.now()));
-      return 0;
-    }
-    default: {
-      const body = { approver, grantForMs, note: options.note };
-      reply = await call("POST", `/approvals/${encodeURIComponent(id ?? "")}/${sub}`, body);
-      if (reply?.status !== 200) break;
-      const { approval } = reply.body as { approval: Approval };
-      if (options.json) output.out(`${JSON.stringify(approval)}\n`);
-      else output.out(`${outcomeLine(sub, approval)}\n`);
-      return 0;
-    }
+  const encoded = encodeURIComponent(id ?? "");
+  const status = options.status ?? "pending";
+  const request =
+    sub === "list"
+      ? { method: "GET" as const, path: `/approvals?status=${encodeURIComponent(status)}` }
+      : sub === "show"
+        ? { method: "GET" as const, path: `/approvals/${encoded}` }
+        : {
+            method: "POST" as const,
+            path: `/approvals/${encoded}/${sub}`,
+            body: { approver, grantForMs, note: options.note },
+          };
+  const reply = await controlCall(socket, request, `approvals ${sub}`, output);
+  if ("exit" in reply) return reply.exit;
+  if (sub === "list") {
+    const { approvals } = reply.body as { approvals: Approval[] };
+    if (options.json) for (const a of approvals) output.out(`${JSON.stringify(a)}\n`);
+    else output.out(approvalTable(approvals, Date.now(), status !== "pending"));
+    return 0;
   }
-  if (!reply) return 2;
-  const error = (reply.body as { error?: { code?: string; message?: string } }).error;
-  output.err(
-    `approvals ${sub}: ${error?.message ?? `status ${reply.status}`}${error?.code ? ` (${error.code})` : ""}\n`,
-  );
-  return 1;
+  const { approval } = reply.body as { approval: Approval };
+  if (options.json) output.out(`${JSON.stringify(approval)}\n`);
+  else if (sub === "show") output.out(describeApproval(approval, Date.now()));
+  else output.out(`${outcomeLine(sub, approval)}\n`);
+  return 0;
 }
 
 /** `30s`, `30m`, `1h`, `8h`, `2d` in milliseconds. */
@@ -144,14 +116,6 @@ export function osUserName(): string {
   }
 }
 
-export function unreachable(socket: string, err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT" || code === "ECONNREFUSED") return `no gateway is listening on ${socket}`;
-  if (code === "EACCES" || code === "EPERM")
-    return `permission denied on ${socket}: only the gateway's OS user (or root) may use it; run the command as that user`;
-  return `cannot reach the gateway on ${socket} (${err instanceof Error ? err.message : String(err)})`;
-}
-
 function approvalTable(approvals: readonly Approval[], now: number, withStatus: boolean): string {
   if (approvals.length === 0) return "no approvals\n";
   const rows = [
@@ -166,16 +130,7 @@ function approvalTable(approvals: readonly Approval[], now: number, withStatus: 
       ...(withStatus ? [statusText(a, now)] : []),
     ]),
   ];
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows
-    .map(
-      (r) =>
-        `${r
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join("  ")
-          .trimEnd()}\n`,
-    )
-    .join("");
+  return textTable(rows);
 }
 
 function describeApproval(a: Approval, now: number): string {

@@ -1,15 +1,8 @@
 // `portcullis block add|list|remove`: the dynamic block list of the running gateway (and, through
 // the state store, of every node that shares it), over the local control socket.
-import { callControlSocket } from "../admin/controlSocket.ts";
 import type { Enforcement } from "../state/enforcements.ts";
-import {
-  controlSocketPath,
-  formatDuration,
-  osUserName,
-  parseDurationMs,
-  unreachable,
-  type CommandOutput,
-} from "./approvals.ts";
+import { controlSocketPath, formatDuration, osUserName, parseDurationMs } from "./approvals.ts";
+import { controlCall, processOutput, textTable, type CommandOutput } from "./output.ts";
 
 export interface BlockCommandOptions {
   readonly config?: string;
@@ -19,11 +12,6 @@ export interface BlockCommandOptions {
   readonly reason?: string;
   readonly as?: string;
 }
-
-const processOutput: CommandOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
 
 const commands = ["add", "list", "remove"];
 
@@ -43,29 +31,18 @@ export async function runBlockCommand(
     throw new Error("--reason TEXT is required: it is shown to the blocked client and in the audit trail");
   const forMs = sub === "add" ? parseDurationMs(options.for ?? "1h", "--for") : undefined;
   const socket = controlSocketPath(options);
-  let reply: { status: number; body: unknown };
-  try {
-    if (sub === "list") reply = await callControlSocket(socket, "GET", "/blocks");
-    else if (sub === "remove")
-      reply = await callControlSocket(socket, "DELETE", `/blocks/${encodeURIComponent(address ?? "")}`);
-    else
-      reply = await callControlSocket(socket, "POST", "/blocks", {
-        address,
-        forMs,
-        reason: options.reason,
-        by: options.as ?? osUserName(),
-      });
-  } catch (err) {
-    output.err(`${unreachable(socket, err)}\n`);
-    return 2;
-  }
-  if (reply.status >= 300) {
-    const error = (reply.body as { error?: { code?: string; message?: string } }).error;
-    output.err(
-      `block ${sub}: ${error?.message ?? `status ${reply.status}`}${error?.code ? ` (${error.code})` : ""}\n`,
-    );
-    return 1;
-  }
+  const request =
+    sub === "list"
+      ? { method: "GET" as const, path: "/blocks" }
+      : sub === "remove"
+        ? { method: "DELETE" as const, path: `/blocks/${encodeURIComponent(address ?? "")}` }
+        : {
+            method: "POST" as const,
+            path: "/blocks",
+            body: { address, forMs, reason: options.reason, by: options.as ?? osUserName() },
+          };
+  const reply = await controlCall(socket, request, `block ${sub}`, output);
+  if ("exit" in reply) return reply.exit;
   const now = Date.now();
   if (sub === "list") {
     const { blocks } = reply.body as { blocks: Enforcement[] };
@@ -88,15 +65,5 @@ function blockTable(blocks: readonly Enforcement[], now: number): string {
     ["ADDRESS", "EXPIRES IN", "SOURCE", "REASON"],
     ...blocks.map((b) => [b.subject, formatDuration(b.until - now), b.source, b.reason]),
   ];
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n") + "\n"
-  );
+  return textTable(rows);
 }

@@ -1,5 +1,6 @@
 // `portcullis policy validate | test | explain`: check policy files without starting the gateway,
 // run a file of test cases against them, and show how one request is decided, policy by policy.
+import { processOutput, textTable, type CommandOutput } from "./output.ts";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import ipaddr from "ipaddr.js";
@@ -30,7 +31,6 @@ import {
 import { LabelBook, unknownTargetError } from "../layers/authz/targets.ts";
 import type { Principal, RequestContext } from "../pipeline/types.ts";
 import { LEGACY_VERSIONS, MODERN_VERSIONS } from "../protocol.ts";
-import type { CommandOutput } from "./approvals.ts";
 
 /** The parsed command-line options the policy commands read (names as on the command line). */
 export interface PolicyCommandOptions {
@@ -59,11 +59,6 @@ export interface PolicyCommandOptions {
   readonly trust?: string;
   readonly args?: string;
 }
-
-const processOutput: CommandOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
 
 const commands = ["validate", "test", "explain"];
 
@@ -810,17 +805,7 @@ function explanationText(
     `condition ${c.condition}`,
     decision.policies.includes(c.id) ? "← decided" : "",
   ]);
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return [
-    ...lines.map(([k, v]) => `${`${k}:`.padEnd(13)}${v}\n`),
-    ...rows.map(
-      (r) =>
-        `  ${r
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join("  ")
-          .trimEnd()}\n`,
-    ),
-  ].join("");
+  return lines.map(([k, v]) => `${`${k}:`.padEnd(13)}${v}\n`).join("") + textTable(rows, "  ");
 }
 
 function obligationsText(decision: PolicyDecision, stepUp: string | undefined): string {

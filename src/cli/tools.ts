@@ -1,17 +1,11 @@
 // `portcullis tools list|diff|approve`: the pinned tool and prompt definitions of the running gateway
 // (and, through the state store, of every node that shares it), what changed since it was pinned, and
 // the operator's approval of a changed definition, over the local control socket.
-import { callControlSocket } from "../admin/controlSocket.ts";
 import type { PinSummary } from "../admin/toolRoutes.ts";
 import { definitionLines, formatDiff, lineDiff } from "../layers/catalog/diff.ts";
 import type { PinnedVersion } from "../layers/catalog/pins.ts";
-import {
-  controlSocketPath,
-  formatDuration,
-  osUserName,
-  unreachable,
-  type CommandOutput,
-} from "./approvals.ts";
+import { controlSocketPath, formatDuration, osUserName } from "./approvals.ts";
+import { controlCall, processOutput, textTable, type CommandOutput } from "./output.ts";
 
 export interface ToolsCommandOptions {
   readonly config?: string;
@@ -26,11 +20,6 @@ export interface ToolsCommandOptions {
   readonly as?: string;
   readonly note?: string;
 }
-
-const processOutput: CommandOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
 
 const commands = ["list", "diff", "approve"];
 
@@ -52,30 +41,24 @@ export async function runToolsCommand(
     throw new Error("--kind is tools or prompts");
   const socket = controlSocketPath(options);
   const kindQuery = options.kind ? `?kind=${encodeURIComponent(options.kind)}` : "";
-  let reply: { status: number; body: unknown };
-  try {
-    if (sub === "list")
-      reply = await callControlSocket(socket, "GET", `/tools${options.changed ? "?changed=1" : ""}`);
-    else if (sub === "diff")
-      reply = await callControlSocket(socket, "GET", `/tools/${encodeURIComponent(name ?? "")}${kindQuery}`);
-    else
-      reply = await callControlSocket(socket, "POST", `/tools/${encodeURIComponent(name ?? "")}/approve`, {
-        by: options.as ?? osUserName(),
-        ...(options.hash ? { hash: options.hash } : {}),
-        ...(options.kind ? { kind: options.kind } : {}),
-        ...(options.note ? { note: options.note } : {}),
-      });
-  } catch (err) {
-    output.err(`${unreachable(socket, err)}\n`);
-    return 2;
-  }
-  if (reply.status >= 300) {
-    const error = (reply.body as { error?: { code?: string; message?: string } }).error;
-    output.err(
-      `tools ${sub}: ${error?.message ?? `status ${reply.status}`}${error?.code ? ` (${error.code})` : ""}\n`,
-    );
-    return 1;
-  }
+  const encoded = encodeURIComponent(name ?? "");
+  const request =
+    sub === "list"
+      ? { method: "GET" as const, path: `/tools${options.changed ? "?changed=1" : ""}` }
+      : sub === "diff"
+        ? { method: "GET" as const, path: `/tools/${encoded}${kindQuery}` }
+        : {
+            method: "POST" as const,
+            path: `/tools/${encoded}/approve`,
+            body: {
+              by: options.as ?? osUserName(),
+              ...(options.hash ? { hash: options.hash } : {}),
+              ...(options.kind ? { kind: options.kind } : {}),
+              ...(options.note ? { note: options.note } : {}),
+            },
+          };
+  const reply = await controlCall(socket, request, `tools ${sub}`, output);
+  if ("exit" in reply) return reply.exit;
   const now = Date.now();
   if (sub === "list") {
     const { pins } = reply.body as { pins: PinSummary[] };
@@ -109,16 +92,7 @@ function pinTable(pins: readonly PinSummary[], now: number, onlyChanged: boolean
       p.pendingHash ? `${short(p.pendingHash)} ${ago(p.pendingAt, now)}` : "-",
     ]),
   ];
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows
-    .map(
-      (r) =>
-        `${r
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join("  ")
-          .trimEnd()}\n`,
-    )
-    .join("");
+  return textTable(rows);
 }
 
 /** What was pinned and what is waiting, as a line diff of their canonical JSON. */

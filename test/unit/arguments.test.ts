@@ -14,19 +14,10 @@ import { checkSql } from "../../src/layers/arguments/sql.ts";
 import { checkSqlReadonly } from "../../src/layers/arguments/sqlReadonly.ts";
 import { checkText } from "../../src/layers/arguments/text.ts";
 import { checkResolvedAddress, checkUrl, urlPolicy } from "../../src/layers/arguments/urls.ts";
-import type { RequestContext, RequestView, Verdict } from "../../src/pipeline/types.ts";
+import type { RequestView, Verdict } from "../../src/pipeline/types.ts";
+import { testContext } from "../helpers/context.ts";
 
-const ctx: RequestContext = {
-  id: "t",
-  transport: "http",
-  era: "modern",
-  protocolVersion: "2026-07-28",
-  clientAddress: "198.51.100.7",
-  principal: { id: "alice", kind: "user", roles: [], authMethod: "bearer" },
-  sessionDigest: undefined,
-  clientInfo: undefined,
-  findings: {},
-};
+const ctx = testContext();
 
 const publicDns = async (host: string): Promise<string[]> => {
   if (host === "rebind.attacker.example") return ["10.0.0.5"];

@@ -26,23 +26,14 @@ import {
   toolPinStoreFor,
 } from "../../src/layers/catalog/index.ts";
 import { foldName, prepareText } from "../../src/layers/catalog/text.ts";
-import type { CatalogKind, RequestContext, RequestView, Verdict } from "../../src/pipeline/types.ts";
+import type { CatalogKind, RequestView, Verdict } from "../../src/pipeline/types.ts";
 import { MemoryStateStore } from "../../src/state/memoryStore.ts";
 import type { StateStore } from "../../src/state/store.ts";
+import { testContext } from "../helpers/context.ts";
 
 const silent = pino({ level: "silent" });
 
-const ctx: RequestContext = {
-  id: "t",
-  transport: "http",
-  era: "modern",
-  protocolVersion: "2026-07-28",
-  clientAddress: "198.51.100.7",
-  principal: { id: "alice", kind: "user", roles: [], authMethod: "bearer" },
-  sessionDigest: undefined,
-  clientInfo: undefined,
-  findings: {},
-};
+const ctx = testContext();
 
 type Lists = Partial<UpstreamLists>;
 

@@ -12,6 +12,7 @@ import type { StateStore } from "../../src/state/store.ts";
 import type { StampedEvent } from "../../src/events/bus.ts";
 import { SecurityEventBus } from "../../src/events/bus.ts";
 import pino from "pino";
+import { testContext } from "../helpers/context.ts";
 
 const config = dataFlowSection.parse({
   labels: [
@@ -22,17 +23,7 @@ const config = dataFlowSection.parse({
 });
 
 function ctxFor(session: string): RequestContext {
-  return {
-    id: "c1",
-    transport: "http",
-    era: "modern",
-    protocolVersion: "2026-07-28",
-    clientAddress: "10.1.2.3",
-    principal: { id: "alice", kind: "user", roles: [], authMethod: "bearer" },
-    sessionDigest: session,
-    clientInfo: undefined,
-    findings: {},
-  };
+  return testContext({ id: "c1", clientAddress: "10.1.2.3", sessionDigest: session });
 }
 
 const tool = (publicName: string, annotations?: Record<string, unknown>): RouteTarget => ({

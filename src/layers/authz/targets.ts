@@ -3,7 +3,7 @@
 // for a target it may not see, identical to the router's error for one that does not exist.
 import type { AuthorizationConfig } from "../../config/authzSchema.ts";
 import type { ErrorCode } from "../../errors.ts";
-import { namePatterns } from "../../federation/namePattern.ts";
+import { targetSelector } from "../../federation/targetSelector.ts";
 import type { CatalogItem, CatalogKind, RouteTarget } from "../../pipeline/types.ts";
 import type { AuthzTarget } from "./engine.ts";
 
@@ -17,20 +17,7 @@ export class LabelBook {
   private readonly cache = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(rules: AuthorizationConfig["labels"]) {
-    this.rules = rules.map((rule) => {
-      const byKind = {
-        tool: rule.tools ? namePatterns(rule.tools) : undefined,
-        prompt: rule.prompts ? namePatterns(rule.prompts) : undefined,
-        resource: rule.resources ? namePatterns(rule.resources, { caseSensitive: true }) : undefined,
-      };
-      const kindListed = rule.tools || rule.prompts || rule.resources;
-      const upstreams = rule.upstreams ? new Set(rule.upstreams) : undefined;
-      return {
-        labels: rule.labels,
-        match: (kind: LabelledKind, name: string, upstream: string) =>
-          (!kindListed || byKind[kind]?.(name) === true) && (!upstreams || upstreams.has(upstream)),
-      };
-    });
+    this.rules = rules.map((rule) => ({ labels: rule.labels, match: targetSelector(rule) }));
   }
 
   labelsOf(kind: LabelledKind, name: string, upstream: string): Readonly<Record<string, string>> {

@@ -8,7 +8,7 @@ import type {
   DataGuardConfig,
   DataGuardOverride,
 } from "../../config/dataGuardSchema.ts";
-import { namePatterns } from "../../federation/namePattern.ts";
+import { targetSelector, type TargetSelector } from "../../federation/targetSelector.ts";
 import type { RouteTarget } from "../../pipeline/types.ts";
 import { dataTypesOf, PII_KINDS, SECRET_KINDS } from "../../redaction/kinds.ts";
 
@@ -64,7 +64,7 @@ type TargetKind = "tool" | "prompt" | "resource";
 
 interface CompiledOverride {
   readonly override: DataGuardOverride;
-  readonly matches: (kind: TargetKind | undefined, name: string, upstream: string | undefined) => boolean;
+  readonly matches: TargetSelector;
 }
 
 const CACHE_LIMIT = 10_000;
@@ -78,21 +78,7 @@ export class DataPolicies {
   constructor(config: DataGuardConfig, labelsOf?: (target: RouteTarget) => readonly string[]) {
     this.config = config;
     this.labelsOf = labelsOf;
-    this.overrides = config.overrides.map((override) => {
-      const byKind = {
-        tool: override.tools ? namePatterns(override.tools) : undefined,
-        prompt: override.prompts ? namePatterns(override.prompts) : undefined,
-        resource: override.resources ? namePatterns(override.resources, { caseSensitive: true }) : undefined,
-      };
-      const kindListed = override.tools || override.prompts || override.resources;
-      const upstreams = override.upstreams ? new Set(override.upstreams) : undefined;
-      return {
-        override,
-        matches: (kind, name, upstream) =>
-          (!kindListed || (kind !== undefined && byKind[kind]?.(name) === true)) &&
-          (!upstreams || (upstream !== undefined && upstreams.has(upstream))),
-      };
-    });
+    this.overrides = config.overrides.map((override) => ({ override, matches: targetSelector(override) }));
   }
 
   /** The policy of a message's target (messages without one, such as lists, get the defaults). */

@@ -2,14 +2,14 @@
 // the open-world labels when its upstream declares openWorldHint (a hint may add labels, never
 // remove them). Matching is linear (name patterns); results are cached per target in a bounded map.
 import type { DataFlowConfig } from "../../config/dataFlowSchema.ts";
-import { namePatterns } from "../../federation/namePattern.ts";
+import { targetSelector, type TargetSelector } from "../../federation/targetSelector.ts";
 import type { RouteTarget } from "../../pipeline/types.ts";
 
 type FlowKind = "tool" | "prompt" | "resource";
 
 interface Rule {
   readonly labels: readonly string[];
-  readonly matches: (kind: FlowKind, name: string, upstream: string) => boolean;
+  readonly matches: TargetSelector;
 }
 
 const CACHE_LIMIT = 10_000;
@@ -21,20 +21,7 @@ export class FlowLabels {
 
   constructor(config: DataFlowConfig) {
     this.openWorld = config.openWorldLabels;
-    this.rules = config.labels.map((rule) => {
-      const byKind = {
-        tool: rule.tools ? namePatterns(rule.tools) : undefined,
-        prompt: rule.prompts ? namePatterns(rule.prompts) : undefined,
-        resource: rule.resources ? namePatterns(rule.resources, { caseSensitive: true }) : undefined,
-      };
-      const kindListed = rule.tools || rule.prompts || rule.resources;
-      const upstreams = rule.upstreams ? new Set(rule.upstreams) : undefined;
-      return {
-        labels: rule.labels,
-        matches: (kind, name, upstream) =>
-          (!kindListed || byKind[kind]?.(name) === true) && (!upstreams || upstreams.has(upstream)),
-      };
-    });
+    this.rules = config.labels.map((rule) => ({ labels: rule.labels, matches: targetSelector(rule) }));
   }
 
   /** The labels of a routed request's target; none for targets that are not tools, prompts or resources. */
