@@ -104,7 +104,9 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
   }
   // Before authorization: policies see the session's taint as session.labels.
   if (config.dataFlow.enabled)
-    layers.push(dataFlowLayer({ config: config.dataFlow, store: deps.state, events: deps.events }));
+    layers.push(
+      dataFlowLayer({ config: config.dataFlow, store: deps.state, events: deps.events, stage: "taint" }),
+    );
   if (config.authorization.enabled) {
     layers.push(
       authzLayer({
@@ -119,8 +121,6 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
     );
   }
   // After authorization: a limit that answered differently for hidden tools would reveal them.
-  if (validating)
-    layers.push(validationLayer({ config: config.validation, events: deps.events, stage: "tools" }));
   if (config.rateLimits.enabled) {
     const shared = deps.state instanceof RedisStateStore ? deps.state : undefined;
     const rateLimits = rateLimitLayer({
@@ -146,6 +146,15 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
         events: deps.events,
         logger: deps.logger,
       }),
+    );
+  // Tool schemas after the catalogue guard: a withheld tool is refused as such before its schema
+  // could say anything about it.
+  if (validating)
+    layers.push(validationLayer({ config: config.validation, events: deps.events, stage: "tools" }));
+  // The flow rules after authorization: their refusal names the target's labels.
+  if (config.dataFlow.enabled)
+    layers.push(
+      dataFlowLayer({ config: config.dataFlow, store: deps.state, events: deps.events, stage: "flow" }),
     );
   // After authorization (a refused argument never reveals a hidden tool) and the rate limits (probes
   // are counted, DNS lookups throttled), on arguments validation found well-typed.

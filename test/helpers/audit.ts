@@ -1,10 +1,11 @@
 // What the audit tests of both stores share: a sample decision outcome, and a gateway killed with
 // SIGKILL while clients keep calling it (returning what each released answer's record must hold).
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import type { Client } from "@modelcontextprotocol/client";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import canonicalize from "canonicalize";
 import { anonymousPrincipal, type MessageOutcome } from "../../src/pipeline/types.ts";
-import type { RunningGateway } from "./gatewayProcess.ts";
+import { cliPath, fixture, nodeUpstream, type RunningGateway } from "./gatewayProcess.ts";
 
 /** The i-th of a run of allowed tools/call outcomes. */
 export function sampleOutcome(i: number): MessageOutcome {
@@ -78,4 +79,23 @@ export async function callUntilKilled(
   await gateway.stop();
   await Promise.allSettled(clients.map((c) => c.close()));
   return released;
+}
+
+/** The session-probe fixture as one shared upstream of the 2025-11-25 revision. */
+export const auditProbe = nodeUpstream(
+  "probe",
+  fixture("session-probe-server.ts"),
+  [],
+  "    protocol: 2025-11-25\n    isolation: shared\n",
+);
+
+/** Runs the CLI to completion (the audit commands read the store; the gateway need not run). */
+export function auditCli(...args: string[]) {
+  return spawnSync(process.execPath, [cliPath, ...args], { encoding: "utf8" });
+}
+
+export async function connectClient(url: string): Promise<Client> {
+  const client = new Client({ name: "audit-test", version: "1" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
 }

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { clientFrom } from "../helpers/rawHttp.ts";
 import {
   everythingServer,
   filesystemServer,
@@ -182,8 +183,8 @@ upstreams:
   });
 
   it("refuses an external sink after private data and untrusted content in one session", async () => {
-    const session = new Client({ name: "flow-test", version: "1" });
-    await session.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+    // Another caller (anonymous callers are told apart by address): taint follows the caller.
+    const session = await clientFrom(gateway.url, "127.0.0.9");
     try {
       await session.callTool({ name: "malicious__echo", arguments: { message: "before any read" } });
       await session.callTool({ name: "malicious__read_config", arguments: { name: "prod" } });
@@ -200,7 +201,7 @@ upstreams:
     } finally {
       await session.close();
     }
-    // Another session never read anything: its sink call passes.
+    // Another caller never read anything: its sink call passes.
     assert.equal(
       text(await client.callTool({ name: "malicious__echo", arguments: { message: "clean" } })),
       "clean",

@@ -22,8 +22,14 @@ const config = dataFlowSection.parse({
   ],
 });
 
-function ctxFor(session: string): RequestContext {
-  return testContext({ id: "c1", clientAddress: "10.1.2.3", sessionDigest: session });
+/** A request of principal `who` (in a session of its own unless `session` says otherwise). */
+function ctxFor(who: string, session = who): RequestContext {
+  return testContext({
+    id: "c1",
+    clientAddress: "10.1.2.3",
+    sessionDigest: session,
+    principal: { id: who, kind: "user", roles: [], authMethod: "bearer" },
+  });
 }
 
 const tool = (publicName: string, annotations?: Record<string, unknown>): RouteTarget => ({
@@ -35,8 +41,8 @@ const tool = (publicName: string, annotations?: Record<string, unknown>): RouteT
 });
 
 /** Calls a tool through the layer: the request hook, then (when allowed) the result hook. */
-async function call(layer: Layer, session: string, target: RouteTarget) {
-  const ctx = ctxFor(session);
+async function call(layer: Layer, who: string, target: RouteTarget, session = who) {
+  const ctx = ctxFor(who, session);
   const verdict = await layer.onRequest?.({ method: "tools/call", params: {}, target }, ctx);
   if (verdict?.kind === "deny") return { verdict, ctx };
   await layer.onResult?.({ method: "tools/call", target, result: { content: [] } }, ctx);
@@ -64,13 +70,13 @@ describe("toxic-flow control", () => {
     assert.equal(event?.details.rule, "private-and-untrusted-to-sink");
   });
 
-  it("lets each half of the flow through (the benign twins), and keeps sessions apart", async () => {
+  it("lets each half of the flow through (the benign twins), and keeps principals apart", async () => {
     const layer = dataFlowLayer({ config, store: new MemoryStateStore() });
     await call(layer, "private-only", tool("crm__lookup"));
     assert.equal((await call(layer, "private-only", tool("mail__send"))).verdict, undefined);
     await call(layer, "untrusted-only", tool("web__fetch"));
     assert.equal((await call(layer, "untrusted-only", tool("mail__send"))).verdict, undefined);
-    // The two halves in two sessions never meet.
+    // The two halves of two principals never meet.
     assert.equal((await call(layer, "private-only", tool("mail__send"))).verdict, undefined);
   });
 
@@ -83,6 +89,27 @@ describe("toxic-flow control", () => {
     // A hint of false on a labelled sink does not make it safe.
     const again = await call(layer, "s2", tool("mail__send", { openWorldHint: false }));
     assert.equal(again.verdict?.kind, "deny");
+  });
+
+  it("keeps a principal's taint across its sessions: a new session or client name does not wash it off", async () => {
+    const layer = dataFlowLayer({ config, store: new MemoryStateStore() });
+    await call(layer, "mallory", tool("crm__lookup"), "session-1");
+    await call(layer, "mallory", tool("web__fetch"), "session-2");
+    assert.equal((await call(layer, "mallory", tool("mail__send"), "session-3")).verdict?.kind, "deny");
+  });
+
+  it("refuses in the enforcing stage on the taint the tainting stage read before authorization", async () => {
+    const store = new MemoryStateStore();
+    const before = dataFlowLayer({ config, store, stage: "taint" });
+    const after = dataFlowLayer({ config, store, stage: "flow" });
+    assert.deepEqual([before.name, after.name], ["taint", "flow"]);
+    await call(before, "trent", tool("crm__lookup"));
+    await call(before, "trent", tool("web__fetch"));
+    const ctx = ctxFor("trent");
+    const request = { method: "tools/call", params: {}, target: tool("mail__send") };
+    assert.equal(await before.onRequest?.(request, ctx), undefined, "the tainting stage never refuses");
+    assert.deepEqual(ctx.findings.taint, ["private-data", "untrusted-content"]);
+    assert.equal((await after.onRequest?.(request, ctx))?.kind, "deny");
   });
 
   it("shares a session's taint between two nodes through the state store", async () => {

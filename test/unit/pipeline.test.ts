@@ -190,8 +190,8 @@ describe("profiles", () => {
   it("runs the audit trail first, then the decision log, trust and authorization, in strict (the default) and balanced", () => {
     assert.equal(base.profile, "strict");
     const chain = [
-      ...["audit", "decision-log", "validation", "trust", "flow", "authz"],
-      ...["tool-validation", "ratelimit", "arguments", "data"],
+      ...["audit", "decision-log", "validation", "trust", "taint", "authz"],
+      ...["ratelimit", "tool-validation", "flow", "arguments", "data"],
     ];
     assert.deepEqual(names("strict"), chain);
     assert.deepEqual(names("balanced"), chain);

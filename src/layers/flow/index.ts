@@ -1,6 +1,8 @@
-// The toxic-flow layer: keeps each session's taint (the flow labels of what it has read: private
-// data, untrusted content) and refuses, or flags, a call to an external sink from a session tainted
-// with a dangerous combination. Authorization policies see the taint as `session.labels`.
+// Toxic-flow control in two layers: `taint` (before authorization) reads the caller's taint (the
+// flow labels of what it has read: private data, untrusted content) for policies, which see it as
+// `session.labels`, and adds to it when a read succeeds; `flow` (after authorization, so that its
+// answer never tells a hidden tool from a missing one) refuses or flags a call to an external sink
+// from a caller tainted with a dangerous combination.
 import { createHash } from "node:crypto";
 import type { DataFlowConfig } from "../../config/dataFlowSchema.ts";
 import type { SecurityEventBus } from "../../events/bus.ts";
@@ -13,6 +15,8 @@ export interface DataFlowLayerOptions {
   readonly config: DataFlowConfig;
   readonly store: StateStore;
   readonly events?: SecurityEventBus;
+  /** `taint`: read and grow the taint; `flow`: enforce the rules on it. Default: both in one layer. */
+  readonly stage?: "taint" | "flow";
 }
 
 /** Requests that reach a target's content: their taint is read, and their results taint the session. */
@@ -27,13 +31,17 @@ export function dataFlowLayer(options: DataFlowLayerOptions): Layer {
   const tracked = [
     ...new Set([...config.sourceLabels, ...config.rules.flatMap((rule) => rule.after)]),
   ].sort();
+  const stage = options.stage;
+  const tainting = stage !== "flow";
+  const enforcing = stage !== "taint";
   return {
-    name: "flow",
+    name: stage ?? "flow",
     async onRequest(request, ctx) {
       if (!TARGETED.has(request.method)) return undefined;
-      // A store that cannot be read throws: the chain denies (fail-secure), never a clean session.
-      const held = await taint.read(sessionOf(ctx), tracked);
-      ctx.findings.taint = held;
+      // A store that cannot be read throws: the chain denies (fail-secure), never a clean caller.
+      if (tainting) ctx.findings.taint = await taint.read(callerOf(ctx), tracked);
+      if (!enforcing) return undefined;
+      const held = ctx.findings.taint ?? (await taint.read(callerOf(ctx), tracked));
       const target = labels.of(request.target);
       if (target.length === 0) return undefined;
       for (const rule of config.rules) {
@@ -56,25 +64,28 @@ export function dataFlowLayer(options: DataFlowLayerOptions): Layer {
             kind: "deny",
             code: "PORTCULLIS_E_TOXIC_FLOW",
             rule: `toxic-flow:${rule.id}`,
-            reason: `this session has read ${rule.after.join(" and ")}; ${request.target?.publicName ?? "the target"} is ${rule.to}`,
+            reason: `this caller has read ${rule.after.join(" and ")}; ${request.target?.publicName ?? "the target"} is ${rule.to}`,
             data: { layer: "flow", rule: `toxic-flow:${rule.id}`, taint: held },
           };
       }
       return undefined;
     },
     async onResult(result, ctx) {
-      if (!TARGETED.has(result.method)) return undefined;
+      if (!tainting || !TARGETED.has(result.method)) return undefined;
       const read = labels.of(result.target).filter((label) => sources.has(label));
-      if (read.length > 0) await taint.add(sessionOf(ctx), read);
+      if (read.length > 0) await taint.add(callerOf(ctx), read);
       return undefined;
     },
   };
 }
 
-/** The session a message belongs to; stateless traffic has one per principal and client too. */
-function sessionOf(ctx: RequestContext): string {
-  return (
-    ctx.sessionDigest ??
-    `principal:${createHash("sha256").update(principalKey(ctx.principal)).digest("base64url").slice(0, 22)}`
-  );
+/**
+ * Whose taint a message reads and grows: the principal's, across all its sessions and client names
+ * (a new session or a new self-declared client name must not wash it off); anonymous callers are
+ * told apart by address only.
+ */
+function callerOf(ctx: RequestContext): string {
+  if (ctx.principal.kind === "anonymous") return `address:${ctx.clientAddress ?? "unknown"}`;
+  const digest = createHash("sha256").update(principalKey(ctx.principal)).digest("base64url");
+  return `principal:${digest.slice(0, 22)}`;
 }
