@@ -8,20 +8,15 @@ export type ArgumentKind = (typeof ARGUMENT_KINDS)[number];
 
 const toolPattern = z.string().min(1).max(256);
 
-const pathList = (description: string) =>
-  z
-    .array(
-      z
-        .string()
-        .min(1)
-        .max(4096)
-        .refine((root) => /^(\/(?!\/)|~(\/|$)|[A-Za-z]:[\\/])/.test(root), {
-          message:
-            "a root is an absolute path: /srv/data, ~/projects or C:\\data (network shares are always refused)",
-        }),
-    )
-    .max(256)
-    .describe(description);
+const absolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((root) => /^(\/(?!\/)|~(\/|$)|[A-Za-z]:[\\/])/.test(root), {
+    message: "an absolute path: /srv/data, ~/projects or C:\\data (network shares are always refused)",
+  });
+
+const pathList = (description: string) => z.array(absolutePath).max(256).describe(description);
 
 /** A host name (`*.` for every subdomain) or an IP address or CIDR range. */
 const hostEntry = z
@@ -78,6 +73,11 @@ const toolRules = z.strictObject({
     .optional()
     .describe("Infer kinds of the arguments no rule names (absent: the global `infer`)."),
   roots: pathList("Roots for this tool's path arguments, instead of the global `path.roots`.").optional(),
+  base: absolutePath
+    .optional()
+    .describe(
+      "The working directory of this tool's server for relative paths, instead of the global `path.base`.",
+    ),
   arguments: z
     .array(argumentRule)
     .max(256)
@@ -116,6 +116,22 @@ const dnsSection = z
       .max(1_000_000)
       .default(10_000)
       .describe("Host names kept in the cache; the oldest is dropped first."),
+    maxConcurrent: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(16)
+      .describe(
+        "Lookups in flight at once; a URL needing another is refused (fail-secure, whatever onFailure says).",
+      ),
+    maxConcurrentPerPrincipal: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(4)
+      .describe("Lookups in flight at once for one principal; beyond it that principal's URL is refused."),
     onFailure: z
       .enum(["refuse", "allow"])
       .default("refuse")
@@ -161,6 +177,11 @@ export const argumentsSection = z
         roots: pathList(
           "Directories every path argument must stay inside (after decoding and normalisation). Empty: no containment, only traversal and sensitive files are refused.",
         ).default([]),
+        base: absolutePath
+          .optional()
+          .describe(
+            "The directory relative path arguments are resolved from (the servers' working directory). With roots and no base, relative paths are refused; without either, they are also read from `/` for system files.",
+          ),
         sensitive: z
           .boolean()
           .default(true)

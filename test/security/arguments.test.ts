@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { argumentsSection } from "../../src/config/argumentsSchema.ts";
 import { argumentGuardLayer } from "../../src/layers/arguments/index.ts";
 import type { RequestContext, RequestView } from "../../src/pipeline/types.ts";
-import { generateCorpus, PATH_ROOTS, type CorpusKind } from "./arguments/generate.ts";
+import { generateCorpus, PATH_BASE, PATH_ROOTS, type CorpusKind } from "./arguments/generate.ts";
 import { corpusResolver } from "./arguments/resolver.ts";
 
 const MIN_DETECTION = 0.99;
@@ -36,7 +36,12 @@ const TOOLS: Record<CorpusKind, { tool: string; argument: string }> = {
 
 const config = argumentsSection.parse({
   tools: [
-    { tools: ["files__*"], roots: PATH_ROOTS, arguments: [{ argument: "path", kind: "path" }] },
+    {
+      tools: ["files__*"],
+      roots: PATH_ROOTS,
+      base: PATH_BASE,
+      arguments: [{ argument: "path", kind: "path" }],
+    },
     { tools: ["scratch__*"], arguments: [{ argument: "target", kind: "path" }] },
     { tools: ["web__*"], arguments: [{ argument: "location", kind: "url" }] },
     { tools: ["db__lookup"], arguments: [{ argument: "customer", kind: "sql" }] },

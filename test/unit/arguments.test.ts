@@ -8,7 +8,7 @@ import { argumentsSection } from "../../src/config/argumentsSchema.ts";
 import { SecurityEventBus, type StampedEvent } from "../../src/events/bus.ts";
 import { argumentGuardLayer, type ArgumentGuardOptions } from "../../src/layers/arguments/index.ts";
 import { checkPath, pathPolicy } from "../../src/layers/arguments/paths.ts";
-import { HostResolver, systemResolver } from "../../src/layers/arguments/resolver.ts";
+import { HostResolver, parseHosts, systemResolver } from "../../src/layers/arguments/resolver.ts";
 import { checkCommand, checkOperand } from "../../src/layers/arguments/shell.ts";
 import { checkSql } from "../../src/layers/arguments/sql.ts";
 import { checkSqlReadonly } from "../../src/layers/arguments/sqlReadonly.ts";
@@ -79,7 +79,48 @@ describe("argument guard: paths", () => {
     assert.equal(checkPath("c:/users/ALICE/Report.docx", roots), undefined);
     assert.equal(checkPath("~/projects/app/src/index.ts", roots), undefined);
     assert.equal(checkPath("~root/.profile", roots)?.rule, "path-outside-roots");
-    assert.equal(checkPath("docs/readme.md", roots), undefined);
+    // Relative to an unknown working directory (often `/` in a container): refused without a base.
+    assert.equal(checkPath("docs/readme.md", roots)?.rule, "path-relative");
+  });
+
+  it("resolves relative paths from path.base, inside the roots or refused", () => {
+    const based = pathPolicy(["/srv/data", "C:\\Users\\alice"], true, "/srv/data");
+    assert.equal(checkPath("docs/readme.md", based), undefined);
+    assert.equal(checkPath("./src/../package.json", based), undefined);
+    assert.equal(checkPath(".", based), undefined);
+    // Inside the base these are the server's own files, not the system's.
+    assert.equal(checkPath("etc/shadow", based), undefined);
+    assert.equal(checkPath("../etc/shadow", based)?.rule, "path-traversal");
+    assert.equal(checkPath("app/.env", based)?.rule, "path-sensitive");
+    const outside = pathPolicy(["/srv/data"], true, "/");
+    assert.equal(checkPath("srv/data/x.txt", outside), undefined);
+    assert.equal(checkPath("etc/shadow", outside)?.rule, "path-sensitive");
+    assert.equal(checkPath("home/alice/notes.txt", outside)?.rule, "path-outside-roots");
+    const windows = pathPolicy(["C:\\Users\\alice"], true, "C:\\Users\\alice");
+    assert.equal(checkPath("Documents\\report.docx", windows), undefined);
+    assert.equal(checkPath("..\\bob\\x.txt", windows)?.rule, "path-traversal");
+    const unrooted = pathPolicy([], true, "/");
+    assert.equal(checkPath("proc/self/environ", unrooted)?.rule, "path-sensitive");
+    assert.equal(checkPath("src/index.ts", unrooted), undefined);
+  });
+
+  it("reads relative paths from `/` for system files (roots or not, without a base)", () => {
+    for (const value of [
+      "etc/shadow",
+      "./etc/passwd",
+      "proc/self/environ",
+      "var/run/secrets/kubernetes.io/serviceaccount/token",
+      "home/alice/.ssh/id_rsa",
+      "etc%2fshadow",
+      "ETC\\SHADOW",
+      "proc",
+    ]) {
+      assert.equal(checkPath(value, open)?.rule, "path-sensitive", value);
+      assert.ok(checkPath(value, roots), value);
+    }
+    assert.equal(checkPath("src/etc/shadow.md", open), undefined);
+    assert.equal(checkPath("devtools/index.ts", open), undefined);
+    assert.equal(checkPath("file:///srv/data/a.txt", roots), undefined);
   });
 
   it("refuses NUL bytes, UNC shares and file: URLs to other hosts", () => {
@@ -179,6 +220,86 @@ describe("argument guard: URLs (SSRF)", () => {
     assert.ok("addresses" in answer, JSON.stringify(answer));
     for (const address of answer.addresses)
       assert.equal(checkResolvedAddress(address, policy)?.rule, "url-resolves-internal");
+  });
+
+  it("caps lookups in flight overall and per principal (refused, not queued) and cancels on timeout", async () => {
+    const release: (() => void)[] = [];
+    let aborted = 0;
+    const resolver = new HostResolver({
+      resolve: (_host, signal) =>
+        new Promise((resolve) => {
+          signal?.addEventListener("abort", () => aborted++);
+          release.push(() => resolve(["93.184.215.14"]));
+        }),
+      timeoutMs: 5000,
+      ttlMs: 1000,
+      size: 10,
+      maxConcurrent: 3,
+      maxConcurrentPerPrincipal: 2,
+    });
+    const a = resolver.lookup("a.example", "alice");
+    const b = resolver.lookup("b.example", "alice");
+    assert.deepEqual(await resolver.lookup("c.example", "alice"), {
+      error: "too many lookups in flight",
+      busy: true,
+    });
+    // A name already in flight is shared, not a new lookup.
+    const shared = resolver.lookup("a.example", "alice");
+    const c = resolver.lookup("c.example", "bob");
+    assert.equal(((await resolver.lookup("d.example", "carol")) as { busy?: boolean }).busy, true);
+    for (const done of release) done();
+    assert.ok(
+      "addresses" in (await a) &&
+        "addresses" in (await b) &&
+        "addresses" in (await c) &&
+        "addresses" in (await shared),
+    );
+    assert.equal(resolver.pending, 0);
+    assert.ok(
+      "addresses" in
+        ((await Promise.race([
+          resolver.lookup("d.example", "carol"),
+          new Promise((r) => setImmediate(r, { addresses: [] })),
+        ])) as object),
+    );
+    release.at(-1)?.();
+    const slow = new HostResolver({
+      resolve: (_host, signal) =>
+        new Promise(() => {
+          signal?.addEventListener("abort", () => aborted++);
+        }),
+      timeoutMs: 20,
+      ttlMs: 1000,
+      size: 10,
+    });
+    const alive = setTimeout(() => {}, 1000);
+    assert.deepEqual(await slow.lookup("slow.example"), { error: "timed out" });
+    clearTimeout(alive);
+    assert.equal(aborted, 1);
+    assert.equal(slow.pending, 0);
+  });
+
+  it("reads the hosts file as getaddrinfo would", () => {
+    const table = parseHosts(
+      "127.0.0.1 localhost\n# x\n10.0.0.7  db.internal db  # comment\n::1 ip6-localhost\nbogus name\n",
+    );
+    assert.deepEqual(table.get("db.internal"), ["10.0.0.7"]);
+    assert.deepEqual(table.get("db"), ["10.0.0.7"]);
+    assert.deepEqual(table.get("ip6-localhost"), ["::1"]);
+    assert.equal(table.get("name"), undefined);
+  });
+
+  it("refuses a URL whose lookup the cap refused, even with onFailure allow", async () => {
+    const { call } = guard(
+      { url: { dns: { onFailure: "allow", maxConcurrent: 1 } } },
+      { resolve: () => new Promise((resolve) => setTimeout(() => resolve(["93.184.215.14"]), 30)) },
+    );
+    const [first, second] = await Promise.all([
+      call("w__get", { url: "https://one.example/" }),
+      call("w__get", { url: "https://two.example/" }),
+    ]);
+    assert.equal(first, undefined);
+    assert.equal(second?.rule, "url-dns-failure");
   });
 
   it("caches answers for their TTL, shares a lookup in flight, and times a slow one out", async () => {

@@ -15,6 +15,7 @@ import { inspectArguments, type Hit, type PendingHosts } from "./inspect.ts";
 import { ArgumentPlanner, type ToolPlan } from "./plan.ts";
 import { HostResolver, type Resolution, type ResolveHost } from "./resolver.ts";
 import { checkResolvedAddress, urlPolicy, type UrlPolicy } from "./urls.ts";
+import { principalKey } from "../../pipeline/types.ts";
 
 export type { ResolveHost } from "./resolver.ts";
 
@@ -26,7 +27,7 @@ export interface ArgumentGuardOptions {
    * annotations). Without it, the layer uses the definitions it saw in tool lists going to clients.
    */
   readonly definitionOf?: (target: RouteTarget) => Readonly<Record<string, unknown>> | undefined;
-  /** Resolves host names (default: the system resolver, `dns.lookup`); tests inject one. */
+  /** Resolves host names (default: c-ares, `dns.Resolver`, never the thread pool); tests inject one. */
   readonly resolve?: ResolveHost;
   readonly now?: () => number;
 }
@@ -48,6 +49,8 @@ export function argumentGuardLayer(options: ArgumentGuardOptions): Layer {
     timeoutMs: dns.timeoutMs,
     ttlMs: dns.cacheTtlMs,
     size: dns.cacheSize,
+    maxConcurrent: dns.maxConcurrent,
+    maxConcurrentPerPrincipal: dns.maxConcurrentPerPrincipal,
     now: options.now,
   });
   const limits = { maxDepth: config.maxDepth, maxStrings: config.maxStrings };
@@ -94,8 +97,9 @@ export function argumentGuardLayer(options: ArgumentGuardOptions): Layer {
 
   /** What one resolved host name says about a URL: a finding if any address is internal, or it failed. */
   const judge = (pending: PendingHosts, answer: Resolution): Hit | undefined => {
+    // Refused by the concurrency cap: fail-secure, whatever onFailure says.
     if ("error" in answer)
-      return dns.onFailure === "allow"
+      return dns.onFailure === "allow" && !answer.busy
         ? undefined
         : { ...pending, finding: finding("url-dns-failure", `the host did not resolve (${answer.error})`) };
     for (const address of answer.addresses) {
@@ -106,9 +110,9 @@ export function argumentGuardLayer(options: ArgumentGuardOptions): Layer {
   };
 
   /** The first finding among a URL's host names, if any. */
-  const resolveHosts = async (pending: PendingHosts): Promise<Hit | undefined> => {
+  const resolveHosts = async (pending: PendingHosts, principal: string): Promise<Hit | undefined> => {
     for (const name of pending.names) {
-      const hit = judge(pending, await resolver.lookup(name));
+      const hit = judge(pending, await resolver.lookup(name, principal));
       if (hit) return hit;
     }
     return undefined;
@@ -156,7 +160,8 @@ export function argumentGuardLayer(options: ArgumentGuardOptions): Layer {
       if (!dns.enabled || inspection.pending.length === 0) return undefined;
       // Cached answers decide without a turn of the event loop; otherwise resolve (in parallel).
       const resolved =
-        resolveCached(inspection.pending) ?? (await Promise.all(inspection.pending.map(resolveHosts)));
+        resolveCached(inspection.pending) ??
+        (await Promise.all(inspection.pending.map((p) => resolveHosts(p, principalKey(ctx.principal)))));
       for (const hit of resolved) {
         const refused = hit && decide(hit);
         if (refused) return refused;

@@ -12,10 +12,16 @@ interface Root {
 export interface PathPolicy {
   readonly roots: readonly Root[];
   readonly sensitive: boolean;
+  /** Where relative paths are resolved from (the server's working directory), when configured. */
+  readonly base?: Root;
 }
 
-export function pathPolicy(roots: readonly string[], sensitive: boolean): PathPolicy {
-  return { roots: roots.map(compileRoot), sensitive };
+export function pathPolicy(roots: readonly string[], sensitive: boolean, base?: string): PathPolicy {
+  return {
+    roots: roots.map(compileRoot),
+    sensitive,
+    base: base === undefined ? undefined : compileRoot(base),
+  };
 }
 
 function compileRoot(root: string): Root {
@@ -161,11 +167,31 @@ function checkForm(form: string, policy: PathPolicy): Finding | undefined {
   if (policy.roots.length === 0 && parents > 0 && shape !== "relative")
     return finding("path-traversal", "`..` segments in an absolute path");
   const resolved = resolveForm(slashed, shape);
+  if (shape === "relative") {
+    // A file: URL as written; its path is a form of its own, checked as such.
+    if (/^file:/i.test(slashed)) return undefined;
+    // Relative to what the server takes as its working directory: with a configured base, the path
+    // it names; without, an unknown one (often `/` in a container), so roots cannot be checked.
+    const base = policy.base;
+    if (base) return checkResolved(resolveForm(joinBase(base, resolved), base.flavour), base.flavour, policy);
+    if (policy.roots.length > 0)
+      return finding("path-relative", "a relative path (roots are set and no `path.base` resolves it)");
+  }
+  return checkResolved(resolved, shape, policy);
+}
+
+/** `base` and a resolved relative path (which never climbs: that is refused before). */
+function joinBase(base: Root, relative: string): string {
+  const slashedBase = base.base.replace(/\\/g, "/");
+  return relative === "" ? slashedBase : `${slashedBase.replace(/\/$/, "")}/${relative}`;
+}
+
+function checkResolved(resolved: string, shape: Shape, policy: PathPolicy): Finding | undefined {
   if (policy.sensitive) {
-    const secret = sensitiveLocation(resolved.toLowerCase().replace(/\\/g, "/"));
+    const secret = sensitiveLocation(resolved.toLowerCase().replace(/\\/g, "/"), shape === "relative");
     if (secret) return finding("path-sensitive", `a well-known sensitive location (${secret})`);
   }
-  if (policy.roots.length > 0 && shape !== "relative" && !insideRoots(resolved, shape, policy.roots))
+  if (policy.roots.length > 0 && !insideRoots(resolved, shape, policy.roots))
     return finding("path-outside-roots", "a path outside the allowed roots");
   return undefined;
 }
@@ -258,11 +284,16 @@ const SYSTEM_EXACT = new Set(SYSTEM_PREFIXES.map((prefix) => prefix.replace(/\/$
 /** `.env` and its variants, but not the templates projects commit (`.env.example`). */
 const ENV_FILE = /^\.env(?:\.(?!example$|sample$|template$|dist$|defaults$)[a-z0-9_.-]+)?$/;
 
-/** The kind of secret a (lower-case, `/`-separated, normalised) path points at, if any. */
-function sensitiveLocation(text: string): string | undefined {
-  if (text.startsWith("/")) {
-    if (SYSTEM_EXACT.has(text)) return "system file";
-    for (const prefix of SYSTEM_PREFIXES) if (text.startsWith(prefix)) return "system file";
+/**
+ * The kind of secret a (lower-case, `/`-separated, normalised) path points at, if any. A relative
+ * path is also read from `/` (`etc/shadow`, `proc/self/environ`): servers in containers often run
+ * there, and without a configured base the gateway cannot know they do not.
+ */
+function sensitiveLocation(text: string, relative = false): string | undefined {
+  const system = relative ? `/${text}` : text;
+  if (system.startsWith("/")) {
+    if (SYSTEM_EXACT.has(system)) return "system file";
+    for (const prefix of SYSTEM_PREFIXES) if (system.startsWith(prefix)) return "system file";
   }
   const segments = text.split("/");
   for (let i = 0; i < segments.length; i++) {

@@ -34,7 +34,7 @@ export class ArgumentPlanner {
 
   constructor(config: ArgumentGuardConfig) {
     this.config = config;
-    this.globalPaths = pathPolicy(config.path.roots, config.path.sensitive);
+    this.globalPaths = pathPolicy(config.path.roots, config.path.sensitive, config.path.base);
     this.entries = config.tools.map((entry) => ({ matches: namePatterns(entry.tools), entry }));
   }
 
@@ -43,7 +43,12 @@ export class ArgumentPlanner {
     const entries = this.entries.filter((e) => e.matches(publicName)).map((e) => e.entry);
     const infer = entries.find((e) => e.infer !== undefined)?.infer ?? this.config.infer;
     const toolRoots = entries.find((e) => e.roots !== undefined)?.roots;
-    const paths = toolRoots ? pathPolicy(toolRoots, this.config.path.sensitive) : this.globalPaths;
+    const toolBase = entries.find((e) => e.base !== undefined)?.base;
+    const base = toolBase ?? this.config.path.base;
+    const paths =
+      toolRoots || toolBase
+        ? pathPolicy(toolRoots ?? this.config.path.roots, this.config.path.sensitive, base)
+        : this.globalPaths;
     const rules: CompiledRule[] = [];
     for (const entry of entries)
       for (const rule of entry.arguments) {
@@ -59,7 +64,7 @@ export class ArgumentPlanner {
                   kind: rule.kind,
                   action: rule.action,
                   inferred: false,
-                  paths: rule.roots ? pathPolicy(rule.roots, this.config.path.sensitive) : paths,
+                  paths: rule.roots ? pathPolicy(rule.roots, this.config.path.sensitive, base) : paths,
                 },
         });
       }

@@ -178,6 +178,8 @@ const EXTENSIONS = [
   ".tar.gz",
   "",
 ];
+/** The files server's working directory: relative benign paths resolve inside a root from it. */
+export const PATH_BASE = "/srv/data";
 export const PATH_ROOTS = ["/srv/data", "/home/alice/projects", "C:\\Users\\alice\\Documents", "~/projects"];
 
 function relativePath(p: Picker, parents = true): string[] {
@@ -223,6 +225,8 @@ const SYSTEM_PLACES = [
 function benignUnrootedPaths(count: number): string[] {
   const p = new Picker(2);
   return unique(count, () => {
+    // Relative paths too: without roots and base they are checked as if read from `/`.
+    if (p.chance(0.15)) return (p.chance(0.3) ? "./" : "") + relativePath(p).join("/");
     const place = p.pick(SYSTEM_PLACES);
     const separator = /^[A-Z]:\\/.test(place) ? "\\" : "/";
     // Without roots an absolute path with `..` is refused by design (docs/argument-guard.md).
