@@ -12,10 +12,8 @@ const KINDS = ["tools", "prompts"] as const;
 
 const approveBody = z.strictObject({
   by: z.string().trim().min(1).max(200),
-  hash: z
-    .string()
-    .regex(/^[0-9a-fA-F]{8,64}$/, "at least the first 8 hex digits of the hash `tools diff` showed")
-    .optional(),
+  // The full SHA-256 of the definition reviewed: a prefix could be matched by a definition made for it.
+  hash: z.string().regex(/^[0-9a-fA-F]{64}$/, "the full hash (64 hex digits) `tools diff` showed"),
   kind: z.enum(KINDS).optional(),
   note: z.string().max(1000).optional(),
 });

@@ -15,7 +15,10 @@ export interface ToolsCommandOptions {
   readonly changed?: boolean;
   /** `tools` or `prompts`, when a name is both. */
   readonly kind?: string;
-  /** `approve`: the hash (or its first 8+ hex digits) `diff` showed; refused if something else waits. */
+  /**
+   * `approve`: the full hash `diff` showed; refused if something else waits. Without it, the hash of
+   * what waits now is fetched, printed and approved.
+   */
   readonly hash?: string;
   readonly as?: string;
   readonly note?: string;
@@ -42,6 +45,29 @@ export async function runToolsCommand(
   const socket = controlSocketPath(options);
   const kindQuery = options.kind ? `?kind=${encodeURIComponent(options.kind)}` : "";
   const encoded = encodeURIComponent(name ?? "");
+  if (sub === "approve" && options.hash !== undefined && !/^[0-9a-fA-F]{64}$/.test(options.hash))
+    throw new Error("--hash is the full hash (64 hex digits) `portcullis tools diff` showed");
+  let hash = options.hash?.toLowerCase();
+  let kind = options.kind;
+  if (sub === "approve" && hash === undefined) {
+    // The definition waiting now, by its full hash: the gateway approves that one, not what may
+    // arrive between this look and the approval.
+    const look = await controlCall(
+      socket,
+      { method: "GET", path: `/tools/${encoded}${kindQuery}` },
+      "tools approve",
+      output,
+    );
+    if ("exit" in look) return look.exit;
+    const { pin } = look.body as { pin: PinDetail };
+    if (!pin.pending) {
+      output.err(`${pin.upstream}/${pin.name} has nothing waiting for approval\n`);
+      return 1;
+    }
+    hash = pin.pending.hash;
+    kind = pin.kind;
+    if (!options.json) output.out(`approving ${pin.upstream}/${pin.name} as waiting now: ${hash}\n`);
+  }
   const request =
     sub === "list"
       ? { method: "GET" as const, path: `/tools${options.changed ? "?changed=1" : ""}` }
@@ -52,8 +78,8 @@ export async function runToolsCommand(
             path: `/tools/${encoded}/approve`,
             body: {
               by: options.as ?? osUserName(),
-              ...(options.hash ? { hash: options.hash } : {}),
-              ...(options.kind ? { kind: options.kind } : {}),
+              hash,
+              ...(kind ? { kind } : {}),
               ...(options.note ? { note: options.note } : {}),
             },
           };
@@ -72,7 +98,7 @@ export async function runToolsCommand(
     output.out(
       options.json
         ? `${JSON.stringify(reply.body)}\n`
-        : `approved ${pin.kind === "prompts" ? "prompt" : "tool"} ${pin.upstream}/${pin.name}: pinned ${short(pin.pinnedHash)}${previousHash ? ` (was ${short(previousHash)})` : ""}\n`,
+        : `approved ${pin.kind === "prompts" ? "prompt" : "tool"} ${pin.upstream}/${pin.name}: pinned ${pin.pinnedHash ?? "-"}${previousHash ? ` (was ${short(previousHash)})` : ""}\n`,
     );
   }
   return 0;
@@ -108,7 +134,7 @@ function describeChange(pin: PinDetail, now: number): string {
     return `${head}\n(a definition larger than catalogGuard.pinning.maxStoredBytes is kept by its hash only: no diff)\n`;
   const before = pin.pinned?.definition ? definitionLines(pin.pinned.definition) : [];
   const after = definitionLines(pin.pending.definition);
-  return `${head}\n--- pinned\n+++ waiting\n${formatDiff(lineDiff(before, after))}approve with: portcullis tools approve ${pin.upstream}/${pin.name} --hash ${short(pin.pending.hash)}\n`;
+  return `${head}\n--- pinned\n+++ waiting\n${formatDiff(lineDiff(before, after))}approve with: portcullis tools approve ${pin.upstream}/${pin.name} --hash ${pin.pending.hash}\n`;
 }
 
 function short(hash: string | undefined): string {

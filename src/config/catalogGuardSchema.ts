@@ -13,7 +13,7 @@ const poisoningAction = z
 const pinningMode = z
   .enum(["auto", "manual", "off"])
   .describe(
-    "`auto`: a definition seen for the first time is pinned (trust on first use); `manual`: a new tool or prompt is hidden until an operator approves it; `off`: no pins.",
+    "`auto`: an upstream's first catalogue is pinned (trust on first use), and a name it adds later is treated as pinning.newTools says; `manual`: a new tool or prompt is hidden until an operator approves it; `off`: no pins.",
   );
 
 const shadowAction = (fallback: "off" | "flag" | "hide", description: string) =>
@@ -94,6 +94,21 @@ export const catalogGuardSection = z
     pinning: z
       .strictObject({
         mode: pinningMode.default("auto"),
+        newTools: z
+          .enum(["hide", "flag"])
+          .default("hide")
+          .describe(
+            "With `auto` pinning, a name an upstream adds after its first catalogue (a rug pull under a new name: `search` replaced by `search_v2`): `hide` withholds it (as unknown) until `portcullis tools approve`; `flag` pins it and raises a high-severity tool_changed event (change `new`). Either raises the event.",
+          ),
+        firstCatalogMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(3_600_000)
+          .default(60_000)
+          .describe(
+            "How long after the gateway (any node) first listed an upstream its new names still count as its first catalogue and are pinned on first use.",
+          ),
         kinds: z
           .array(z.enum(["tools", "prompts"]))
           .default(["tools", "prompts"])
@@ -153,3 +168,4 @@ export const catalogGuardSection = z
 export type CatalogGuardConfig = z.output<typeof catalogGuardSection>;
 export type PoisoningAction = z.output<typeof poisoningAction>;
 export type PinningMode = z.output<typeof pinningMode>;
+export type NewToolsAction = CatalogGuardConfig["pinning"]["newTools"];

@@ -540,7 +540,9 @@ describe("the malicious fixture server, through the gateway's upstream connectio
     };
     const refused = await layer.onRequest!(call, ctx);
     assert.equal(refused?.kind === "deny" && refused.code, "PORTCULLIS_E_TOOL_CHANGED");
-    await pins.approve("tools", "malicious", "get_fact_of_the_day", { by: "security-test" });
+    const waiting = (await pins.read("tools", "malicious", "get_fact_of_the_day"))?.pending?.hash;
+    assert.ok(waiting, "the changed definition waits");
+    await pins.approve("tools", "malicious", "get_fact_of_the_day", { by: "security-test", hash: waiting });
     // Approved, the new definition is served; it is poisoned, so the poisoning rules still block it.
     const afterApproval = await layer.onRequest!(call, ctx);
     assert.equal(afterApproval?.kind === "deny" && afterApproval.code, "PORTCULLIS_E_TOOL_POISONED");

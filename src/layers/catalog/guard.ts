@@ -6,8 +6,8 @@ import type { Logger } from "pino";
 import type { CatalogGuardConfig, PinningMode, PoisoningAction } from "../../config/catalogGuardSchema.ts";
 import type { SecurityEventBus, Severity } from "../../events/bus.ts";
 import type { CatalogItem, CatalogKind } from "../../pipeline/types.ts";
-import { digestOf, type DefinitionDigest, type ToolPinStore } from "./pins.ts";
-import { CROSS_REFERENCE_WEIGHT, exemptionMatcher, PIN_RULES, SHADOW_RULES } from "./rules.ts";
+import { digestOf, type DefinitionDigest, type PinnedKind, type ToolPinStore } from "./pins.ts";
+import { CROSS_REFERENCE_WEIGHT, exemptionMatcher, PIN_RULES, SHADOW_RULES, UNREAD_RULES } from "./rules.ts";
 import { DefinitionScanner, type Finding, type ScanResult } from "./scanner.ts";
 import { findShadowing, type ShadowFinding } from "./shadowing.ts";
 
@@ -176,12 +176,16 @@ export class CatalogGuard {
     const { upstream, publicName } = entry.item;
     const override = this.overrideOf(upstream);
     const exempt = exemptionMatcher(override?.exempt ?? []);
-    const findings = entry.scan.findings.filter((f) => !exempt(f.rule));
+    const threshold = this.config.poisoning.threshold;
+    // What the scanner could not read (too large, too many texts, too deep) weighs the threshold.
+    const findings = entry.scan.findings
+      .filter((f) => !exempt(f.rule))
+      .map((f) => (UNREAD_RULES.has(f.rule) && f.weight < threshold ? { ...f, weight: threshold } : f));
     const shadowing = shadows.filter((f) => !exempt(f.rule) && this.shadowAction(f.rule) !== "off");
     // Naming another upstream's tool counts towards poisoning, unless the rule is exempt or off.
     const references = shadowing.some((f) => f.rule === SHADOW_RULES.crossReference);
     const score = findings.reduce((sum, f) => sum + f.weight, 0) + (references ? CROSS_REFERENCE_WEIGHT : 0);
-    const poisoned = score >= this.config.poisoning.threshold;
+    const poisoned = score >= threshold;
     const poisonAction: PoisoningAction = override?.poisoning ?? this.config.poisoning.action;
     const shadowAction = strongest(shadowing.map((f) => this.shadowAction(f.rule)));
     const base = {
@@ -244,23 +248,33 @@ export class CatalogGuard {
       if (record?.pending) await pins.clearPending(kind, upstream, entry.name);
       return undefined;
     }
-    if (pinned || mode === "manual") {
+    // With auto pinning, a name is pinned on first use only as part of the upstream's first catalogue;
+    // one added later is a rug pull under a new name until an operator says otherwise (newTools).
+    const later = !pinned && mode === "auto" && !refused && !(await this.inFirstCatalogue(kind, upstream));
+    const hideNew = later && this.config.pinning.newTools === "hide";
+    if (pinned || mode === "manual" || hideNew) {
       const { news } = await pins.recordPending(kind, upstream, entry.name, seen);
-      if (news) this.reportChange(kind, entry, pinned?.hash);
-      return pinned
-        ? {
-            action: "changed",
-            rule: PIN_RULES.changed,
-            reason: `the definition of ${publicName} changed since it was approved; it is withheld until an operator reviews it`,
-          }
-        : {
-            action: "unapproved",
-            rule: PIN_RULES.unapproved,
-            reason: `${publicName} awaits an operator's approval`,
-          };
+      if (news) this.reportChange(kind, entry, pinned?.hash, later);
+      return pinned ? changedVerdict(publicName) : unapprovedVerdict(publicName);
     }
-    if (!refused) await pins.pinFirstUse(kind, upstream, entry.name, seen);
+    if (refused) return undefined;
+    const first = await pins.pinFirstUse(kind, upstream, entry.name, seen);
+    const won = first.record?.pinned;
+    // Another node pinned it first: what it pinned stands, and this one is judged against it.
+    if (won?.hash !== entry.digest.hash) {
+      if (!won) return unapprovedVerdict(publicName);
+      const { news } = await pins.recordPending(kind, upstream, entry.name, seen);
+      if (news) this.reportChange(kind, entry, won.hash, false);
+      return changedVerdict(publicName);
+    }
+    if (later && first.claimed) this.reportChange(kind, entry, undefined, true, "flag");
     return undefined;
+  }
+
+  /** Whether the upstream's list is still its first catalogue (see pinning.firstCatalogMs). */
+  private async inFirstCatalogue(kind: PinnedKind, upstream: string): Promise<boolean> {
+    const first = await this.options.pins.firstListing(kind, upstream);
+    return (this.options.now ?? Date.now)() - first < this.config.pinning.firstCatalogMs;
   }
 
   private shadowAction(rule: string): "off" | "flag" | "hide" {
@@ -305,13 +319,24 @@ export class CatalogGuard {
     }
   }
 
-  private reportChange(kind: CatalogKind, entry: Entry, previous: string | undefined): void {
+  /**
+   * A changed definition (high), a new one under manual pinning (low), or a name an upstream added
+   * after its first catalogue (`late`: high, withheld or, with newTools `flag`, pinned).
+   */
+  private reportChange(
+    kind: CatalogKind,
+    entry: Entry,
+    previous: string | undefined,
+    late = false,
+    action: "hide" | "flag" = "hide",
+  ): void {
     this.options.events?.emit({
       type: "tool_changed",
-      severity: previous ? "high" : "low",
+      severity: previous || late ? "high" : "low",
       details: {
         rule: previous ? PIN_RULES.changed : PIN_RULES.unapproved,
         change: previous ? "changed" : "new",
+        ...(late ? { afterFirstCatalogue: true, action } : {}),
         kind,
         upstream: entry.item.upstream,
         name: entry.name,
@@ -322,7 +347,11 @@ export class CatalogGuard {
     });
     this.options.logger?.warn(
       { upstream: entry.item.upstream, name: entry.name, pinned: previous, seen: entry.digest.hash },
-      previous ? "a pinned definition changed; withheld until approved" : "a new definition awaits approval",
+      previous
+        ? "a pinned definition changed; withheld until approved"
+        : late && action === "flag"
+          ? "an upstream added a tool after its first catalogue; pinned and flagged"
+          : "a new definition awaits approval",
     );
   }
 
@@ -390,4 +419,20 @@ export function scannerFor(cacheSize: number, maxDefinitionBytes: number): Defin
   let scanner = scanners.get(key);
   if (!scanner) scanners.set(key, (scanner = new DefinitionScanner({ cacheSize, maxDefinitionBytes })));
   return scanner;
+}
+
+function changedVerdict(publicName: string): Pick<ItemVerdict, "action" | "rule" | "reason"> {
+  return {
+    action: "changed",
+    rule: PIN_RULES.changed,
+    reason: `the definition of ${publicName} changed since it was approved; it is withheld until an operator reviews it`,
+  };
+}
+
+function unapprovedVerdict(publicName: string): Pick<ItemVerdict, "action" | "rule" | "reason"> {
+  return {
+    action: "unapproved",
+    rule: PIN_RULES.unapproved,
+    reason: `${publicName} awaits an operator's approval`,
+  };
 }

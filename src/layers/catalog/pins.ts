@@ -88,6 +88,8 @@ const CHANNEL = "catalog:pins";
 /** How long "this change was announced" is remembered, so that one change raises one event. */
 const NEWS_TTL_MS = 30 * 86_400_000;
 const MAX_CACHED = 100_000;
+/** How long a node's claim to pin a new definition first holds (it writes the pin right after). */
+const CLAIM_TTL_MS = 60_000;
 
 interface Cached {
   readonly record: PinRecord | undefined;
@@ -101,6 +103,7 @@ export class ToolPinStore {
   private readonly now: () => number;
   private readonly cache = new Map<string, Cached>();
   private readonly reading = new Map<string, Promise<PinRecord | undefined>>();
+  private readonly firstListings = new Map<string, Promise<number>>();
   private readonly approvalListeners = new Set<
     (record: Pick<PinRecord, "kind" | "upstream" | "name">) => void
   >();
@@ -150,22 +153,66 @@ export class ToolPinStore {
     return reading;
   }
 
-  /** Trust on first use: pins what was seen, unless a pin exists already (then that one stands). */
+  /**
+   * Trust on first use: pins what was seen, unless a pin exists already (then that one stands). Nodes
+   * that see a new definition at once race for it through a claim in the store (the first to count 1
+   * writes, `claimed`): the others read what the winner pinned, no record while it is not written
+   * yet. The caller compares the hash it gets back with what it saw.
+   */
   async pinFirstUse(
     kind: PinnedKind,
     upstream: string,
     name: string,
     seen: SeenDefinition,
-  ): Promise<PinRecord> {
+  ): Promise<{ readonly record: PinRecord | undefined; readonly claimed: boolean }> {
     const existing = await this.read(kind, upstream, name);
-    if (existing?.pinned) return existing;
-    return this.write({
+    if (existing?.pinned) return { record: existing, claimed: false };
+    const member = memberOf(kind, upstream, name);
+    const claim = await this.store.increment(`catalog:pin-claim:${member}`, 1, CLAIM_TTL_MS);
+    if (claim !== 1) {
+      this.cache.delete(member);
+      const winner = await this.read(kind, upstream, name);
+      return { record: winner?.pinned ? winner : undefined, claimed: false };
+    }
+    const record = await this.write({
       kind,
       upstream,
       name,
       publicName: seen.publicName,
       pinned: this.version(seen, "first-use"),
     });
+    return { record, claimed: true };
+  }
+
+  /**
+   * When the gateway first listed an upstream's tools (or prompts), on any node: until a grace period
+   * after it, a new name is the upstream's first catalogue and pinned on first use; after it, a new
+   * name waits for an operator. An upstream pinned before this was recorded counts as listed long ago.
+   */
+  firstListing(kind: PinnedKind, upstream: string): Promise<number> {
+    const key = `${kind}:${upstream}`;
+    let known = this.firstListings.get(key);
+    if (!known) {
+      if (this.firstListings.size >= MAX_CACHED) this.firstListings.clear();
+      known = this.readFirstListing(key);
+      this.firstListings.set(key, known);
+      // A failed read is not kept: the next judgement tries again.
+      known.catch(() => {
+        if (this.firstListings.get(key) === known) this.firstListings.delete(key);
+      });
+    }
+    return known;
+  }
+
+  private async readFirstListing(key: string): Promise<number> {
+    const stored = await this.store.get(`catalog:pin-first-listing:${key}`);
+    let at = stored === undefined ? Number.NaN : Number(stored);
+    if (!Number.isFinite(at)) {
+      const members = await this.store.members(INDEX);
+      at = members.some((m) => m.startsWith(`${key}:`)) ? 0 : this.now();
+      await this.store.set(`catalog:pin-first-listing:${key}`, String(at));
+    }
+    return at;
   }
 
   /**
@@ -206,14 +253,14 @@ export class ToolPinStore {
   }
 
   /**
-   * Pins what is pending. With `hash` (a prefix of at least 8 hex digits is enough), only if that is
-   * what is pending: an operator approves what they reviewed, not what arrived since.
+   * Pins what is pending, only if `hash` (the full SHA-256 `tools diff` showed) is what is pending: an
+   * operator approves what they reviewed, not what arrived since.
    */
   async approve(
     kind: PinnedKind,
     upstream: string,
     name: string,
-    decision: { readonly by: string; readonly hash?: string },
+    decision: { readonly by: string; readonly hash: string },
   ): Promise<{ readonly record: PinRecord; readonly previous: PinnedVersion | undefined }> {
     const member = memberOf(kind, upstream, name);
     this.cache.delete(member);
@@ -225,7 +272,7 @@ export class ToolPinStore {
         "PORTCULLIS_E_PIN_NOTHING_PENDING",
         `${upstream}/${name} has no changed definition waiting for approval`,
       );
-    if (decision.hash !== undefined && !pending.hash.startsWith(decision.hash.toLowerCase()))
+    if (pending.hash !== decision.hash.toLowerCase())
       throw new PinError(
         "PORTCULLIS_E_PIN_CONFLICT",
         `the definition waiting is ${pending.hash.slice(0, 12)}, not ${decision.hash}: review it again (tools diff)`,

@@ -362,6 +362,10 @@ export const ENCODED_TEXT_WEIGHT = 3;
 
 /** A definition larger than the configured bound: refused unscanned. */
 export const OVERSIZED_RULE = "poison.oversized";
+/** A definition the scanner could not read to the end (too many texts, nested too deep). */
+export const TRUNCATED_RULE = "poison.truncated";
+/** Findings that stand for what was not read: they weigh at least the poisoning threshold. */
+export const UNREAD_RULES: ReadonlySet<string> = new Set([OVERSIZED_RULE, TRUNCATED_RULE]);
 
 /** Catalogue-level rules (the shadowing finder). */
 export const SHADOW_RULES = {
@@ -390,6 +394,7 @@ export const RULE_IDS: readonly string[] = [
     ...Object.values(HIDDEN_RULES),
     ENCODED_TEXT_RULE,
     OVERSIZED_RULE,
+    TRUNCATED_RULE,
     ...Object.values(SHADOW_RULES),
   ]),
 ];

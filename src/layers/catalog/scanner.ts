@@ -9,6 +9,7 @@ import {
   HIDDEN_WEIGHTS,
   OVERSIZED_RULE,
   PHRASE_RULES,
+  TRUNCATED_RULE,
   type PhraseRule,
 } from "./rules.ts";
 import { prepareText } from "./text.ts";
@@ -41,22 +42,20 @@ interface Segment {
   readonly name?: true;
 }
 
-// Structural keywords whose values are not prose (a pattern or a type is not read as text).
+// Structural keywords whose values are not prose: a type, a reference or a URI is not read as text,
+// unless it holds whitespace (then it is prose where a token belongs, and read as any other text).
+// `pattern`, `format`, `required` and `icons` are read: a client never checks what they say.
 const STRUCTURAL = new Set([
   "type",
-  "format",
-  "pattern",
   "$schema",
   "$ref",
   "$id",
   "$anchor",
   "$dynamicRef",
   "$dynamicAnchor",
-  "required",
   "mimeType",
   "uri",
   "uriTemplate",
-  "icons",
   "contentEncoding",
   "contentMediaType",
 ]);
@@ -64,7 +63,9 @@ const STRUCTURAL = new Set([
 const NAMED_CHILDREN = new Set(["properties", "patternProperties", "$defs", "definitions"]);
 
 const MAX_DEPTH = 32;
-const MAX_SEGMENTS = 4_000;
+// Enough for every string of a definition of the default size limit (64 KiB); beyond it, or deeper than
+// MAX_DEPTH, what is left unread is itself a finding (poison.truncated), weighted at the threshold.
+const MAX_SEGMENTS = 16_384;
 const SEPARATOR = "\u0001";
 const EXCERPT = 80;
 
@@ -131,7 +132,7 @@ export class DefinitionScanner {
             ],
             text: "",
           }
-        : this.scanSegments(segmentsOf(definition));
+        : this.scanDefinition(definition);
     this.cache.set(hash, result);
     if (this.cache.size > this.cacheSize) {
       const oldest = this.cache.keys().next().value;
@@ -147,6 +148,24 @@ export class DefinitionScanner {
 
   get cached(): number {
     return this.cache.size;
+  }
+
+  private scanDefinition(definition: Readonly<Record<string, unknown>>): ScanResult {
+    const { segments, truncated } = readDefinition(definition);
+    const result = this.scanSegments(segments);
+    if (!truncated) return result;
+    return {
+      ...result,
+      findings: [
+        ...result.findings,
+        {
+          rule: TRUNCATED_RULE,
+          weight: TRUNCATED_WEIGHT,
+          where: truncated.where,
+          excerpt: truncated.why,
+        },
+      ],
+    };
   }
 
   private scanSegments(segments: readonly Segment[]): ScanResult {
@@ -257,37 +276,89 @@ const QUOTED_EXAMPLE_FACTOR = 0.2;
 
 /** Every text of a definition with its place; names of properties read as words. */
 export function segmentsOf(definition: Readonly<Record<string, unknown>>): Segment[] {
+  return readDefinition(definition).segments;
+}
+
+/**
+ * Every text of a definition with its place, and where reading stopped short (too many texts, nested
+ * too deep): what is not read cannot be judged, so the guard counts it as poisoned.
+ */
+export function readDefinition(definition: Readonly<Record<string, unknown>>): {
+  readonly segments: Segment[];
+  readonly truncated?: { readonly where: string; readonly why: string };
+} {
   const segments: Segment[] = [];
-  const walk = (value: unknown, where: string, depth: number): void => {
-    if (segments.length >= MAX_SEGMENTS || depth > MAX_DEPTH) return;
+  let truncated: { where: string; why: string } | undefined;
+  const full = () => segments.length >= MAX_SEGMENTS;
+  const push = (segment: Segment): void => {
+    if (full()) truncated ??= { where: segment.where, why: `more than ${MAX_SEGMENTS} texts` };
+    else segments.push(segment);
+  };
+  const walk = (value: unknown, where: string, depth: number, structural = false): void => {
     if (typeof value === "string") {
-      if (value.length > 0) segments.push({ where, raw: value });
+      // A structural value (a type, a URI) is a token; one with whitespace is prose, and read.
+      if (value.length > 0 && (!structural || /\s/.test(value))) push({ where, raw: value });
       return;
     }
     if (value === null || typeof value !== "object") return;
+    if (depth > MAX_DEPTH) {
+      truncated ??= { where, why: `nested deeper than ${MAX_DEPTH} levels` };
+      return;
+    }
+    if (full()) {
+      truncated ??= { where, why: `more than ${MAX_SEGMENTS} texts` };
+      return;
+    }
     if (Array.isArray(value)) {
-      value.forEach((item, i) => walk(item, `${where}[${i}]`, depth + 1));
+      value.forEach((item, i) => walk(item, `${where}[${i}]`, depth + 1, structural));
       return;
     }
     for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-      if (STRUCTURAL.has(key)) continue;
       const path = where === "" ? key : `${where}.${key}`;
-      if (key === "name" && typeof child === "string") {
-        if (child.length > 0) segments.push({ where: path, raw: child, name: true });
+      if ((key === "name" || key === "required") && !structural) {
+        // A name (and the names `required` lists) is read as a name, not prose.
+        const names = typeof child === "string" ? [child] : Array.isArray(child) ? child : undefined;
+        if (names) {
+          names.forEach((n, i) => {
+            if (typeof n === "string" && n.length > 0)
+              push({ where: typeof child === "string" ? path : `${path}[${i}]`, raw: n, name: true });
+            else walk(n, `${path}[${i}]`, depth + 2);
+          });
+          continue;
+        }
+      }
+      if (key === "src" && typeof child === "string" && /^data:/i.test(child)) {
+        // An inline icon: its payload is read only when it decodes to text (an image is not prose).
+        const decoded = dataPayload(child);
+        if (decoded !== undefined) push({ where: `${path} (decoded)`, raw: decoded });
         continue;
       }
       if (NAMED_CHILDREN.has(key) && child && typeof child === "object" && !Array.isArray(child)) {
         for (const [name, schema] of Object.entries(child as Record<string, unknown>)) {
-          segments.push({ where: `${path}.${name} (name)`, raw: name, name: true });
+          push({ where: `${path}.${name} (name)`, raw: name, name: true });
           walk(schema, `${path}.${name}`, depth + 2);
         }
         continue;
       }
-      walk(child, path, depth + 1);
+      walk(child, path, depth + 1, structural || STRUCTURAL.has(key));
     }
   };
   walk(definition, "", 0);
-  return segments;
+  return truncated ? { segments, truncated } : { segments };
+}
+
+const TRUNCATED_WEIGHT = 10;
+
+/** What a `data:` URI holds, when it is text (an SVG, plain text, base64 of either). */
+function dataPayload(uri: string): string | undefined {
+  const comma = uri.indexOf(",");
+  if (comma < 0) return undefined;
+  const head = uri.slice(0, comma);
+  const body = uri.slice(comma + 1);
+  const text = /;base64$/i.test(head)
+    ? Buffer.from(body, "base64").toString("utf8")
+    : (safeDecode(body) ?? body);
+  return readable(text);
 }
 
 function segmentStarts(texts: readonly string[]): number[] {
