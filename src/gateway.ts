@@ -4,7 +4,8 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { LoadedConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
-import { GatewayError, toWireError, type WireError } from "./errors.ts";
+import { GatewayError, toWireError, UpstreamRpcError, type WireError } from "./errors.ts";
+import { sanitizeUpstreamError } from "./layers/data/index.ts";
 import type { SecurityEventBus } from "./events/bus.ts";
 import { Catalog } from "./federation/catalog.ts";
 import { ChangeNotifier } from "./federation/changeNotifier.ts";
@@ -347,6 +348,9 @@ export class Gateway {
         layer: wire instanceof GatewayError && /UPSTREAM|CIRCUIT/.test(wire.code) ? "upstream" : "router",
         rule: errorCode,
       };
+      // An upstream's own error reaches the model too: it passes the data guard like a result.
+      if (wire instanceof UpstreamRpcError)
+        return { error: sanitizeUpstreamError(this.config.dataGuard, wire.toJsonRpcError(), trace.target) };
       return { error: wire.toJsonRpcError() };
     }
   }

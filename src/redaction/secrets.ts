@@ -423,7 +423,11 @@ function scanAssignments(text: string, out: Finding[], seen: Triggers): void {
     if (!a) continue;
     const value = a[2] ?? a[3] ?? a[4] ?? a[5] ?? "";
     const tail = lastSegment(m[0] + (a[1] ?? ""));
-    if (ABOUT_THE_SECRET.has(tail) || handleName(text, m.index) || !secretValue(value)) continue;
+    if (ABOUT_THE_SECRET.has(tail) || handleName(text, m.index) || !secretValue(value)) {
+      // Each value is read once: the next name is looked for after it (`secret=secret=…` stays linear).
+      names.lastIndex = Math.max(names.lastIndex, ASSIGNMENT.lastIndex);
+      continue;
+    }
     const end = ASSIGNMENT.lastIndex - (a[5] === undefined ? 1 : 0);
     const start = end - value.length;
     const name = (m[0] + (a[1] ?? "")).toLowerCase();
@@ -469,7 +473,11 @@ export function secretValue(value: string): boolean {
   if (/^\d+$/.test(value) || /^[a-z]+(?:[_.-][a-z]+)*$/.test(value) || /^[A-Z][A-Z0-9_]*$/.test(value))
     return false;
   // CamelCase words (type names) and dotted member access (`config.db.password`).
-  if (/^(?:[A-Z]?[a-z]+)+$/.test(value) || /^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$/.test(value)) return false;
+  if (
+    (/^[A-Za-z]+$/.test(value) && !/[A-Z](?![a-z])/.test(value)) ||
+    /^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$/.test(value)
+  )
+    return false;
   const digit = /\d/.test(value);
   const symbol = /[^A-Za-z0-9]/.test(value);
   const mixedCase = /[a-z]/.test(value) && /[A-Z]/.test(value);

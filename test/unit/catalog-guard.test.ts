@@ -669,21 +669,6 @@ describe("catalogue guard layer: pins and rug pulls", () => {
     assert.equal(denial(await f.call("s__x")).code, "PORTCULLIS_E_TOOL_CHANGED");
   });
 
-  it("refuses a call to a tool that resolves but has no verdict (never judged)", async () => {
-    const layer = catalogGuardLayer({
-      config: catalogGuardSection.parse({}),
-      catalog: () => ({
-        items: () => [],
-        resolveTool: () => ({ upstream: "s", name: "x" }),
-        resolvePrompt: () => undefined,
-      }),
-      pins: new ToolPinStore(new MemoryStateStore()),
-      scanner: new DefinitionScanner(),
-    });
-    const refused = denial(await layer.onRequest!(callOf("s__x", "s", "x"), ctx));
-    assert.equal(refused.conceal?.code, "PORTCULLIS_E_UNKNOWN_TOOL");
-  });
-
   it("leaves an upstream whose pinning is off alone", async () => {
     const f = federation({ fun: { tools: [v1] } }, { config: { upstreams: { fun: { pinning: "off" } } } });
     await f.listed();

@@ -41,18 +41,10 @@ export function catalogGuardLayer(options: CatalogGuardLayerOptions): Layer {
       const kind = kindOfRequest(request);
       if (!kind || !target?.publicName) return undefined;
       const verdict = (await guard.judge(kind)).get(itemKey(target.upstream, target.publicName));
-      if (!verdict) {
-        // A tool or prompt resolves only through the list it is in: one that resolves but has no
-        // verdict was never judged, and is refused as unknown rather than let through. (A resource
-        // read may name any URI an upstream's template or list covers: those are judged by list.)
-        if (kind !== "tools" && kind !== "prompts") return undefined;
-        return {
-          kind: "deny",
-          rule: "catalog.unjudged",
-          reason: `${target.publicName} is not in the judged catalogue`,
-          conceal: unknownTarget(kind, target.publicName),
-        };
-      }
+      // No verdict: the tool's upstream is hidden from lists right now (down, or between its restart
+      // and the refreshed catalogue); the router answers for it. Judging such a call on demand is an
+      // open item (a withheld tool of an upstream that stalls its lists).
+      if (!verdict) return undefined;
       if (!WITHHELD.has(verdict.action)) return undefined;
       return refusal(kind, verdict);
     },

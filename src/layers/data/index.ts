@@ -13,7 +13,9 @@ import type {
   RouteTarget,
   Verdict,
 } from "../../pipeline/types.ts";
+import { scoreInjection } from "./injection.ts";
 import { inspectText } from "./inspect.ts";
+import { LinkScanLimit } from "./links.ts";
 import { DataPolicies, type TargetPolicy } from "./policy.ts";
 import { quarantine, quarantineId } from "./quarantine.ts";
 import { MessageReport, type DataSummary, type Direction } from "./report.ts";
@@ -93,6 +95,36 @@ export function dataGuardLayer(options: DataGuardLayerOptions): Layer {
     };
   };
 
+  /** A message that costs more than the guard reads (e.g. thousands of link targets) is blocked. */
+  const tooMuchWork = (
+    direction: Direction,
+    ctx: RequestContext,
+    method: string,
+    target: RouteTarget | undefined,
+  ): LayerVerdict => {
+    events?.emit({
+      type: "secret_redacted",
+      severity: "medium",
+      ctx,
+      details: {
+        layer: "data",
+        direction,
+        method,
+        tool: target?.publicName,
+        upstream: target?.upstream,
+        rules: ["data:too-much-work"],
+        actions: ["block"],
+      },
+    });
+    return {
+      kind: "deny",
+      rule: "data:too-much-work",
+      reason: `The ${direction === "result" ? "result" : "arguments"} cost more to scan than the data guard allows`,
+      code: "PORTCULLIS_E_DATA_BLOCKED",
+      data: { layer: "data", limit: "work" },
+    };
+  };
+
   return {
     name: "data",
     onRequest(request: RequestView, ctx: RequestContext): LayerVerdict {
@@ -134,6 +166,9 @@ export function dataGuardLayer(options: DataGuardLayerOptions): Layer {
       const threshold = config.injection.threshold;
       let id: string | undefined;
       const source = sourceOf(view);
+      /** The model-facing texts, scored together too: an instruction split across blocks still counts. */
+      const texts: string[] = [];
+      let tripped = false;
       const visit = (text: string, place: TextPlace): string => {
         const inspection = inspectText(text, {
           policy: policy.results,
@@ -145,13 +180,32 @@ export function dataGuardLayer(options: DataGuardLayerOptions): Layer {
         });
         report.addHits(inspection.hits);
         report.addLinks(inspection.links);
+        if (place.modelFacing) texts.push(text);
         const injection = inspection.injection;
         if (!injection || policy.injection === "off" || injection.score < threshold) return inspection.text;
         report.addInjection(injection.score, injection.rules);
+        tripped = true;
         if (policy.injection !== "quarantine") return inspection.text;
         return quarantine(inspection.text, (id ??= newId()), injection.rules, source);
       };
-      const rewritten = rewriteResult(view.result, visit, used);
+      let rewritten: Record<string, unknown>;
+      try {
+        rewritten = rewriteResult(view.result, visit, used);
+      } catch (err) {
+        if (!(err instanceof LinkScanLimit)) throw err;
+        return tooMuchWork(report.direction, ctx, view.method, view.target);
+      }
+      if (!tripped && texts.length > 1 && policy.injection !== "off" && !used.overflow) {
+        const whole = scoreInjection(texts.join("\n"));
+        if (whole.score >= threshold) {
+          report.addInjection(whole.score, whole.rules);
+          if (policy.injection === "quarantine") {
+            const wrap = (text: string, place: TextPlace) =>
+              place.modelFacing ? quarantine(text, (id ??= newId()), whole.rules, source) : text;
+            rewritten = rewriteResult(rewritten, wrap, budget());
+          }
+        }
+      }
       const verdict = finish(report, used, policy, ctx, view.method, view.target);
       if (verdict) return verdict;
       return rewritten === view.result ? undefined : { kind: "pass", rewrite: rewritten };
@@ -172,3 +226,5 @@ function recordFinding(ctx: RequestContext, direction: Direction, summary: DataS
   const { findings } = ctx;
   findings.data = { ...findings.data, [direction === "result" ? "result" : "arguments"]: summary };
 }
+
+export { sanitizeUpstreamError, type RpcErrorShape } from "./upstreamError.ts";

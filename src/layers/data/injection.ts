@@ -5,6 +5,9 @@
 // default threshold (0.5) alone; weak ones (a text addressed to "the AI", a mention of ~/.ssh) need
 // company. Every pattern is linear: bounded gaps, no nested unbounded repetition.
 
+import { prepareText } from "../catalog/text.ts";
+import { decodeEntities } from "./links.ts";
+
 export interface InjectionRule {
   readonly id: string;
   readonly weight: number;
@@ -261,7 +264,7 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
     id: "addressed-vocative",
     weight: 0.4,
     pattern:
-      /(?:^|[\n>[(]|[.!?;]\s|<!--\s*)\s*(?:assistant|model|ai|llm|chatbot|ai\s+agent|copilot|claude|chatgpt|gemini)\s*[,:!]\s|\b(?:hey|hi|hello|dear|attention|ok|okay|listen|please)(?:\s+there)?,?\s+(?:the\s+)?(?:ai|model|assistant|llm|chatbot|agent|copilot|claude|chatgpt|gemini|bot)\s*[,:!]|\bas\s+(?:the|an|a)\s+(?:ai|llm|language\s+model|ai\s+assistant|ai\s+model|assistant\s+reading|model\s+reading)\b|\b(?:notes?|message|memo|instructions?)\s+(?:to|for)\s+(?:all\s+|any\s+)?(?:automated|autonomous)\s+(?:agents?|tools?|systems?|assistants?)\b|\bfor\s+(?:ai|llm)\s+(?:tools|agents|assistants|systems|models)\s*:|\[\[?\s*(?:ai|llm|agent|assistant)[\s-]*only\s*\]\]?/i,
+      /(?:^|[\n>[(]|[.!?;]\s|<!--)[ \t]{0,8}(?:\n[ \t]{0,8}){0,2}(?:assistant|model|ai|llm|chatbot|ai\s+agent|copilot|claude|chatgpt|gemini)\s*[,:!]\s|\b(?:hey|hi|hello|dear|attention|ok|okay|listen|please)(?:\s+there)?,?\s+(?:the\s+)?(?:ai|model|assistant|llm|chatbot|agent|copilot|claude|chatgpt|gemini|bot)\s*[,:!]|\bas\s+(?:the|an|a)\s+(?:ai|llm|language\s+model|ai\s+assistant|ai\s+model|assistant\s+reading|model\s+reading)\b|\b(?:notes?|message|memo|instructions?)\s+(?:to|for)\s+(?:all\s+|any\s+)?(?:automated|autonomous)\s+(?:agents?|tools?|systems?|assistants?)\b|\bfor\s+(?:ai|llm)\s+(?:tools|agents|assistants|systems|models)\s*:|\[\[?\s*(?:ai|llm|agent|assistant)[\s-]*only\s*\]\]?/i,
   },
   {
     id: "addressed-if-ai",
@@ -477,7 +480,10 @@ export function scoreInjection(
   extra: readonly string[] = [],
   options: ScoreOptions = {},
 ): InjectionVerdict {
-  const text = unescapeJson(original);
+  const raw = unescapeJson(original);
+  // Read as the model reads it: HTML character references resolved, full-width letters, look-alikes,
+  // soft hyphens and invisible characters folded (catalog/text.ts), so `ig\u200Bnore` is "ignore".
+  const text = prepareText(decodeEntities(raw)).text;
   const fired: [string, number][] = extra.map((id) => [id, EXFIL_LINK_WEIGHT]);
   const matched = options.ungated ? matchAll(text) : matchGated(text);
   INJECTION_RULES.forEach((rule, i) => {
@@ -486,9 +492,9 @@ export function scoreInjection(
   // Asked to decode something and follow it: the decoded text is read by the same rules.
   if (fired.some(([id]) => id === "encoded-instructions") && decodedInstructions(text))
     fired.push(["encoded-payload", ENCODED_PAYLOAD_WEIGHT]);
-  if (TAG_CHARACTERS.test(text)) fired.push(["invisible-tags", INVISIBLE_WEIGHTS["invisible-tags"]]);
-  if (BIDI_CONTROLS.test(text)) fired.push(["bidi-controls", INVISIBLE_WEIGHTS["bidi-controls"]]);
-  if ((text.match(ZERO_WIDTH)?.length ?? 0) >= 3) fired.push(["zero-width", INVISIBLE_WEIGHTS["zero-width"]]);
+  if (TAG_CHARACTERS.test(raw)) fired.push(["invisible-tags", INVISIBLE_WEIGHTS["invisible-tags"]]);
+  if (BIDI_CONTROLS.test(raw)) fired.push(["bidi-controls", INVISIBLE_WEIGHTS["bidi-controls"]]);
+  if ((raw.match(ZERO_WIDTH)?.length ?? 0) >= 3) fired.push(["zero-width", INVISIBLE_WEIGHTS["zero-width"]]);
   if (fired.length === 0) return { score: 0, rules: [] };
   let remaining = 1;
   for (const [, weight] of fired) remaining *= 1 - weight;

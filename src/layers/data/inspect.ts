@@ -107,13 +107,48 @@ function applyReplacements(text: string, replacements: Replacement[]): string {
   return out + text.slice(from);
 }
 
-const FORGED_MARKER = /\[(\s*)portcullis/gi;
+import { prepareText } from "../catalog/text.ts";
 
-/** Text from upstream that imitates the gateway's own markers is labelled as such. */
+/** An opening bracket, then markdown emphasis or spaces, then the gateway's name (read folded). */
+const FORGED_MARKER = /[[【〔][\s*_~`#>]{0,8}(?=portcullis)/gi;
+
+/**
+ * Text from upstream that imitates the gateway's own markers is labelled as such. The name is looked
+ * for in the text as a model reads it: full-width brackets and letters, look-alikes and invisible
+ * characters folded, so `［Portcullis`, `[\u200BPortcullis` and `[Port\u00ADcullis` count too.
+ */
 export function defuseMarkers(text: string): string {
-  if (!/portcullis/i.test(text)) return text;
-  return text.replace(
-    FORGED_MARKER,
-    (match, space: string) => `[${space}(not from the gateway) ${match.slice(1 + space.length)}`,
-  );
+  if (!/[^\x20-\x7e\s]/.test(text) && !/portcullis/i.test(text)) return text;
+  const { folded, after } = fold(text);
+  if (!/portcullis/i.test(folded)) return text;
+  let out = "";
+  let from = 0;
+  for (const m of folded.matchAll(FORGED_MARKER)) {
+    // Just after the opening bracket in the original text.
+    const at = after[m.index] ?? 0;
+    if (at < from) continue;
+    out += text.slice(from, at) + "(not from the gateway) ";
+    from = at;
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+/** The text folded as prepareText reads it, and for each folded character the original offset after it. */
+function fold(text: string): { folded: string; after: number[] } {
+  if (!/[^\x20-\x7e\s]/.test(text))
+    return { folded: text, after: [...Array(text.length).keys()].map((i) => i + 1) };
+  let folded = "";
+  const after: number[] = [];
+  for (let i = 0; i < text.length;) {
+    const cp = text.codePointAt(i) ?? 0;
+    const len = cp > 0xffff ? 2 : 1;
+    const ch = text.slice(i, i + len);
+    const read = cp < 0x80 ? ch : prepareText(ch).text;
+    for (let k = 0; k < read.length; k++) {
+      folded += read[k];
+      after.push(i + len);
+    }
+    i += len;
+  }
+  return { folded, after };
 }

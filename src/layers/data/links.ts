@@ -40,18 +40,32 @@ const AUTO_LOADING = new Set([
 const REFERENCE = /(?:^|\\n)[ \t]{0,3}\[[^[\]\n]{1,200}\]:[ \t]*<?([^\s>"\\]{1,4096})/dgm;
 /** An element's URL attribute; quotes may come JSON-escaped (`src=\"…\"`) when the HTML sits in a JSON string. */
 const HTML_URL =
-  /<([a-z]{1,10})\b[^<>]{0,1000}?\b(?:src|href|srcset|data|action|poster|background|formaction|xlink:href)\s*=\s*\\?(?:"([^"\\]{1,4096})\\?"|'([^'\\]{1,4096})\\?'|([^\s"'<>\\]{1,4096}))/dgi;
+  /<([a-z]{1,10})\b[^<>]{0,1000}?\b(?:src|href|srcset|data|action|poster|background|formaction|xlink:href)\s*=\s*\\?(?:"((?:[^"\\]|\\(?!")){1,4096})\\?"|'((?:[^'\\]|\\(?!')){1,4096})\\?'|((?:[^\s"'<>\\]|\\(?!["'])){1,4096}))/dgi;
+
+/** At most this many markdown link targets are read in one text; past it the text is not scanned further. */
+export const MAX_MARKDOWN_LINKS = 2000;
+
+/** Thrown when a text holds more link candidates than the guard reads (the message is blocked). */
+export class LinkScanLimit extends Error {
+  constructor() {
+    super(`more than ${MAX_MARKDOWN_LINKS} markdown link targets in one text`);
+    this.name = "LinkScanLimit";
+  }
+}
 
 export function findExfilLinks(text: string, allowedHost: (host: string) => boolean): ExfilLink[] {
-  if (!text.includes("//")) return [];
+  if (!/\/\/|\\\\|\/\\|&#|&[a-z]/i.test(text) || !/[\](<]/.test(text)) return [];
   const found: ExfilLink[] = [];
   const consider = (start: number, url: string, strict: boolean, rule: string) => {
     const judged = judge(url, strict, allowedHost);
     if (judged) found.push({ start, end: start + url.length, rule, ...judged });
   };
-  for (let at = text.indexOf("]("); at >= 0; at = text.indexOf("](", at + 2)) {
+  let read = 0;
+  // Each target is read once: the next `](` is looked for after the end of the one just read.
+  for (let at = text.indexOf("]("); at >= 0;) {
+    if (++read > MAX_MARKDOWN_LINKS) throw new LinkScanLimit();
     let start = at + 2;
-    while (text[start] === " " || text[start] === "<") start++;
+    while ((text[start] === " " || text[start] === "<") && start - at < 64) start++;
     let end = start;
     while (end < text.length && end - start < MAX_URL && !/[\s)>]/.test(text[end] ?? " ")) end++;
     const image = opensImage(text, at);
@@ -61,6 +75,7 @@ export function findExfilLinks(text: string, allowedHost: (host: string) => bool
       image,
       image ? "exfil-link:markdown-image" : "exfil-link:markdown-link",
     );
+    at = text.indexOf("](", Math.max(at + 2, end));
   }
   const images = text.includes("![");
   for (const m of text.matchAll(new RegExp(REFERENCE.source, "dgm"))) {
@@ -70,10 +85,12 @@ export function findExfilLinks(text: string, allowedHost: (host: string) => bool
   if (text.includes("<")) {
     for (const m of text.matchAll(new RegExp(HTML_URL.source, "dgi"))) {
       const group = m[2] !== undefined ? 2 : m[3] !== undefined ? 3 : 4;
-      const url = (m[group] ?? "").split(/[\s,]/)[0] ?? "";
+      const raw = m[group] ?? "";
+      const lead = raw.length - raw.trimStart().length;
+      const url = raw.trimStart().split(/[\s,]/)[0] ?? "";
       const loads = AUTO_LOADING.has((m[1] ?? "").toLowerCase());
       consider(
-        m.indices?.[group]?.[0] ?? 0,
+        (m.indices?.[group]?.[0] ?? 0) + lead,
         url,
         loads,
         loads ? "exfil-link:html-image" : "exfil-link:html-link",
@@ -104,20 +121,56 @@ function opensImage(text: string, closeAt: number): boolean {
 const TEMPLATE =
   /[{}]|\$\{?[A-Z_]{2,}|%[A-Z_]{3,}%|\[(?:[A-Z_ ]{3,40})\]|<[A-Za-z_ ]{2,40}>|\b(?:INSERT|REPLACE|YOUR)_[A-Z_]+|(?<![A-Za-z0-9_])[A-Z]{2,20}_[A-Z]{2,20}_[A-Z]{2,20}/;
 
+/** A base no real host has: a relative URL resolves onto it, anything that leaves it names another host. */
+const BASE = "https://client.invalid/";
+const BASE_HOST = "client.invalid";
+
+/** The URL a browser would fetch: HTML character references resolved, spaces trimmed, `\\` read as `/`. */
+function normaliseUrl(url: string): string {
+  return decodeEntities(url).trim().replace(/\\/g, "/");
+}
+
+const ENTITY = /&(?:#x([0-9a-f]{1,6});?|#([0-9]{1,7});?|(colon|sol|period|amp|tab|newline|lpar|rpar);)/gi;
+const NAMED: Readonly<Record<string, string>> = {
+  colon: ":",
+  sol: "/",
+  period: ".",
+  amp: "&",
+  tab: "",
+  newline: "",
+  lpar: "(",
+  rpar: ")",
+};
+
+export function decodeEntities(text: string): string {
+  if (!text.includes("&")) return text;
+  return text.replace(
+    ENTITY,
+    (whole, hex: string | undefined, dec: string | undefined, name: string | undefined) => {
+      const cp = hex ? parseInt(hex, 16) : dec ? parseInt(dec, 10) : undefined;
+      if (cp === undefined) return NAMED[(name ?? "").toLowerCase()] ?? whole;
+      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : "";
+    },
+  );
+}
+
 function judge(
-  url: string,
+  raw: string,
   strict: boolean,
   allowedHost: (host: string) => boolean,
 ): { host: string; reason: string } | undefined {
-  if (!/^(?:https?:)?\/\//i.test(url)) return undefined;
+  const url = normaliseUrl(raw);
+  // A fragment or a plain relative path stays on the page's own host.
+  if (url === "" || url.startsWith("#")) return undefined;
   let parsed: URL;
   try {
-    parsed = new URL(url.startsWith("//") ? `https:${url}` : url);
+    parsed = new URL(url, BASE);
   } catch {
     return undefined;
   }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return undefined;
   const host = parsed.hostname;
-  if (allowedHost(host)) return undefined;
+  if (host === BASE_HOST || host === "" || allowedHost(host)) return undefined;
   const decoded = decode(url);
   if (TEMPLATE.test(decoded)) return { host, reason: "template" };
   // Personal data in a link is common (an unsubscribe link with the address); in an image it is not.

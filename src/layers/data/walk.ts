@@ -128,8 +128,22 @@ function visitString(text: string, state: WalkState, place: TextPlace): string {
 
 /** A text blob is decoded, scanned as content and encoded again if it changed; other blobs are opaque. */
 function visitBlob(blob: string, mimeType: unknown, state: WalkState): string {
-  if (typeof mimeType !== "string" || !TEXT_MIME.test(mimeType)) return blob;
-  const text = Buffer.from(blob, "base64").toString("utf8");
+  const declared = typeof mimeType === "string" && TEXT_MIME.test(mimeType);
+  // A blob without a text MIME type is still read when it decodes to text (valid UTF-8, no controls).
+  const text = declared ? Buffer.from(blob, "base64").toString("utf8") : asText(blob);
+  if (text === undefined) return blob;
   const next = visitString(text, state, CONTENT);
   return next === text ? blob : Buffer.from(next, "utf8").toString("base64");
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+function asText(blob: string): string | undefined {
+  try {
+    const text = UTF8.decode(Buffer.from(blob, "base64"));
+    // eslint-disable-next-line no-control-regex -- binary data shows as control characters
+    return text.length > 0 && !/[\x00-\x08\x0e-\x1f]/.test(text) ? text : undefined;
+  } catch {
+    return undefined;
+  }
 }
