@@ -87,6 +87,13 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
   // Message shape before anything reads it; tool arguments only after authorization (below), so that
   // a schema error never tells a hidden tool from a missing one.
   const validating = config.validation.enabled;
+  // One set of flow labels per chain: both flow stages and the data guard read it.
+  const flow = {
+    config: config.dataFlow,
+    store: deps.state,
+    events: deps.events,
+    labels: new FlowLabels(config.dataFlow),
+  };
   if (validating)
     layers.push(validationLayer({ config: config.validation, events: deps.events, stage: "messages" }));
   if (config.trust.enabled) {
@@ -103,10 +110,7 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
     );
   }
   // Before authorization: policies see the session's taint as session.labels.
-  if (config.dataFlow.enabled)
-    layers.push(
-      dataFlowLayer({ config: config.dataFlow, store: deps.state, events: deps.events, stage: "taint" }),
-    );
+  if (config.dataFlow.enabled) layers.push(dataFlowLayer({ ...flow, stage: "taint" }));
   if (config.authorization.enabled) {
     layers.push(
       authzLayer({
@@ -152,10 +156,7 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
   if (validating)
     layers.push(validationLayer({ config: config.validation, events: deps.events, stage: "tools" }));
   // The flow rules after authorization: their refusal names the target's labels.
-  if (config.dataFlow.enabled)
-    layers.push(
-      dataFlowLayer({ config: config.dataFlow, store: deps.state, events: deps.events, stage: "flow" }),
-    );
+  if (config.dataFlow.enabled) layers.push(dataFlowLayer({ ...flow, stage: "flow" }));
   // After authorization (a refused argument never reveals a hidden tool) and the rate limits (probes
   // are counted, DNS lookups throttled), on arguments validation found well-typed.
   if (config.argumentGuard.enabled)
@@ -169,9 +170,8 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
   // Last: requests are scanned after every refusal, and results meet it first on the way back, so the
   // audit record holds what the client received.
   if (config.dataGuard.enabled) {
-    const flowLabels = new FlowLabels(config.dataFlow);
     layers.push(
-      dataGuardLayer({ config: config.dataGuard, events: deps.events, labelsOf: (t) => flowLabels.of(t) }),
+      dataGuardLayer({ config: config.dataGuard, events: deps.events, labelsOf: (t) => flow.labels.of(t) }),
     );
   }
   return layers;

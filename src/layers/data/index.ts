@@ -58,18 +58,23 @@ export function dataGuardLayer(options: DataGuardLayerOptions): Layer {
     report.emit(events, ctx, method, target, extra);
     const summary = report.summary(policy.injection, policy.links);
     if (summary) recordFinding(ctx, report.direction, summary);
-    if (budgetUsed.overflow) return oversize(budgetUsed.overflow, report.direction, ctx, method, target);
+    if (budgetUsed.overflow) return unscanned(budgetUsed.overflow, report.direction, ctx, { method, target });
     return report.verdict(policy.injection, policy.links);
   };
 
-  const oversize = (
-    why: "depth" | "size",
+  /**
+   * A message the guard did not read whole: too large or deep (blocked unless `limits.oversize`
+   * allows it unscanned), or too much work (always blocked). One event either way.
+   */
+  const unscanned = (
+    limit: "depth" | "size" | "work",
     direction: Direction,
     ctx: RequestContext,
-    method: string,
-    target: RouteTarget | undefined,
+    message: { method: string; target: RouteTarget | undefined },
   ): LayerVerdict => {
-    const block = config.limits.oversize === "block";
+    const work = limit === "work";
+    const block = work || config.limits.oversize === "block";
+    const rule = work ? "data:too-much-work" : "data:too-large";
     events?.emit({
       type: "secret_redacted",
       severity: block ? "medium" : "high",
@@ -77,52 +82,27 @@ export function dataGuardLayer(options: DataGuardLayerOptions): Layer {
       details: {
         layer: "data",
         direction,
-        method,
-        tool: target?.publicName,
-        upstream: target?.upstream,
-        rules: ["data:too-large"],
+        method: message.method,
+        tool: message.target?.publicName,
+        upstream: message.target?.upstream,
+        rules: [rule],
         actions: [block ? "block" : "unscanned"],
-        limit: why === "depth" ? `maxDepth ${config.limits.maxDepth}` : `maxChars ${config.limits.maxChars}`,
+        ...(work
+          ? {}
+          : {
+              limit:
+                limit === "depth"
+                  ? `maxDepth ${config.limits.maxDepth}`
+                  : `maxChars ${config.limits.maxChars}`,
+            }),
       },
     });
     if (!block) return undefined;
-    return {
-      kind: "deny",
-      rule: "data:too-large",
-      reason: `The ${direction === "result" ? "result" : "arguments"} ${why === "depth" ? "nest deeper" : "are longer"} than the data guard scans (dataGuard.limits)`,
-      code: "PORTCULLIS_E_DATA_BLOCKED",
-      data: { layer: "data", limit: why },
-    };
-  };
-
-  /** A message that costs more than the guard reads (e.g. thousands of link targets) is blocked. */
-  const tooMuchWork = (
-    direction: Direction,
-    ctx: RequestContext,
-    method: string,
-    target: RouteTarget | undefined,
-  ): LayerVerdict => {
-    events?.emit({
-      type: "secret_redacted",
-      severity: "medium",
-      ctx,
-      details: {
-        layer: "data",
-        direction,
-        method,
-        tool: target?.publicName,
-        upstream: target?.upstream,
-        rules: ["data:too-much-work"],
-        actions: ["block"],
-      },
-    });
-    return {
-      kind: "deny",
-      rule: "data:too-much-work",
-      reason: `The ${direction === "result" ? "result" : "arguments"} cost more to scan than the data guard allows`,
-      code: "PORTCULLIS_E_DATA_BLOCKED",
-      data: { layer: "data", limit: "work" },
-    };
+    const what = direction === "result" ? "result" : "arguments";
+    const reason = work
+      ? `The ${what} cost more to scan than the data guard allows`
+      : `The ${what} ${limit === "depth" ? "nest deeper" : "are longer"} than the data guard scans (dataGuard.limits)`;
+    return { kind: "deny", rule, reason, code: "PORTCULLIS_E_DATA_BLOCKED", data: { layer: "data", limit } };
   };
 
   return {
@@ -193,7 +173,7 @@ export function dataGuardLayer(options: DataGuardLayerOptions): Layer {
         rewritten = rewriteResult(view.result, visit, used);
       } catch (err) {
         if (!(err instanceof LinkScanLimit)) throw err;
-        return tooMuchWork(report.direction, ctx, view.method, view.target);
+        return unscanned("work", report.direction, ctx, view);
       }
       if (!tripped && texts.length > 1 && policy.injection !== "off" && !used.overflow) {
         const whole = scoreInjection(texts.join("\n"));

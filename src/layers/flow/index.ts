@@ -17,6 +17,8 @@ export interface DataFlowLayerOptions {
   readonly events?: SecurityEventBus;
   /** `taint`: read and grow the taint; `flow`: enforce the rules on it. Default: both in one layer. */
   readonly stage?: "taint" | "flow";
+  /** The chain's flow labels, shared by both stages and the data guard; built here when absent. */
+  readonly labels?: FlowLabels;
 }
 
 /** Requests that reach a target's content: their taint is read, and their results taint the session. */
@@ -24,7 +26,7 @@ const TARGETED = new Set(["tools/call", "prompts/get", "resources/read"]);
 
 export function dataFlowLayer(options: DataFlowLayerOptions): Layer {
   const { config, events } = options;
-  const labels = new FlowLabels(config);
+  const labels = options.labels ?? new FlowLabels(config);
   const taint = new TaintBook(options.store, config.taintTtlMs);
   const sources = new Set(config.sourceLabels);
   // Only labels a rule asks about, or that a read can add, are ever read back.
@@ -85,7 +87,17 @@ export function dataFlowLayer(options: DataFlowLayerOptions): Layer {
  * told apart by address only.
  */
 function callerOf(ctx: RequestContext): string {
-  if (ctx.principal.kind === "anonymous") return `address:${ctx.clientAddress ?? "unknown"}`;
-  const digest = createHash("sha256").update(principalKey(ctx.principal)).digest("base64url");
-  return `principal:${digest.slice(0, 22)}`;
+  let caller = callers.get(ctx);
+  if (caller === undefined) {
+    if (ctx.principal.kind === "anonymous") caller = `address:${ctx.clientAddress ?? "unknown"}`;
+    else {
+      const digest = createHash("sha256").update(principalKey(ctx.principal)).digest("base64url");
+      caller = `principal:${digest.slice(0, 22)}`;
+    }
+    callers.set(ctx, caller);
+  }
+  return caller;
 }
+
+/** A message's caller key, worked out once for both stages and both directions. */
+const callers = new WeakMap<RequestContext, string>();
