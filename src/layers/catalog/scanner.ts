@@ -12,6 +12,7 @@ import {
   TRUNCATED_RULE,
   type PhraseRule,
 } from "./rules.ts";
+import { directiveSignals } from "../../content/directives.ts";
 import { prepareText } from "./text.ts";
 
 export interface Finding {
@@ -177,6 +178,7 @@ export class DefinitionScanner {
     const texts: string[] = [];
     const places: string[] = [];
     const prose: string[] = [];
+    const names: boolean[] = [];
     for (const segment of segments) {
       const prepared = prepareText(segment.raw);
       for (const [rule, count] of prepared.hidden) {
@@ -185,16 +187,19 @@ export class DefinitionScanner {
       }
       texts.push(prepared.text);
       places.push(segment.where);
+      names.push(segment.name === true);
       if (!segment.name) prose.push(prepared.text);
       if (prepared.smuggled !== undefined) {
         // What the tag characters spell is read like any other text of the definition.
         texts.push(prepared.smuggled);
         places.push(`${segment.where} (hidden tag characters)`);
+        names.push(false);
         prose.push(prepared.smuggled);
       }
     }
     const text = texts.join(SEPARATOR);
     this.readPhrases(text, texts, places, note, true);
+    readDirectives(texts, places, names, note);
     return { findings: [...found.values()], text: prose.join(SEPARATOR) };
   }
 
@@ -253,6 +258,39 @@ export class DefinitionScanner {
     }
   }
 }
+
+/**
+ * The directive analysis (content/directives.ts) over a definition's prose, all of it in one read (the
+ * separator ends a sentence): orders that hand over credentials or bulk data, deceive the user, claim
+ * authority or consent, or rewrite the answer. Each is poisoning alone; in a text that speaks about
+ * attacks (a scanner describing what it detects) it weighs a fifth, as quoted examples do.
+ */
+function readDirectives(
+  texts: readonly string[],
+  places: readonly string[],
+  names: readonly boolean[],
+  note: (finding: Finding) => void,
+): void {
+  // Names (of the tool, of properties) are not prose.
+  const read = texts.map((text, i) => (names[i] ? "" : text));
+  const joined = read.join(SEPARATOR);
+  const starts = segmentStarts(read);
+  for (const signal of directiveSignals(joined, "definition")) {
+    const segment = segmentAt(starts, signal.start + (joined[signal.start] === SEPARATOR ? 1 : 0));
+    const own = read[segment] ?? "";
+    const weight = ATTACK_VOCABULARY.test(own)
+      ? Math.ceil(DIRECTIVE_WEIGHT * QUOTED_EXAMPLE_FACTOR)
+      : DIRECTIVE_WEIGHT;
+    note({
+      rule: `poison.directive.${signal.id}`,
+      weight,
+      where: places[segment] ?? "text",
+      excerpt: excerpt(joined.slice(signal.start, signal.end).replaceAll(SEPARATOR, " ").trim()),
+    });
+  }
+}
+
+const DIRECTIVE_WEIGHT = 10;
 
 /**
  * Whether a match is an example the text gives while speaking about attacks (a prompt-injection

@@ -5,6 +5,7 @@
 // default threshold (0.5) alone; weak ones (a text addressed to "the AI", a mention of ~/.ssh) need
 // company. Every pattern is linear: bounded gaps, no nested unbounded repetition.
 
+import { directiveSignals, type DirectiveSignalId } from "../../content/directives.ts";
 import { prepareText } from "../catalog/text.ts";
 import { decodeEntities } from "./links.ts";
 
@@ -394,6 +395,24 @@ const TAG_CHARACTERS = /\uDB40[\uDC00-\uDC7F]/;
 const ZERO_WIDTH = /[\u200B-\u200D\u2060]/g;
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/;
 
+/**
+ * Weights of the directive analysis's combinations (content/directives.ts): each is already two or
+ * three features together (an addressee and an order about data, an order and data and a
+ * destination), so each reaches the default threshold alone.
+ */
+export const DIRECTIVE_WEIGHTS: Readonly<Record<DirectiveSignalId, number>> = {
+  "addressed-directive": 0.55,
+  "addressed-override": 0.55,
+  "directed-exfiltration": 0.6,
+  "answer-injection": 0.5,
+  "steered-answer": 0.5,
+  "deceive-user": 0.5,
+  "context-override": 0.5,
+  "claimed-authority": 0.5,
+  phishing: 0.5,
+  "claimed-consent": 0.5,
+};
+
 export const INVISIBLE_WEIGHTS = { "invisible-tags": 0.8, "zero-width": 0.3, "bidi-controls": 0.3 } as const;
 export const EXFIL_LINK_WEIGHT = 0.75;
 const ENCODED_PAYLOAD_WEIGHT = 0.6;
@@ -489,6 +508,8 @@ export function scoreInjection(
   INJECTION_RULES.forEach((rule, i) => {
     if (matched[i]) fired.push([rule.id, rule.weight]);
   });
+  for (const signal of directiveSignals(text))
+    fired.push([`directive.${signal.id}`, DIRECTIVE_WEIGHTS[signal.id]]);
   // Asked to decode something and follow it: the decoded text is read by the same rules.
   if (fired.some(([id]) => id === "encoded-instructions") && decodedInstructions(text))
     fired.push(["encoded-payload", ENCODED_PAYLOAD_WEIGHT]);
