@@ -193,6 +193,7 @@ describe("held-out definitions (reported, not held to the target)", () => {
   const sets = [
     ["holdout.yaml", "round 1 (measured before tuning: 65.0 % / 6.7 %; a tuning set since)"],
     ["holdout-2.yaml", "round 2 (never tuned against)"],
+    ["holdout-3.yaml", "round 3"],
   ] as const;
   for (const [file, label] of sets)
     it(`reports detection and false positives on ${file}, ${label}`, async () => {

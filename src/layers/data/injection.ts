@@ -411,6 +411,8 @@ export const DIRECTIVE_WEIGHTS: Readonly<Record<DirectiveSignalId, number>> = {
   "claimed-authority": 0.5,
   phishing: 0.5,
   "claimed-consent": 0.5,
+  "fake-conversation": 0.5,
+  "unsafe-action": 0.5,
 };
 
 export const INVISIBLE_WEIGHTS = { "invisible-tags": 0.8, "zero-width": 0.3, "bidi-controls": 0.3 } as const;
