@@ -13,7 +13,7 @@ import { NameSpacer } from "./federation/naming.ts";
 import { paginate } from "./federation/pagination.ts";
 import { isListMethod, LIST_METHODS, paramsForUpstream, resolveTarget } from "./federation/router.ts";
 import { assembleLayers } from "./layers/index.ts";
-import { LayerChain } from "./pipeline/chain.ts";
+import { LayerChain, type ChainRun } from "./pipeline/chain.ts";
 import type { MessageOutcome, RequestContext, RouteTarget, Verdict } from "./pipeline/types.ts";
 import type { ClientSession, RequestRef } from "./session/clientSession.ts";
 import type { SubscriptionSource } from "./session/subscriptions.ts";
@@ -497,15 +497,10 @@ export class Gateway {
     };
     let result = await connection.request(method, upstreamParams, options);
     if (modern && session.channel.era === "legacy" && result.resultType === "input_required") {
-      result = await fulfilInputRounds(
-        session,
-        request,
-        connection,
-        method,
-        upstreamParams ?? {},
-        result,
-        options,
-      );
+      // Each input request goes to the client through the layers, like a 2025 upstream's request.
+      const ask = (m: string, p: Record<string, unknown> | undefined, s: AbortSignal) =>
+        this.relayServerRequest(session, upstream.name, m, p, s, request);
+      result = await fulfilInputRounds(ask, connection, method, upstreamParams ?? {}, result, options);
     }
     await progressSent;
     return result;
@@ -648,25 +643,86 @@ export class Gateway {
     return connection;
   }
 
-  /** An upstream's request to its session's client, after the layers have seen it. */
+  /**
+   * An upstream's request to its session's client (sampling, elicitation, roots): the layers see the
+   * request on its way to the client and the client's answer on its way back, and either may refuse
+   * it (the upstream gets the error, naming the layer and the rule). The exchange is recorded like a
+   * client request: audit record and decision line, the answer withheld when the record fails.
+   */
   private async relayServerRequest(
     session: ClientSession,
     upstream: string,
     method: string,
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    related: RequestRef | undefined = session.soleInFlightOn(upstream),
   ): Promise<Record<string, unknown>> {
     const ctx = sessionContext(session);
-    const run = await this.chain.runServerRequest({ method, params, upstream }, ctx);
-    if (run.verdict.kind !== "pass") {
-      throw this.denial(run.verdict, run.decidedBy, ctx, method, {
-        upstream,
-        kind: "broadcast",
-        name: method,
-        publicName: undefined,
+    const started = performance.now();
+    const target: RouteTarget = { upstream, kind: "broadcast", name: undefined, publicName: undefined };
+    const trace: DecisionTrace = { target, decidedBy: undefined, decisions: [], verdict: "allow" };
+    const refuse = (run: ChainRun<unknown>): GatewayError => {
+      const verdict = run.verdict as Exclude<Verdict<unknown>, { kind: "pass" }>;
+      const error = this.denial(verdict, run.decidedBy, ctx, method, target);
+      trace.verdict = verdict.kind;
+      trace.decidedBy = { layer: run.decidedBy ?? "unknown", rule: verdict.rule };
+      trace.errorCode = error.code;
+      return error;
+    };
+    let relayed = params;
+    let answer: Record<string, unknown>;
+    try {
+      const out = await this.chain.runServerRequest({ method, params, upstream }, ctx);
+      trace.decisions = out.decisions;
+      if (out.verdict.kind !== "pass") throw refuse(out);
+      relayed = out.value;
+      const reply = await session.channel.request(method, relayed, { related, signal });
+      const back = await this.chain.runServerResult(
+        { method, params: relayed, upstream, result: reply },
+        ctx,
+      );
+      trace.decisions = [...trace.decisions, ...back.decisions];
+      if (back.verdict.kind !== "pass") throw refuse(back);
+      answer = back.value;
+    } catch (err) {
+      const wire = toWireError(err);
+      if (trace.verdict === "allow") {
+        // Not a layer's refusal: the client's own error answer, no answer in time, the client gone.
+        trace.verdict = "error";
+        trace.errorCode = wire instanceof GatewayError ? wire.code : `client:${wire.rpcCode}`;
+        trace.decidedBy = { layer: "client", rule: trace.errorCode };
+      }
+      await this.recordThenRelease(this.serverOutcome(ctx, method, trace, relayed, started), {
+        error: wire.toJsonRpcError(),
       });
+      throw err;
     }
-    return session.channel.request(method, run.value, { related: session.soleInFlightOn(upstream), signal });
+    const released = await this.recordThenRelease(this.serverOutcome(ctx, method, trace, relayed, started), {
+      result: answer,
+    });
+    if ("error" in released) throw new GatewayError("PORTCULLIS_E_AUDIT_UNAVAILABLE");
+    return answer;
+  }
+
+  /** The outcome of an upstream's request to the client, for the audit record and the decision log. */
+  private serverOutcome(
+    ctx: RequestContext,
+    method: string,
+    trace: DecisionTrace,
+    params: Record<string, unknown> | undefined,
+    started: number,
+  ): MessageOutcome {
+    return {
+      ctx,
+      method,
+      target: trace.target,
+      decidedBy: trace.verdict === "allow" ? undefined : trace.decidedBy,
+      verdict: trace.verdict,
+      errorCode: trace.errorCode,
+      latencyMs: performance.now() - started,
+      layerDecisions: trace.decisions,
+      params,
+    };
   }
 
   private denial(
@@ -730,7 +786,10 @@ export class Gateway {
   }
 
   private newCatalog(config: GatewayConfig): Catalog {
-    return new Catalog(Object.keys(config.upstreams), namingFor(config));
+    // A call no list has judged waits (bounded) for its upstream's current lists: the catalogue guard.
+    return new Catalog(Object.keys(config.upstreams), namingFor(config), (name) =>
+      this.notifier.current(name),
+    );
   }
 
   private newUpstream(name: string, config: GatewayConfig["upstreams"][string]): Upstream {
@@ -772,7 +831,7 @@ export class Gateway {
         void connection?.then((c) => c.close()).catch(() => undefined);
       }
     }
-    const fresh = new Catalog(Object.keys(next.config.upstreams), namingFor(next.config));
+    const fresh = this.newCatalog(next.config);
     for (const name of Object.keys(next.config.upstreams)) {
       const lists = !replaced.includes(name) ? this.catalog.lists(name) : undefined;
       if (lists) fresh.set(name, lists);

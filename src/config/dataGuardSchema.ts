@@ -72,19 +72,19 @@ export const dataGuardSection = z
       .boolean()
       .default(true)
       .describe(
-        "Scan results, resources, prompts and tool arguments for secrets, personal data and injections.",
+        "Scan results, resources, prompts and tool arguments, upstreams' requests to the client (sampling, elicitation) and notifications, and the client's answers, for secrets, personal data and injections.",
       ),
     results: actions(
       { secret: "redact", "national-id": "redact", "card-number": "mask", iban: "mask" },
-      "What happens to each data type found in tool results, resource contents and prompt messages going to the client (unlisted: allow).",
+      "What happens to each data type found in tool results, resource contents, prompt messages, upstreams' requests to the client and notifications going to the client (unlisted: allow).",
     ),
     arguments: actions(
       { secret: "flag" },
-      "What happens to each data type found in tool-call arguments going upstream (unlisted: allow).",
+      "What happens to each data type found in tool-call arguments, and in the client's answers to upstreams' requests (sampling, elicitation, roots), going upstream (unlisted: allow).",
     ),
     externalArguments: actions(
       { secret: "block", "card-number": "block", "national-id": "block", iban: "block" },
-      "Arguments going to a tool that sends data outside (a label in `externalLabels`, or openWorldHint): these actions come before `arguments`.",
+      "Arguments going to a tool that sends data outside (a label in `externalLabels`, or openWorldHint), and answers going to an upstream that carries such a label as a whole: these actions come before `arguments`.",
     ),
     externalLabels: z
       .array(z.string().min(1))
@@ -138,11 +138,20 @@ export const dataGuardSection = z
           .max(64 * 1_048_576)
           .default(4 * 1_048_576)
           .describe("Characters of text scanned per message (about 30 to 80 ms of CPU at the default)."),
+        maxWork: z
+          .number()
+          .int()
+          .min(65_536)
+          .max(1_073_741_824)
+          .optional()
+          .describe(
+            "Work one message may cost the data guard, in characters read: every pass over every string (secrets and personal data, links, injection scoring, the whole-message injection score) counts, as does each JSON value and key walked, and each link target judged counts 1024. Past it the message is refused (PORTCULLIS_E_DATA_BLOCKED, rule data:too-much-work) whatever `oversize` says. Default: 8 × maxChars.",
+          ),
         oversize: z
           .enum(["block", "allow"])
           .default("block")
           .describe(
-            "A message deeper or longer than the limits: block (PORTCULLIS_E_DATA_BLOCKED, rule data:too-large) or let it through unscanned with an event.",
+            "A message deeper or longer than the limits: block (PORTCULLIS_E_DATA_BLOCKED, rule data:too-large) or let it through unscanned with an event. A message over `maxWork` is always refused.",
           ),
       })
       .prefault({})

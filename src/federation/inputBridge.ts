@@ -2,7 +2,7 @@
 // "input required", the gateway asks the client with real server-to-client requests (sampling,
 // elicitation, roots) on the stream of the original request, then retries with the answers.
 import { GatewayError } from "../errors.ts";
-import type { ClientSession, RequestRef } from "../session/clientSession.ts";
+import type { ClientSession } from "../session/clientSession.ts";
 import {
   relayedServerRequests,
   type ForwardOptions,
@@ -41,10 +41,19 @@ interface InputRequest {
   readonly params?: Record<string, unknown>;
 }
 
+/**
+ * Asks the client one input request and resolves with its answer; the gateway's asks run both through
+ * the layers, like a 2025 upstream's request to the client.
+ */
+export type AskClient = (
+  method: string,
+  params: Record<string, unknown> | undefined,
+  signal: AbortSignal,
+) => Promise<Record<string, unknown>>;
+
 /** Runs input rounds against a 2025-era client until the upstream's result is complete. */
 export async function fulfilInputRounds(
-  session: ClientSession,
-  request: RequestRef,
+  ask: AskClient,
   connection: UpstreamConnection,
   method: string,
   params: Record<string, unknown>,
@@ -68,10 +77,7 @@ export async function fulfilInputRounds(
           `input request ${input.method} cannot be relayed`,
         );
       }
-      responses[key] = await session.channel.request(input.method, input.params, {
-        related: request,
-        signal: options.signal ?? new AbortController().signal,
-      });
+      responses[key] = await ask(input.method, input.params, options.signal ?? new AbortController().signal);
     }
     const retry: Record<string, unknown> = { ...params, inputResponses: responses };
     if (result.requestState !== undefined) retry.requestState = result.requestState;

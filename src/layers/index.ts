@@ -171,7 +171,12 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
   // audit record holds what the client received.
   if (config.dataGuard.enabled) {
     layers.push(
-      dataGuardLayer({ config: config.dataGuard, events: deps.events, labelsOf: (t) => flow.labels.of(t) }),
+      dataGuardLayer({
+        config: config.dataGuard,
+        events: deps.events,
+        labelsOf: (t) => flow.labels.of(t),
+        upstreamLabelsOf: (u) => flow.labels.ofUpstream(u),
+      }),
     );
   }
   return layers;

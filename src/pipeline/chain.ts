@@ -14,6 +14,7 @@ import type {
   RequestView,
   ResultView,
   ServerRequestView,
+  ServerResultView,
   Verdict,
 } from "./types.ts";
 
@@ -103,6 +104,19 @@ export class LayerChain {
       ctx,
       (layer, v, c) => layer.onServerRequest?.(v, c),
       (v, params) => ({ ...v, params }),
+    );
+  }
+
+  /** The client's answer to an upstream's request: it travels towards the upstream, in chain order. */
+  runServerResult(view: ServerResultView, ctx: RequestContext): Promise<ChainRun<Record<string, unknown>>> {
+    return this.run(
+      this.layers,
+      "onServerResult",
+      view,
+      view.result,
+      ctx,
+      (layer, v, c) => layer.onServerResult?.(v, c),
+      (v, result) => ({ ...v, result }),
     );
   }
 

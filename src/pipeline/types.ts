@@ -165,6 +165,15 @@ export interface ServerRequestView {
   readonly upstream: string;
 }
 
+/** The client's answer to an upstream's request (sampling, elicitation, roots) on its way to that upstream. */
+export interface ServerResultView {
+  readonly method: string;
+  /** The request as the client received it (after the layers). */
+  readonly params: Record<string, unknown> | undefined;
+  readonly upstream: string;
+  readonly result: Record<string, unknown>;
+}
+
 export type CatalogKind = "tools" | "prompts" | "resources" | "resourceTemplates";
 
 /** A list on its way to the client (after merging and name-spacing). */
@@ -236,8 +245,9 @@ export interface LayerDecision {
 /**
  * One layer of the message stage. Every hook is optional and may return undefined (no opinion); a
  * hook that throws denies (fail-secure).
- * Hooks run in chain order on the way in (requests, client notifications) and in reverse order on
- * the way out (results, upstream notifications, catalogues).
+ * Hooks run in chain order on the way in (requests, client notifications, the client's answers to
+ * upstream requests) and in reverse order on the way out (results, upstream notifications and
+ * requests, catalogues).
  */
 export interface Layer {
   readonly name: string;
@@ -259,6 +269,14 @@ export interface Layer {
   /** An upstream's request to the client (sampling, elicitation, roots) before it is relayed. */
   onServerRequest?(
     request: ServerRequestView,
+    ctx: RequestContext,
+  ): MaybePromise<Verdict<Record<string, unknown>> | undefined>;
+  /**
+   * The client's answer to an upstream's request (a sampled message, what the user typed, its roots)
+   * before it is relayed to that upstream. A deny refuses the answer: the upstream gets the error.
+   */
+  onServerResult?(
+    result: ServerResultView,
     ctx: RequestContext,
   ): MaybePromise<Verdict<Record<string, unknown>> | undefined>;
   /** A merged list (tools, prompts, resources, templates) on its way to the client. */

@@ -112,8 +112,13 @@ export class UpstreamConnection {
           // The downstream client's answer was validated by the SDK on the client side; relay as is.
           return (await handlers.onServerRequest(method, request.params, ctx.mcpReq.signal)) as never;
         } catch (err) {
-          // The client's own error answer goes upstream with its code and data.
+          // The client's own error answer goes upstream with its code and data; the gateway's refusal
+          // with its number, and its code, layer and rule in the data.
           if (err instanceof UpstreamRpcError) throw new ProtocolError(err.rpcCode, err.message, err.rpcData);
+          if (err instanceof GatewayError) {
+            const wire = err.toJsonRpcError();
+            throw new ProtocolError(wire.code, wire.message, wire.data);
+          }
           throw err;
         } finally {
           waiting.count--;

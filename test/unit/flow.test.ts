@@ -12,6 +12,7 @@ import type { StateStore } from "../../src/state/store.ts";
 import type { StampedEvent } from "../../src/events/bus.ts";
 import { SecurityEventBus } from "../../src/events/bus.ts";
 import pino from "pino";
+import { LayerChain } from "../../src/pipeline/chain.ts";
 import { testContext } from "../helpers/context.ts";
 
 const config = dataFlowSection.parse({
@@ -169,5 +170,141 @@ describe("toxic-flow control", () => {
       dataFlowSection.safeParse({ labels: [{ tools: ["x"], labels: ["Private Data"] }] }).success,
       false,
     );
+  });
+});
+
+describe("toxic-flow control of an upstream's requests to the client and the client's answers", () => {
+  // `mail` is an external sink as a whole; `web` is untrusted content as a whole; `crm__*` and
+  // `files__read` carry labels per tool only.
+  const upstreams = dataFlowSection.parse({
+    labels: [
+      { tools: ["crm__*"], labels: ["private-data"] },
+      { tools: ["files__read"], labels: ["untrusted-content"] },
+      { tools: ["files__upload"], labels: ["external-sink"] },
+      { upstreams: ["mail"], labels: ["external-sink"] },
+      { upstreams: ["web"], labels: ["untrusted-content"] },
+    ],
+  });
+  const sampling = (upstream: string) => ({
+    method: "sampling/createMessage",
+    params: { messages: [], maxTokens: 10 },
+    upstream,
+  });
+  const answer = (upstream: string, method = "sampling/createMessage") => ({
+    method,
+    params: {},
+    upstream,
+    result: { role: "assistant", content: { type: "text", text: "done" } },
+  });
+
+  it("refuses a sampling request from an upstream that is a sink while the caller is tainted, and lets a clean caller's through", async () => {
+    const seen: StampedEvent[] = [];
+    const layer = dataFlowLayer({ config: upstreams, store: new MemoryStateStore(), events: busWith(seen) });
+    const clean = ctxFor("clean");
+    assert.equal(await layer.onServerRequest?.(sampling("mail"), clean), undefined);
+    await call(layer, "victim", tool("crm__lookup"));
+    await call(layer, "victim", tool("files__read"));
+    const ctx = ctxFor("victim");
+    const verdict = await layer.onServerRequest?.(sampling("mail"), ctx);
+    assert.equal(verdict?.kind === "deny" && verdict.code, "PORTCULLIS_E_TOXIC_FLOW");
+    assert.equal(verdict?.kind === "deny" && verdict.rule, "toxic-flow:private-and-untrusted-to-sink");
+    assert.match(verdict?.kind === "deny" ? verdict.reason : "", /upstream mail is external-sink/);
+    assert.deepEqual(ctx.findings.taint, ["private-data", "untrusted-content"]);
+    const event = seen.find((e) => e.type === "toxic_flow_blocked");
+    assert.equal(event?.details.upstream, "mail");
+    assert.equal(event?.details.method, "sampling/createMessage");
+    // Elicitation and roots are not refused before the client is asked (the answer is judged).
+    assert.equal(
+      await layer.onServerRequest?.({ ...sampling("mail"), method: "elicitation/create" }, ctx),
+      undefined,
+    );
+  });
+
+  it("refuses a tainted caller's answer to a sink's sampling, elicitation or roots request, reading the taint again", async () => {
+    const layer = dataFlowLayer({ config: upstreams, store: new MemoryStateStore() });
+    const ctx = ctxFor("racer");
+    // Clean when the request came: it is relayed.
+    assert.equal(await layer.onServerRequest?.(sampling("mail"), ctx), undefined);
+    // While the client's model works on it, the caller reads private data and untrusted content.
+    await call(layer, "racer", tool("crm__lookup"));
+    await call(layer, "racer", tool("files__read"));
+    for (const method of ["sampling/createMessage", "elicitation/create", "roots/list"]) {
+      const verdict = await layer.onServerResult?.(answer("mail", method), ctx);
+      assert.equal(
+        verdict?.kind === "deny" && verdict.rule,
+        "toxic-flow:private-and-untrusted-to-sink",
+        method,
+      );
+    }
+    // The same answer to an upstream that is no sink passes; so does a clean caller's to the sink.
+    assert.equal(await layer.onServerResult?.(answer("crm"), ctx), undefined);
+    assert.equal(await layer.onServerResult?.(answer("mail"), ctxFor("someone-else")), undefined);
+  });
+
+  it("takes only labels of a whole upstream: a sink tool does not make its upstream's sampling a sink", async () => {
+    const layer = dataFlowLayer({ config: upstreams, store: new MemoryStateStore() });
+    await call(layer, "t1", tool("crm__lookup"));
+    await call(layer, "t1", tool("files__read"));
+    assert.equal((await call(layer, "t1", tool("files__upload"))).verdict?.kind, "deny");
+    assert.equal(await layer.onServerRequest?.(sampling("files"), ctxFor("t1")), undefined);
+    assert.equal(await layer.onServerResult?.(answer("files"), ctxFor("t1")), undefined);
+  });
+
+  it("taints the caller with the source labels of an upstream whose sampling request is relayed", async () => {
+    const layer = dataFlowLayer({ config: upstreams, store: new MemoryStateStore() });
+    await call(layer, "t2", tool("crm__lookup"));
+    // The untrusted upstream's messages reach the model that holds the private data…
+    assert.equal(await layer.onServerRequest?.(sampling("web"), ctxFor("t2")), undefined);
+    // …so the flow to a sink is now the toxic one.
+    assert.equal((await call(layer, "t2", tool("files__upload"))).verdict?.kind, "deny");
+  });
+
+  it("splits the work between the stages: the flow stage refuses, the taint stage adds", async () => {
+    const store = new MemoryStateStore();
+    const taint = dataFlowLayer({ config: upstreams, store, stage: "taint" });
+    const flow = dataFlowLayer({ config: upstreams, store, stage: "flow" });
+    const chain = new LayerChain(
+      [taint, flow],
+      new SecurityEventBus(pino({ level: "silent" })),
+      pino({ level: "silent" }),
+    );
+    await call(taint, "t3", tool("crm__lookup"));
+    await chain.runServerRequest(sampling("web"), ctxFor("t3"));
+    assert.equal(
+      await taint.onServerResult?.(answer("mail"), ctxFor("t3")),
+      undefined,
+      "the taint stage never refuses",
+    );
+    const refused = await chain.runServerResult(answer("mail"), ctxFor("t3"));
+    assert.equal(refused.verdict.kind, "deny");
+    assert.equal(refused.decidedBy, "flow");
+  });
+
+  it("flags a sink's sampling request instead of refusing it when the rule says flag", async () => {
+    const seen: StampedEvent[] = [];
+    const flagging = dataFlowSection.parse({
+      ...upstreams,
+      rules: [{ id: "watch", after: ["private-data"], to: "external-sink", action: "flag" }],
+    });
+    const layer = dataFlowLayer({ config: flagging, store: new MemoryStateStore(), events: busWith(seen) });
+    await call(layer, "t4", tool("crm__lookup"));
+    assert.equal(await layer.onServerRequest?.(sampling("mail"), ctxFor("t4")), undefined);
+    assert.equal(await layer.onServerResult?.(answer("mail"), ctxFor("t4")), undefined);
+    assert.equal(
+      seen.filter((e) => e.type === "toxic_flow_blocked" && e.details.action === "flag").length,
+      2,
+    );
+  });
+
+  it("refuses (fail-secure) an answer to a sink when the taint cannot be read", async () => {
+    const broken: StateStore = new MemoryStateStore();
+    broken.get = () => Promise.reject(new Error("store away"));
+    const chain = new LayerChain(
+      [dataFlowLayer({ config: upstreams, store: broken })],
+      new SecurityEventBus(pino({ level: "silent" })),
+      pino({ level: "silent" }),
+    );
+    const run = await chain.runServerResult(answer("mail"), ctxFor("t5"));
+    assert.equal(run.verdict.kind === "deny" && run.verdict.rule, "internal");
   });
 });

@@ -132,6 +132,42 @@ describe("layer chain", () => {
     );
   });
 
+  it("runs the client's answers to an upstream's requests in chain order, rewrites them, and fails secure there too", async () => {
+    const order: string[] = [];
+    const { chain } = chainOf([
+      { name: "outer", onServerResult: (v) => (order.push(`outer:${String(v.result.text)}`), undefined) },
+      {
+        name: "answer-guard",
+        onServerResult: (v) =>
+          v.upstream === "sink"
+            ? { kind: "deny", rule: "no-answers", reason: "answers to this upstream are refused" }
+            : (order.push("guard"), { kind: "pass", rewrite: { text: "rewritten" } }),
+      },
+    ]);
+    const answer = {
+      method: "sampling/createMessage",
+      params: {},
+      upstream: "u",
+      result: { text: "original" },
+    };
+    const passed = await chain.runServerResult(answer, ctx);
+    assert.deepEqual(order, ["outer:original", "guard"], "answers travel the chain in order, like requests");
+    assert.deepEqual(passed.value, { text: "rewritten" });
+    const denied = await chain.runServerResult({ ...answer, upstream: "sink" }, ctx);
+    assert.equal(denied.verdict.kind === "deny" && denied.verdict.rule, "no-answers");
+    assert.equal(denied.decidedBy, "answer-guard");
+    const { chain: broken, seen } = chainOf([
+      {
+        name: "buggy",
+        onServerResult: () => {
+          throw new Error("boom");
+        },
+      },
+    ]);
+    assert.equal((await broken.runServerResult(answer, ctx)).verdict.kind, "deny");
+    assert.ok(seen.includes("layer_error"));
+  });
+
   it("keeps going when an outcome observer throws", () => {
     let observed = false;
     const { chain } = chainOf([

@@ -5,6 +5,7 @@ import type { DataAction } from "../../config/dataGuardSchema.ts";
 import type { DataCategory } from "../../redaction/kinds.ts";
 import { maskValue, redactionMarker, scanText } from "../../redaction/scan.ts";
 import { secretValue } from "../../redaction/secrets.ts";
+import type { ScanWork } from "./budget.ts";
 import { scoreInjection, type InjectionVerdict } from "./injection.ts";
 import { findExfilLinks, type ExfilLink } from "./links.ts";
 import type { DirectionPolicy, LinkAction } from "./policy.ts";
@@ -34,6 +35,8 @@ export interface InspectOptions {
   readonly allowedHost: (host: string) => boolean;
   /** Score the text for injections (model-facing texts only). */
   readonly injection: boolean;
+  /** The message's work budget: each pass charges the characters it reads. */
+  readonly work: ScanWork;
 }
 
 /** Texts shorter than this carry no instruction worth scoring. */
@@ -47,13 +50,12 @@ interface Replacement {
 }
 
 export function inspectText(text: string, options: InspectOptions): TextInspection {
-  const { policy } = options;
+  const { policy, work } = options;
   const hits: DataHit[] = [];
   const replacements: Replacement[] = [];
-  const findings =
-    policy.scanSecrets || policy.scanPii
-      ? scanText(text, { secrets: policy.scanSecrets, pii: policy.scanPii })
-      : [];
+  const scanning = policy.scanSecrets || policy.scanPii;
+  if (scanning) work.spend(text.length);
+  const findings = scanning ? scanText(text, { secrets: policy.scanSecrets, pii: policy.scanPii }) : [];
   for (const finding of findings) {
     if (finding.placeholder) continue;
     const action = policy.action(finding.kind);
@@ -80,16 +82,20 @@ export function inspectText(text: string, options: InspectOptions): TextInspecti
   let links: ExfilLink[] = [];
   let injection: InjectionVerdict | undefined;
   if (options.modelFacing) {
-    if (options.links !== "off") links = findExfilLinks(text, options.allowedHost);
+    if (options.links !== "off") links = findExfilLinks(text, options.allowedHost, work);
     if (options.links === "redact")
       for (const link of links) replacements.push({ start: link.start, end: link.end, marker: LINK_MARKER });
     if (options.injection && text.length >= MIN_INJECTION_LENGTH) {
+      work.spend(text.length);
       const verdict = scoreInjection(text, [...new Set(links.map((link) => link.rule))]);
       if (verdict.score > 0) injection = verdict;
     }
   }
   let out = applyReplacements(text, replacements);
-  if (options.modelFacing) out = defuseMarkers(out);
+  if (options.modelFacing) {
+    work.spend(text.length);
+    out = defuseMarkers(out);
+  }
   return { text: out, hits, links, injection };
 }
 

@@ -3,6 +3,7 @@
 // fetches it without a click, so images count with any data in them (a template to fill, a secret,
 // a sentence, an encoded blob); a link needs a click, so only templates and secrets count.
 import { scanText } from "../../redaction/scan.ts";
+import { LINK_TARGET_WORK, ScanWorkExceeded, type ScanWork } from "./budget.ts";
 
 export interface ExfilLink {
   /** The URL's offsets in the text. */
@@ -42,28 +43,35 @@ const REFERENCE = /(?:^|\\n)[ \t]{0,3}\[[^[\]\n]{1,200}\]:[ \t]*<?([^\s>"\\]{1,4
 const HTML_URL =
   /<([a-z]{1,10})\b[^<>]{0,1000}?\b(?:src|href|srcset|data|action|poster|background|formaction|xlink:href)\s*=\s*\\?(?:"((?:[^"\\]|\\(?!")){1,4096})\\?"|'((?:[^'\\]|\\(?!')){1,4096})\\?'|((?:[^\s"'<>\\]|\\(?!["'])){1,4096}))/dgi;
 
-/** At most this many markdown link targets are read in one text; past it the text is not scanned further. */
+/**
+ * At most this many markdown link targets are read in one text: past it the text is not scanned
+ * further and the message is refused. Across the texts of a message, the work budget bounds them.
+ */
 export const MAX_MARKDOWN_LINKS = 2000;
 
-/** Thrown when a text holds more link candidates than the guard reads (the message is blocked). */
-export class LinkScanLimit extends Error {
-  constructor() {
-    super(`more than ${MAX_MARKDOWN_LINKS} markdown link targets in one text`);
-    this.name = "LinkScanLimit";
-  }
-}
-
-export function findExfilLinks(text: string, allowedHost: (host: string) => boolean): ExfilLink[] {
+/**
+ * The exfiltration links of a text. Every target judged is charged to `work` (the message's budget),
+ * which throws ScanWorkExceeded when the message is over it, as does a text with more than
+ * MAX_MARKDOWN_LINKS markdown targets.
+ */
+export function findExfilLinks(
+  text: string,
+  allowedHost: (host: string) => boolean,
+  work?: ScanWork,
+): ExfilLink[] {
   if (!/\/\/|\\\\|\/\\|&#|&[a-z]/i.test(text) || !/[\](<]/.test(text)) return [];
+  work?.spend(text.length);
   const found: ExfilLink[] = [];
   const consider = (start: number, url: string, strict: boolean, rule: string) => {
+    work?.spend(LINK_TARGET_WORK + url.length);
     const judged = judge(url, strict, allowedHost);
     if (judged) found.push({ start, end: start + url.length, rule, ...judged });
   };
   let read = 0;
   // Each target is read once: the next `](` is looked for after the end of the one just read.
   for (let at = text.indexOf("]("); at >= 0;) {
-    if (++read > MAX_MARKDOWN_LINKS) throw new LinkScanLimit();
+    if (++read > MAX_MARKDOWN_LINKS)
+      throw new ScanWorkExceeded(`more than ${MAX_MARKDOWN_LINKS} markdown link targets in one text`);
     let start = at + 2;
     while ((text[start] === " " || text[start] === "<") && start - at < 64) start++;
     let end = start;

@@ -1,7 +1,8 @@
 // What the data guard does for one target: the action for each kind of data in its results and in
 // its arguments (overrides first, then, for an external tool, `externalArguments`, then the
 // defaults), its injection and link actions and its allowed link hosts. Resolved once per target
-// and kept in a bounded map.
+// and kept in a bounded map. An upstream as a whole (for its requests to the client, its
+// notifications and the client's answers) gets the overrides that select all of it.
 import type {
   DataAction,
   DataActions,
@@ -95,6 +96,24 @@ export class DataPolicies {
         if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
         this.cache.set(key, policy);
       }
+    }
+    return policy;
+  }
+
+  /**
+   * The policy of an upstream as a whole: what it asks of the client and notifies it of (`results`,
+   * injection and links), and the client's answers it is sent (`arguments`; `externalArguments` when
+   * the upstream carries one of `externalLabels` as a whole). Overrides that name no tool, prompt or
+   * resource apply.
+   */
+  ofUpstream(upstream: string, labels: readonly string[] = []): TargetPolicy {
+    const external = labels.some((label) => this.config.externalLabels.includes(label));
+    const key = `upstream\u0000${upstream}\u0000${external ? 1 : 0}`;
+    let policy = this.cache.get(key);
+    if (!policy) {
+      policy = this.resolve(undefined, "", upstream, external);
+      // Upstream names come from the config: at most two entries each.
+      this.cache.set(key, policy);
     }
     return policy;
   }

@@ -6,11 +6,41 @@ import type { DataAction } from "../../config/dataGuardSchema.ts";
 import type { SecurityEventBus, Severity } from "../../events/bus.ts";
 import type { RequestContext, RouteTarget, Verdict } from "../../pipeline/types.ts";
 import type { DataCategory } from "../../redaction/kinds.ts";
+import { CREDENTIAL_REQUEST_RULE } from "./elicitation.ts";
 import type { DataHit } from "./inspect.ts";
 import type { InjectionAction, LinkAction } from "./policy.ts";
 import type { ExfilLink } from "./links.ts";
 
-export type Direction = "result" | "arguments";
+/**
+ * Which way the message goes: a result or an upstream's request or notification to the client, tool
+ * arguments or the client's answer to an upstream's request going upstream.
+ */
+export type Direction = "result" | "arguments" | "server-request" | "server-answer" | "notification";
+
+/** Where the message goes or comes from, for events and refusals. */
+export interface MessageWhere {
+  readonly method: string;
+  readonly tool?: string;
+  readonly upstream?: string;
+}
+
+/** How events and refusals name a routed message. */
+export function whereOf(method: string, target: RouteTarget | undefined): MessageWhere {
+  return { method, tool: target?.publicName, upstream: target?.upstream };
+}
+
+/** The message as a refusal names it. */
+export const MESSAGE_NOUN: Readonly<Record<Direction, { readonly noun: string; readonly plural: boolean }>> =
+  {
+    result: { noun: "The result", plural: false },
+    arguments: { noun: "The arguments", plural: true },
+    "server-request": { noun: "The upstream's request", plural: false },
+    "server-answer": { noun: "The client's answer", plural: false },
+    notification: { noun: "The notification", plural: false },
+  };
+
+/** Directions that go upstream: data there is judged by the `arguments` actions. */
+export const UPSTREAM_BOUND: ReadonlySet<Direction> = new Set(["arguments", "server-answer"]);
 
 /** The data guard's summary of one direction of a message (kinds and rules only, never values). */
 export interface DataSummary {
@@ -21,10 +51,14 @@ export interface DataSummary {
   readonly exfilLinks: number;
 }
 
-/** What a message's two directions carried; proposed as `MessageFindings.data`. */
+/** What a message carried, per direction; proposed as `MessageFindings.data`. */
 export interface DataFinding {
   readonly arguments?: DataSummary;
   readonly result?: DataSummary;
+  /** An upstream's request to the client (sampling, elicitation). */
+  readonly serverRequest?: DataSummary;
+  /** The client's answer to it. */
+  readonly serverAnswer?: DataSummary;
 }
 
 class CategoryTally {
@@ -118,17 +152,17 @@ export class MessageReport {
   emit(
     events: SecurityEventBus | undefined,
     ctx: RequestContext,
-    method: string,
-    target: RouteTarget | undefined,
+    message: MessageWhere,
     extra: { external: boolean; injectionAction: InjectionAction; linkAction: LinkAction },
   ): void {
     if (!events) return;
+    const upstreamBound = UPSTREAM_BOUND.has(this.direction);
     const where = {
       layer: "data",
       direction: this.direction,
-      method,
-      tool: target?.publicName,
-      upstream: target?.upstream,
+      method: message.method,
+      tool: message.tool,
+      upstream: message.upstream,
     };
     for (const [category, type] of [
       ["secret", "secret_redacted"],
@@ -138,14 +172,14 @@ export class MessageReport {
       if (tally.kinds.size === 0) continue;
       events.emit({
         type,
-        severity: dataSeverity(category, tally.actions, this.direction === "arguments" && extra.external),
+        severity: dataSeverity(category, tally.actions, upstreamBound && extra.external),
         ctx,
         details: {
           ...where,
           kinds: Object.fromEntries(tally.kinds),
           rules: [...tally.rules].slice(0, MAX_LISTED),
           actions: [...tally.actions],
-          ...(this.direction === "arguments" ? { external: extra.external } : {}),
+          ...(upstreamBound ? { external: extra.external } : {}),
         },
       });
     }
@@ -180,13 +214,14 @@ export class MessageReport {
     injectionAction: InjectionAction,
     linkAction: LinkAction,
   ): Verdict<Record<string, unknown>> | undefined {
-    const where = this.direction === "result" ? "The result" : "The arguments";
+    const { noun, plural } = MESSAGE_NOUN[this.direction];
+    const where = `${noun} ${plural ? "carry" : "carries"}`;
     if (this.blocked) {
       const { kind, category } = this.blocked;
       return {
         kind: "deny",
         rule: `data:${kind}`,
-        reason: `${where} carry ${category === "secret" ? "a credential" : "personal data"} (${kind}) that this gateway does not let through`,
+        reason: `${where} ${category === "secret" ? "a credential" : "personal data"} (${kind}) that this gateway does not let through`,
         code: "PORTCULLIS_E_DATA_BLOCKED",
         data: {
           layer: "data",
@@ -200,7 +235,10 @@ export class MessageReport {
       return {
         kind: "deny",
         rule: `injection:${rule}`,
-        reason: `${where} carry instructions aimed at the AI model (${rule})`,
+        reason:
+          rule === CREDENTIAL_REQUEST_RULE
+            ? `${noun} ${plural ? "ask" : "asks"} the user for a credential in a form (${rule})`
+            : `${where} instructions aimed at the AI model (${rule})`,
         code: "PORTCULLIS_E_INJECTION_BLOCKED",
         data: { layer: "data", rules: [...this.injectionRules, ...this.linkRules].slice(0, MAX_LISTED) },
       };

@@ -5,6 +5,7 @@
 // The error code is kept.
 import type { DataAction, DataGuardConfig } from "../../config/dataGuardSchema.ts";
 import type { RouteTarget } from "../../pipeline/types.ts";
+import { messageWork } from "./budget.ts";
 import { inspectText } from "./inspect.ts";
 import { DataPolicies, type DirectionPolicy } from "./policy.ts";
 import { quarantine, quarantineId } from "./quarantine.ts";
@@ -33,7 +34,9 @@ export function sanitizeUpstreamError(
   const policy = policies.of(target);
   const results = redactingPolicy(policy.results);
   const links = policy.links === "off" ? "off" : "redact";
-  const budget = new WalkBudget(config.limits.maxChars, config.limits.maxDepth);
+  const { limits } = config;
+  const work = messageWork(limits);
+  const budget = new WalkBudget(limits.maxChars, limits.maxDepth, work);
   let id: string | undefined;
   const visit = (text: string, place: TextPlace): string => {
     const inspection = inspectText(text, {
@@ -43,11 +46,12 @@ export function sanitizeUpstreamError(
       links,
       allowedHost: policy.allowedHost,
       injection: policy.injection !== "off",
+      work,
     });
     const injection = inspection.injection;
     if (!injection || policy.injection === "off" || injection.score < config.injection.threshold)
       return inspection.text;
-    return quarantine(inspection.text, (id ??= newId()), injection.rules, "upstream error");
+    return quarantine(inspection.text, (id ??= newId()), injection.rules, "the upstream error output");
   };
   let message: string;
   let data: unknown;

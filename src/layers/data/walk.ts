@@ -1,9 +1,11 @@
-// A bounded walk over a result or an argument object that hands every string to the inspector and
-// rebuilds only what changed. It knows the MCP shapes it meets: binary image and audio data and
-// non-text blobs are skipped, text blobs are decoded, scanned and re-encoded, protocol fields (types,
-// MIME types, roles, URIs, `_meta`) are scanned for secrets but not read as instructions, and values
-// under secret-looking keys are secrets whatever they look like.
+// A bounded walk over a result, an argument object or an upstream's request to the client that
+// hands every string to the inspector and rebuilds only what changed. It knows the MCP shapes it
+// meets: binary image and audio data and non-text blobs are skipped, text blobs are decoded, scanned
+// and re-encoded, protocol fields (types, MIME types, roles, URIs, `_meta`) are scanned for secrets
+// but not read as instructions, and values under secret-looking keys are secrets whatever they look
+// like. Every value and key it walks is charged to the message's work budget.
 import { SECRET_KEY } from "../../redaction/redact.ts";
+import type { ScanWork } from "./budget.ts";
 
 export interface TextPlace {
   /** Shown to the model: inspected for injections and exfiltration links. */
@@ -14,16 +16,21 @@ export interface TextPlace {
 
 export type TextVisitor = (text: string, place: TextPlace) => string;
 
-/** What one message may cost; `overflow` says why the walk stopped scanning. */
+/**
+ * How much of one message a walk reads (`overflow` says why it stopped scanning), and the message's
+ * work budget, which a second walk over the same message shares.
+ */
 export class WalkBudget {
   readonly maxChars: number;
   readonly maxDepth: number;
+  readonly work: ScanWork;
   chars = 0;
   overflow: "depth" | "size" | undefined;
 
-  constructor(maxChars: number, maxDepth: number) {
+  constructor(maxChars: number, maxDepth: number, work: ScanWork) {
     this.maxChars = maxChars;
     this.maxDepth = maxDepth;
+    this.work = work;
   }
 }
 
@@ -44,12 +51,27 @@ const HANDLE_KEY = /page|cursor|continuation|next|csrf|xsrf|sync|etag/i;
 const TEXT_MIME =
   /^text\/|[/+](?:json|xml|yaml|x-yaml|csv|javascript|ecmascript|x-sh|x-python|markdown|html|sql|toml)\b/i;
 
+/** In an elicitation's requested schema: values the client sends back as they are, not text to read. */
+const SCHEMA_VALUE_KEYS = new Set([...PROTOCOL_KEYS, "enum", "const", "default", "format"]);
+
 const CONTENT: TextPlace = { modelFacing: true, secretField: false };
 const PROTOCOL: TextPlace = { modelFacing: false, secretField: false };
+
+/**
+ * The params of an upstream's request that the client's model or user reads: sampling messages, the
+ * system prompt and the tools offered to the model; an elicitation's message and requested schema
+ * (its descriptions are shown to the user). The other params are data.
+ */
+const SERVER_REQUEST_CONTENT: Readonly<Record<string, ReadonlySet<string>>> = {
+  "sampling/createMessage": new Set(["messages", "systemPrompt", "tools"]),
+  "elicitation/create": new Set(["message", "requestedSchema"]),
+};
 
 interface WalkState {
   readonly visit: TextVisitor;
   readonly budget: WalkBudget;
+  /** Keys whose values are protocol fields (scanned for data only); PROTOCOL_KEYS unless said otherwise. */
+  readonly protocolKeys?: ReadonlySet<string>;
 }
 
 /** A result: content blocks, structured content, resource contents, prompt messages. */
@@ -61,12 +83,37 @@ export function rewriteResult(
   return walk(result, { visit, budget }, 0, false, CONTENT) as Record<string, unknown>;
 }
 
-/** Tool arguments: every string is data for the upstream, none is read as instructions to a model. */
+/**
+ * Data for the other side, never read as instructions to a model: tool arguments, the client's answers
+ * to an upstream's requests, the params of an upstream's notifications.
+ */
 export function rewriteArguments(args: unknown, visit: TextVisitor, budget: WalkBudget): unknown {
   return walk(args, { visit, budget }, 0, true, PROTOCOL);
 }
 
+/** An upstream's request to the client: what the client's model or user reads is content, the rest data. */
+export function rewriteServerRequest(
+  method: string,
+  params: Record<string, unknown>,
+  visit: TextVisitor,
+  budget: WalkBudget,
+): Record<string, unknown> {
+  const content = SERVER_REQUEST_CONTENT[method];
+  const state: WalkState = { visit, budget };
+  const schema: WalkState = { visit, budget, protocolKeys: SCHEMA_VALUE_KEYS };
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, item] of Object.entries(params)) {
+    budget.work.spend(1 + key.length);
+    const next = content?.has(key)
+      ? walk(item, key === "requestedSchema" ? schema : state, 1, false, CONTENT)
+      : walk(item, state, 1, true, PROTOCOL);
+    if (next !== item) copy = withKey(copy ?? { ...params }, key, next);
+  }
+  return copy ?? params;
+}
+
 function walk(value: unknown, state: WalkState, depth: number, free: boolean, place: TextPlace): unknown {
+  state.budget.work.spend(1);
   if (typeof value === "string") return visitString(value, state, place);
   if (value === null || typeof value !== "object") return value;
   if (depth >= state.budget.maxDepth) {
@@ -93,8 +140,10 @@ function walkObject(
   place: TextPlace,
 ): Record<string, unknown> {
   const binary = !free && (object.type === "image" || object.type === "audio");
+  const protocolKeys = state.protocolKeys ?? PROTOCOL_KEYS;
   let copy: Record<string, unknown> | undefined;
   for (const [key, item] of Object.entries(object)) {
+    state.budget.work.spend(key.length);
     let next: unknown;
     if (!free && (ENUM_KEYS.has(key) || (binary && key === "data"))) continue;
     if (!free && key === "blob" && typeof item === "string") {
@@ -104,15 +153,17 @@ function walkObject(
     } else if (typeof item === "string" && SECRET_KEY.test(key) && !HANDLE_KEY.test(key)) {
       next = visitString(item, state, { modelFacing: place.modelFacing, secretField: true });
     } else {
-      next = walk(item, state, depth + 1, free, !free && PROTOCOL_KEYS.has(key) ? PROTOCOL : place);
+      next = walk(item, state, depth + 1, free, !free && protocolKeys.has(key) ? PROTOCOL : place);
     }
-    if (next !== item) {
-      // Defined, not assigned, so that a `__proto__` key stays data.
-      copy ??= { ...object };
-      Object.defineProperty(copy, key, { value: next, enumerable: true, writable: true, configurable: true });
-    }
+    if (next !== item) copy = withKey(copy ?? { ...object }, key, next);
   }
   return copy ?? object;
+}
+
+/** Sets a key of a copy: defined, not assigned, so that a `__proto__` key stays data. */
+function withKey(copy: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> {
+  Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true });
+  return copy;
 }
 
 function visitString(text: string, state: WalkState, place: TextPlace): string {
