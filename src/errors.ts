@@ -268,6 +268,22 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
+const UPSTREAM_CONDITIONS = new Set<number>([
+  JsonRpcCode.upstreamUnavailable,
+  JsonRpcCode.upstreamTimeout,
+  JsonRpcCode.upstreamProtocol,
+  JsonRpcCode.requestCancelled,
+]);
+
+/**
+ * Whether a code says that the upstream cannot answer now (down, its breaker open, too slow, garbled)
+ * or that the call was cancelled: never the caller's violation, whichever layer refused with it.
+ */
+export function isUpstreamCondition(code: string | undefined): boolean {
+  if (code === undefined || !Object.hasOwn(errorCatalogue, code)) return false;
+  return UPSTREAM_CONDITIONS.has(errorCatalogue[code as ErrorCode].jsonRpc);
+}
+
 /** An error that crosses the wire as a JSON-RPC error (and, at the HTTP edge, a status). */
 export class GatewayError extends Error {
   readonly code: ErrorCode;

@@ -146,6 +146,15 @@ export const catalogGuardSection = z
       .describe(
         "Tools of one upstream posing as, or speaking about, another upstream's. The name is kept by a trusted upstream, then by a plain ASCII name, then by the upstream listed first.",
       ),
+    onDemandTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(5_000)
+      .describe(
+        "How long a call whose target no list has judged (its upstream hidden from lists: restarting, or between a reconnection and its refreshed lists) waits for that upstream's current lists to be read and judged; past it the call is refused (PORTCULLIS_E_UPSTREAM_TIMEOUT, rule catalog.unverified). A call to an upstream that is down or whose breaker is open is refused at once.",
+      ),
     upstreams: z
       .record(z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "an upstream name"), upstreamOverride)
       .default({})

@@ -2,6 +2,7 @@
 // public (name-spaced) names and the index that routes each public name back to its upstream.
 // A hidden upstream (down, with `whenDown: hide`) keeps its names and routes but is not listed.
 import { UriTemplate } from "@modelcontextprotocol/client";
+import { GatewayError } from "../errors.ts";
 import type { CatalogItem, CatalogKind } from "../pipeline/types.ts";
 import type { NameSpacer } from "./naming.ts";
 
@@ -18,6 +19,12 @@ export interface ResolvedName {
   /** The tool's annotations as its upstream declared them: hints, never trusted to lower risk. */
   readonly annotations?: Readonly<Record<string, unknown>>;
 }
+
+/**
+ * Brings an upstream's lists up to date with what its current connection serves, and shows them:
+ * resolves when they are, rejects with why they cannot be (the federation's `ChangeNotifier.current`).
+ */
+export type ListsFreshener = (upstream: string) => Promise<void>;
 
 interface TemplateEntry {
   readonly upstream: string;
@@ -41,10 +48,12 @@ export class Catalog {
   /** Upstream names in configuration order: on a collision the first one wins. */
   private readonly order: readonly string[];
   private readonly naming: NameSpacer;
+  private readonly freshen: ListsFreshener | undefined;
 
-  constructor(order: readonly string[], naming: NameSpacer) {
+  constructor(order: readonly string[], naming: NameSpacer, freshen?: ListsFreshener) {
     this.order = order;
     this.naming = naming;
+    this.freshen = freshen;
   }
 
   /** Changes whenever any list changes; part of every pagination cursor. */
@@ -74,6 +83,19 @@ export class Catalog {
 
   isHidden(upstream: string): boolean {
     return this.hidden.has(upstream);
+  }
+
+  /**
+   * Resolves once this upstream's lists are the ones its current connection serves and are shown
+   * (refreshed first if need be); rejects with why not. Without a freshener, only lists already
+   * shown count as current.
+   */
+  current(upstream: string): Promise<void> {
+    if (this.freshen) return this.freshen(upstream);
+    if (this.listed(upstream)) return Promise.resolve();
+    return Promise.reject(
+      new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${upstream} is not listed`, { upstream }),
+    );
   }
 
   /**
@@ -110,6 +132,15 @@ export class Catalog {
     if (listed) return listed;
     for (const entry of this.templates) if (entry.template.match(uri)) return entry.upstream;
     return undefined;
+  }
+
+  /** The template that serves a URI no list names (the first that matches), with its upstream. */
+  resolveResourceTemplate(
+    uri: string,
+  ): { readonly upstream: string; readonly uriTemplate: string } | undefined {
+    if (this.resources.has(uri)) return undefined;
+    const entry = this.templates.find((t) => t.template.match(uri));
+    return entry && { upstream: entry.upstream, uriTemplate: entry.source };
   }
 
   /** The upstream that owns a resource template (by its URI template text), for completion. */

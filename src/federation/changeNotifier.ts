@@ -22,10 +22,18 @@ export interface NotifierSurroundings {
   readonly logger: Logger;
 }
 
+/** A refresh under way: news that arrives meanwhile asks for one more pass; `done` ends with the last. */
+interface RefreshState {
+  again: boolean;
+  readonly signalled: Set<string>;
+  /** Resolves when the last pass is over, with why it failed, if it did. */
+  done: Promise<unknown>;
+}
+
 export class ChangeNotifier {
   private readonly at: NotifierSurroundings;
   /** Refreshes under way, by upstream: news that arrives meanwhile asks for one more pass. */
-  private readonly refreshing = new Map<string, { again: boolean; signalled: Set<string> }>();
+  private readonly refreshing = new Map<string, RefreshState>();
 
   constructor(surroundings: NotifierSurroundings) {
     this.at = surroundings;
@@ -81,12 +89,38 @@ export class ChangeNotifier {
    * Reloads an upstream's lists into the catalogue. Clients hear of every list that differs, and
    * of the list the upstream said changed (its per-session view may differ from the shared one).
    * One refresh per upstream at a time: every session's connection may report the same change, and
-   * what arrives while a refresh runs is folded into a single further pass.
+   * what arrives while a refresh runs is folded into a single further pass, which this waits for.
    */
-  refresh(upstreamName: string, signalled?: string): Promise<void> {
+  async refresh(upstreamName: string, signalled?: string): Promise<void> {
     // The shared catalogue is nobody's: never fetched with the credential of whoever's call
     // happened to carry the change notice.
-    return asGateway(() => this.refreshCatalogue(upstreamName, signalled));
+    await asGateway(() => this.refreshCatalogue(upstreamName, signalled));
+  }
+
+  /**
+   * Resolves once the catalogue shows the lists the upstream's current connection serves: at once
+   * when it does, else after the refresh under way, or one started now (the catalogue guard waits
+   * here, bounded, for a call no list has judged). Rejects, without waiting, with the error a
+   * client's call gets when the upstream is down or its breaker is not closed; after a refresh that
+   * failed, with why it failed.
+   */
+  async current(upstreamName: string): Promise<void> {
+    const upstream = this.at.upstream(upstreamName);
+    if (!upstream)
+      throw new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${upstreamName} is not configured`, {
+        upstream: upstreamName,
+      });
+    if (!upstream.available) throw await refusalOf(upstream);
+    const shown = () => this.at.catalog().listed(upstreamName) !== undefined;
+    let failure = await this.refreshing.get(upstreamName)?.done;
+    if (upstream.available && !shown()) failure = await asGateway(() => this.refreshCatalogue(upstreamName));
+    if (!upstream.available) throw await refusalOf(upstream);
+    if (!shown())
+      throw failure instanceof GatewayError
+        ? failure
+        : new GatewayError("PORTCULLIS_E_UPSTREAM_UNAVAILABLE", `${upstreamName}'s lists could not be read`, {
+            upstream: upstreamName,
+          });
   }
 
   /**
@@ -111,35 +145,48 @@ export class ChangeNotifier {
     if (catalog.isHidden(upstreamName) || !catalog.lists(upstreamName)) void this.refresh(upstreamName);
   }
 
-  private async refreshCatalogue(upstreamName: string, signalled?: string): Promise<void> {
+  /** Joins the refresh under way (asking for one more pass) or starts one; resolves with its last failure. */
+  private refreshCatalogue(upstreamName: string, signalled?: string): Promise<unknown> {
     const running = this.refreshing.get(upstreamName);
     if (running) {
       running.again = true;
       if (signalled) running.signalled.add(signalled);
-      return;
+      return running.done;
     }
-    const state = { again: true, signalled: new Set(signalled ? [signalled] : []) };
+    const state: RefreshState = {
+      again: true,
+      signalled: new Set(signalled ? [signalled] : []),
+      done: Promise.resolve(undefined),
+    };
     this.refreshing.set(upstreamName, state);
+    state.done = this.refreshPasses(upstreamName, state);
+    return state.done;
+  }
+
+  private async refreshPasses(upstreamName: string, state: RefreshState): Promise<unknown> {
+    let failure: unknown;
     try {
       while (state.again) {
         state.again = false;
         const reported = [...state.signalled];
         state.signalled.clear();
-        await this.refreshOnce(upstreamName, reported);
+        failure = await this.refreshOnce(upstreamName, reported);
       }
     } finally {
       this.refreshing.delete(upstreamName);
     }
+    return failure;
   }
 
   /**
    * One refresh, as one call under the upstream's circuit breaker (when the breaker's wait is over,
    * it is the probe that closes or re-opens it), each list request retried after upstream faults.
+   * Resolves with why it failed, if it did.
    */
-  private async refreshOnce(upstreamName: string, signalled: readonly string[]): Promise<void> {
+  private async refreshOnce(upstreamName: string, signalled: readonly string[]): Promise<unknown> {
     const upstream = this.at.upstream(upstreamName);
     const connection = upstream?.shared;
-    if (!upstream || !connection) return;
+    if (!upstream || !connection) return upstream?.unavailable();
     const { requestTimeoutMs, listRetries } = upstream.config;
     const log = this.at.logger;
     try {
@@ -157,11 +204,13 @@ export class ChangeNotifier {
       catalog.set(upstreamName, lists);
       if (upstream.available) catalog.setHidden(upstreamName, false);
       this.notifyAll(changedLists(before, catalog.listed(upstreamName), signalled));
+      return undefined;
     } catch (err) {
       const refused = err instanceof GatewayError && err.code === "PORTCULLIS_E_CIRCUIT_OPEN";
       // An open breaker's refusal is expected: its own probe refreshes the catalogue later.
       if (refused) log.debug({ upstream: upstreamName }, "catalogue refresh waits for the circuit breaker");
       else log.warn({ upstream: upstreamName, err }, "could not refresh the catalogue");
+      return err;
     }
   }
 
@@ -170,6 +219,20 @@ export class ChangeNotifier {
       for (const method of methods) void this.forward(session, "portcullis", method, undefined);
     }
   }
+}
+
+/**
+ * The error a client's call to an upstream that is not available gets now: it is down, or its
+ * breaker is not closed, which refuses a client's call at once (the call itself never runs).
+ */
+async function refusalOf(upstream: Upstream): Promise<unknown> {
+  if (upstream.state !== "up") return upstream.unavailable();
+  return upstream
+    .guardClientCall(() => Promise.resolve())
+    .then(
+      () => upstream.unavailable(),
+      (err: unknown) => err,
+    );
 }
 
 /** The list_changed notifications clients need when what they are shown goes from `before` to `after`. */

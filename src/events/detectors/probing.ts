@@ -1,6 +1,7 @@
 // Privilege probing: one principal (from one address) repeatedly refused on high-risk tools, or
 // asking for high-risk tools that do not exist: someone mapping what they could get away with.
 import type { DetectionConfig } from "../../config/detectionSchema.ts";
+import { isUpstreamCondition } from "../../errors.ts";
 import { namePatterns } from "../../federation/namePattern.ts";
 import type { Detection, Detector } from "./types.ts";
 import { subjectOf, toolCallFacts } from "./types.ts";
@@ -18,10 +19,12 @@ export function privilegeProbingDetector(config: DetectionConfig): Detector {
     observe(event, now): Detection | undefined {
       const call = toolCallFacts(event);
       if (!call || !(call.destructive || highRisk(call.tool))) return undefined;
+      // An upstream that cannot answer is no refusal, whichever layer said so (a restart's window).
       const refused =
-        call.verdict === "deny" ||
-        call.verdict === "challenge" ||
-        (call.errorCode !== undefined && refusalCodes.has(call.errorCode));
+        !isUpstreamCondition(call.errorCode) &&
+        (call.verdict === "deny" ||
+          call.verdict === "challenge" ||
+          (call.errorCode !== undefined && refusalCodes.has(call.errorCode)));
       const subject = subjectOf(event.ctx);
       if (!refused || !subject) return undefined;
       const key = `${subject}|${event.ctx?.clientAddress ?? ""}`;

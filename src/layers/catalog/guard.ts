@@ -16,6 +16,16 @@ export interface CatalogReader {
   items(kind: CatalogKind): readonly CatalogItem[];
   resolveTool(publicName: string): { readonly upstream: string; readonly name: string } | undefined;
   resolvePrompt(publicName: string): { readonly upstream: string; readonly name: string } | undefined;
+  /** The template that serves a URI no list names, with its upstream: a read of it is judged by it. */
+  resolveResourceTemplate?(
+    uri: string,
+  ): { readonly upstream: string; readonly uriTemplate: string } | undefined;
+  /**
+   * Resolves once the upstream's lists are the ones its current connection serves and are listed
+   * (refreshed if need be); rejects with why they cannot be (down, breaker open, lists unreadable).
+   * Absent: only what is listed now can be judged.
+   */
+  current?(upstream: string): Promise<void>;
 }
 
 /**
@@ -127,6 +137,26 @@ export class CatalogGuard {
       if (this.cached.get(kind)?.judgement === judgement) this.cached.delete(kind);
     });
     return judgement;
+  }
+
+  /**
+   * The verdict on a call's target in the current judgement, if a list judged it: a tool or prompt by
+   * its public name; a resource by its URI, by a template written so, or by the template that serves
+   * the URI (a completion's ref looks at templates first).
+   */
+  async verdictFor(
+    kind: CatalogKind,
+    upstream: string,
+    publicName: string,
+  ): Promise<ItemVerdict | undefined> {
+    const key = itemKey(upstream, publicName);
+    if (kind === "tools" || kind === "prompts") return (await this.judge(kind)).get(key);
+    const other = kind === "resources" ? "resourceTemplates" : "resources";
+    const found = (await this.judge(kind)).get(key) ?? (await this.judge(other)).get(key);
+    if (found) return found;
+    const serving = this.options.catalog().resolveResourceTemplate?.(publicName);
+    if (serving?.upstream !== upstream) return undefined;
+    return (await this.judge("resourceTemplates")).get(itemKey(upstream, serving.uriTemplate));
   }
 
   private async judgeItems(kind: CatalogKind, items: readonly CatalogItem[]): Promise<Judgement> {

@@ -2,8 +2,17 @@
 // they were pinned (rug pulls) or shadow another upstream's are left out of lists, and calls to them
 // are refused — as unknown when hidden, or with PORTCULLIS_E_TOOL_POISONED / _TOOL_CHANGED.
 import type { ErrorCode } from "../../errors.ts";
-import type { CatalogKind, CatalogView, Layer, RequestView, Verdict } from "../../pipeline/types.ts";
+import type {
+  CatalogKind,
+  CatalogView,
+  Layer,
+  RequestContext,
+  RequestView,
+  RouteTarget,
+  Verdict,
+} from "../../pipeline/types.ts";
 import { CatalogGuard, itemKey, type CatalogGuardOptions, type ItemVerdict } from "./guard.ts";
+import { ON_DEMAND_RULES, OnDemandJudge, unverifiedRefusal } from "./onDemand.ts";
 
 export {
   CatalogGuard,
@@ -15,6 +24,7 @@ export {
 } from "./guard.ts";
 export { digestOf, statusOf, ToolPinStore, toolPinStoreFor, PinError, type PinRecord } from "./pins.ts";
 export { DefinitionScanner, type Finding, type ScanResult } from "./scanner.ts";
+export { ON_DEMAND_RULES } from "./onDemand.ts";
 
 /** The layer's options: the guard's (config, the catalogue getter, the shared pins, events). */
 export type CatalogGuardLayerOptions = CatalogGuardOptions;
@@ -24,6 +34,11 @@ const WITHHELD = new Set<ItemVerdict["action"]>(["hide", "block", "changed", "un
 
 export function catalogGuardLayer(options: CatalogGuardLayerOptions): Layer {
   const guard = new CatalogGuard(options);
+  const onDemand = new OnDemandJudge({
+    guard,
+    catalog: options.catalog,
+    timeoutMs: options.config.onDemandTimeoutMs,
+  });
   return {
     name: "catalog",
 
@@ -36,18 +51,35 @@ export function catalogGuardLayer(options: CatalogGuardLayerOptions): Layer {
       return kept.length === catalog.items.length ? undefined : { kind: "pass", rewrite: kept };
     },
 
-    async onRequest(request: RequestView) {
+    async onRequest(request: RequestView, ctx: RequestContext) {
       const target = request.target;
       const kind = kindOfRequest(request);
       if (!kind || !target?.publicName) return undefined;
-      const verdict = (await guard.judge(kind)).get(itemKey(target.upstream, target.publicName));
-      // No verdict: the tool's upstream is hidden from lists right now (down, or between its restart
-      // and the refreshed catalogue); the router answers for it. Judging such a call on demand is an
-      // open item (a withheld tool of an upstream that stalls its lists).
-      if (!verdict) return undefined;
-      if (!WITHHELD.has(verdict.action)) return undefined;
-      return refusal(kind, verdict);
+      const verdict = await guard.verdictFor(kind, target.upstream, target.publicName);
+      if (verdict) return decide(kind, verdict);
+      // No list has judged it: its upstream is hidden from lists (down, restarting). A subscription
+      // fetches nothing (each read is judged); anything else waits for the upstream's current lists.
+      if (request.method === "resources/subscribe") return undefined;
+      const found = await onDemand.judge(kind, target.upstream, target.publicName, ctx.signal);
+      if (found.kind === "judged") return decide(kind, found.verdict);
+      if (found.kind === "absent") return notListed(kind, target);
+      return unverifiedRefusal(target.upstream, target.publicName, found.cause);
     },
+  };
+}
+
+function decide(kind: CatalogKind, verdict: ItemVerdict): Verdict<never> | undefined {
+  return WITHHELD.has(verdict.action) ? refusal(kind, verdict) : undefined;
+}
+
+/** A target its upstream's current lists do not have: unknown, as the router says of any such name. */
+function notListed(kind: CatalogKind, target: RouteTarget): Verdict<never> {
+  const publicName = target.publicName ?? "";
+  return {
+    kind: "deny",
+    rule: ON_DEMAND_RULES.notListed,
+    reason: `${publicName} is not in ${target.upstream}'s current lists`,
+    conceal: unknownTarget(kind, publicName),
   };
 }
 
