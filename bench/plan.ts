@@ -1,8 +1,9 @@
 // What one `npm run bench` measures: targets, revisions, generators, concurrencies, rounds and window
-// lengths, from the command line; `--quick` is the under-a-minute smoke check.
+// lengths, from the command line; `--quick` is the smoke check of a few minutes.
 import { parseArgs } from "node:util";
 import { GENERATORS, REVISIONS, type Generator, type Revision } from "./load/types.ts";
 import type { MemoryProbe } from "./memory.ts";
+import { FULL_BUDGET, QUICK_BUDGET, type ScannerBudget } from "./scanners.ts";
 import { TARGETS } from "./targets.ts";
 
 export interface Plan {
@@ -21,20 +22,38 @@ export interface Plan {
   /** `target@revision` pairs left out (quick mode skips supergateway's process-per-request path). */
   readonly skip: readonly string[];
   readonly memory: readonly MemoryProbe[];
+  /** The per-layer targets again, with a larger payload; undefined skips it. */
+  readonly layerPass?: LayerPass;
+  /** How long the in-process content scanners are measured (bench/scanners.ts); undefined skips them. */
+  readonly scanners?: ScannerBudget;
   readonly writeResults: boolean;
   readonly build: boolean;
 }
 
+/**
+ * A second matrix for the content layers, whose work grows with the message: `portcullis-dev`,
+ * `portcullis-strict` and each layer alone, raw generator, with results large enough for a scan to
+ * show in a layer's share of a call.
+ */
+export interface LayerPass {
+  readonly payloadBytes: number;
+  /** The layers measured alone; undefined: every layer the build has. */
+  readonly layers?: readonly string[];
+  readonly concurrencies: readonly number[];
+}
+
 export const usage = `Usage: npm run bench [-- options]
-  --quick                 smoke check in under a minute (raw generator, c=1 and 8, short windows)
+  --quick                 smoke check (raw generator, c=1 and 8, short windows, short scanner samples)
   --targets a,b           subset of: ${TARGETS.map((t) => t.name).join(", ")}
   --revisions r,s         2025-11-25 and/or 2026-07-28
   --generators g,h        raw and/or sdk
   --concurrency 1,8,32    in-flight calls per window
   --rounds N              measured rounds per cell (the median is reported; default 3)
   --payload BYTES         size of the echoed text (default 1024)
+  --layer-payload BYTES   payload of the per-layer pass (default 65536; 0 skips it)
   --measure-ms MS         measured window per cell and round (default 900)
   --sessions N            idle sessions for the memory probes (default 1000; 0 skips them)
+  --no-scanners           skip the in-process content scanners (MB/s)
   --no-build              use dist/ as it is
   --no-write              do not write bench/results/ or docs/benchmarks.md
 `;
@@ -52,6 +71,8 @@ export function parsePlan(argv: string[]): Plan | undefined {
       concurrency: { type: "string" },
       rounds: { type: "string" },
       payload: { type: "string" },
+      "layer-payload": { type: "string" },
+      "no-scanners": { type: "boolean", default: false },
       "measure-ms": { type: "string" },
       sessions: { type: "string" },
       "no-build": { type: "boolean", default: false },
@@ -77,13 +98,25 @@ export function parsePlan(argv: string[]): Plan | undefined {
         { target: "supergateway", sessions: few, callOnce: false },
         { target: "portcullis-strict", sessions: few, callOnce: true },
       ];
+  const generators = oneOf(GENERATORS, list(values.generators)) ?? (quick ? ["raw"] : GENERATORS);
+  const concurrencies =
+    list(values.concurrency)?.map((c) => positive(c, "--concurrency")) ?? (quick ? [1, 8] : [1, 8, 32]);
+  const layerPayload = positive(values["layer-payload"] ?? "65536", "--layer-payload", true);
+  // Like the per-layer targets of the main matrix: not when the targets are chosen by hand.
+  const layerPass: LayerPass | undefined =
+    layerPayload === 0 || values.targets !== undefined || !generators.includes("raw")
+      ? undefined
+      : {
+          payloadBytes: layerPayload,
+          layers: quick ? ["data"] : undefined,
+          concurrencies: quick ? [Math.min(...concurrencies)] : passConcurrencies(concurrencies),
+        };
   return {
     quick,
     targets: list(values.targets) ?? (quick ? QUICK_TARGETS : undefined),
     revisions: oneOf(REVISIONS, list(values.revisions)) ?? REVISIONS,
-    generators: oneOf(GENERATORS, list(values.generators)) ?? (quick ? ["raw"] : GENERATORS),
-    concurrencies:
-      list(values.concurrency)?.map((c) => positive(c, "--concurrency")) ?? (quick ? [1, 8] : [1, 8, 32]),
+    generators,
+    concurrencies,
     rounds: positive(values.rounds ?? "3", "--rounds"),
     payloadBytes: positive(values.payload ?? "1024", "--payload", true),
     warmupMs: quick ? 100 : 200,
@@ -92,9 +125,17 @@ export function parsePlan(argv: string[]): Plan | undefined {
     minCalls: quick ? 5 : 10,
     skip: quick ? ["supergateway@2026-07-28"] : [],
     memory: sessions > 0 ? memory : [],
+    layerPass,
+    scanners: values["no-scanners"] ? undefined : quick ? QUICK_BUDGET : FULL_BUDGET,
     writeResults: !values["no-write"] && !quick,
     build: !values["no-build"],
   };
+}
+
+/** c=1 (latency) and c=8 (throughput) where the plan has them: the pass need not repeat every load. */
+function passConcurrencies(concurrencies: readonly number[]): number[] {
+  const picked = concurrencies.filter((c) => c === 1 || c === 8);
+  return picked.length > 0 ? picked : [Math.min(...concurrencies)];
 }
 
 function list(text: string | undefined): string[] | undefined {

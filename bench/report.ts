@@ -1,6 +1,7 @@
 // Turns the rounds into what the issue asks for: per-cell medians, the ratios that matter against
 // their targets, per-layer costs, and the Markdown tables that go into docs/benchmarks.md.
 import type { PolicyBenchRow } from "./policies.ts";
+import type { ScannerRow } from "./scanners.ts";
 import type { WindowResult } from "./load/drive.ts";
 import type { Generator, Revision } from "./load/types.ts";
 import type { MemoryResult } from "./memory.ts";
@@ -45,12 +46,24 @@ export interface Check {
 
 export interface LayerCost {
   readonly layer: string;
+  /** The echoed text of the calls measured (the main matrix's, or the layer pass's). */
+  readonly payloadBytes: number;
   readonly revision: Revision;
   readonly concurrency: number;
   /** Throughput with the layer on ÷ with every layer off (raw generator). */
   readonly throughputRatio?: number;
   readonly addedP50Ms?: number;
   readonly addedCpuMsPerCall?: number;
+  /** The added CPU ÷ the CPU of a `portcullis-strict` call (every layer on): the layer's share of a call. */
+  readonly shareOfStrictCpu?: number;
+}
+
+/** The layer pass: dev, strict and each layer alone again, raw generator, with a larger payload. */
+export interface LayerPassResult {
+  readonly payloadBytes: number;
+  readonly concurrencies: readonly number[];
+  readonly targets: readonly string[];
+  readonly cells: Cell[];
 }
 
 export interface Results {
@@ -71,6 +84,9 @@ export interface Results {
   checks: Check[];
   /** The policy engine measured in process (bench/policies.ts). */
   policyDecisions?: PolicyBenchRow[];
+  layerPass?: LayerPassResult;
+  /** The content scanners measured in process (bench/scanners.ts). */
+  scanners?: ScannerRow[];
 }
 
 export function summarize(cell: Cell): void {
@@ -196,21 +212,26 @@ export function computeLayerCosts(
   cells: readonly Cell[],
   revisions: readonly Revision[],
   concurrencies: readonly number[],
+  payloadBytes: number,
 ): LayerCost[] {
   const costs: LayerCost[] = [];
   for (const probe of probes) {
     for (const revision of revisions) {
       for (const concurrency of concurrencies) {
-        const on = findCell(cells, { target: probe.on, revision, generator: "raw", concurrency })?.median;
-        const off = findCell(cells, { target: probe.off, revision, generator: "raw", concurrency })?.median;
+        const at = (target: string) => findCell(cells, { target, revision, generator: "raw", concurrency });
+        const on = at(probe.on)?.median;
+        const off = at(probe.off)?.median;
         if (!on || !off) continue;
+        const addedCpuMsPerCall = diff(on.targetCpuMsPerCall, off.targetCpuMsPerCall);
         costs.push({
           layer: probe.layer,
+          payloadBytes,
           revision,
           concurrency,
           throughputRatio: ratio(on.throughput, off.throughput),
           addedP50Ms: diff(on.p50, off.p50),
-          addedCpuMsPerCall: diff(on.targetCpuMsPerCall, off.targetCpuMsPerCall),
+          addedCpuMsPerCall,
+          shareOfStrictCpu: ratio(addedCpuMsPerCall, at("portcullis-strict")?.median.targetCpuMsPerCall),
         });
       }
     }
@@ -258,39 +279,25 @@ export function renderMarkdown(results: Results, concurrencies: readonly number[
       ]),
     ),
   );
+  const targetNames = results.targets.map((t) => t.name);
   for (const generator of ["raw", "sdk"] as const) {
     for (const revision of ["2025-11-25", "2026-07-28"] as const) {
-      const rows = results.targets.flatMap((t) => {
-        const cells = concurrencies.map((concurrency) =>
-          findCell(results.cells, { target: t.name, revision, generator, concurrency }),
-        );
-        if (cells.every((c) => c === undefined)) return [];
-        const skipped = cells.find((c) => c?.skipped)?.skipped;
-        if (skipped) return [[t.name, ...concurrencies.flatMap(() => ["–", "–", "–"]), "–", `(${skipped})`]];
-        const cpuCell = cells[concurrencies.indexOf(8)] ?? cells[0];
-        return [
-          [
-            t.name,
-            ...cells.flatMap((c) => [fmt(c?.median.throughput, 0), fmt(c?.median.p50), fmt(c?.median.p99)]),
-            `${fmt(cpuCell?.median.processCpuMsPerCall)} / ${fmt(cpuCell?.median.targetCpuMsPerCall)} / ${fmt(cpuCell?.median.clientCpuMsPerCall)}`,
-            cells.reduce((sum, c) => sum + (c?.errors ?? 0), 0) > 0 ? "errors" : "",
-          ],
-        ];
-      });
-      if (rows.length === 0) continue;
+      const rendered = targetTable(results.cells, targetNames, revision, generator, concurrencies);
+      if (!rendered) continue;
       out.push("", `### ${revision}, ${generator === "raw" ? "raw HTTP/pipe" : "SDK client"} generator`, "");
-      out.push(
-        table(
-          [
-            "target",
-            ...concurrencies.flatMap((c) => [`c=${c} calls/s`, `c=${c} p50 ms`, `c=${c} p99 ms`]),
-            "CPU ms/call: process / tree / client (c=8)",
-            "",
-          ],
-          rows,
-        ),
-      );
+      out.push(rendered);
     }
+  }
+  const pass = results.layerPass;
+  for (const revision of pass ? (["2025-11-25", "2026-07-28"] as const) : []) {
+    const rendered = pass && targetTable(pass.cells, pass.targets, revision, "raw", pass.concurrencies);
+    if (!rendered) continue;
+    out.push(
+      "",
+      `### ${revision}, raw generator, ${pass.payloadBytes} bytes of text each way (layer pass)`,
+      "",
+    );
+    out.push(rendered);
   }
   if (results.memory.length > 0) {
     out.push("", "### Memory with idle sessions (2025-11-25)", "");
@@ -323,22 +330,64 @@ export function renderMarkdown(results: Results, concurrencies: readonly number[
       table(
         [
           "layer",
+          "payload bytes",
           "revision",
           "concurrency",
           "throughput on ÷ off",
           "added p50 ms",
           "added target CPU ms/call",
+          "share of a strict call (CPU)",
         ],
         results.layers.map((l) => [
           l.layer,
+          String(l.payloadBytes),
           l.revision,
           String(l.concurrency),
           fmt(l.throughputRatio, 3),
           fmt(l.addedP50Ms, 3),
           fmt(l.addedCpuMsPerCall, 3),
+          l.shareOfStrictCpu === undefined ? "–" : `${fmt(l.shareOfStrictCpu * 100, 0)} %`,
         ]),
       ),
     );
   }
   return out.join("\n");
+}
+
+/** One table row per target that has cells for this revision and generator; undefined when none has. */
+function targetTable(
+  cells: readonly Cell[],
+  targets: readonly string[],
+  revision: Revision,
+  generator: Generator,
+  concurrencies: readonly number[],
+): string | undefined {
+  const rows = targets.flatMap((target) => {
+    const found = concurrencies.map((concurrency) =>
+      findCell(cells, { target, revision, generator, concurrency }),
+    );
+    if (found.every((c) => c === undefined)) return [];
+    const skipped = found.find((c) => c?.skipped)?.skipped;
+    if (skipped) return [[target, ...concurrencies.flatMap(() => ["–", "–", "–"]), "–", `(${skipped})`]];
+    const cpuCell = found[concurrencies.indexOf(8)] ?? found[0];
+    return [
+      [
+        target,
+        ...found.flatMap((c) => [fmt(c?.median.throughput, 0), fmt(c?.median.p50), fmt(c?.median.p99)]),
+        `${fmt(cpuCell?.median.processCpuMsPerCall)} / ${fmt(cpuCell?.median.targetCpuMsPerCall)} / ${fmt(cpuCell?.median.clientCpuMsPerCall)}`,
+        found.reduce((sum, c) => sum + (c?.errors ?? 0), 0) > 0 ? "errors" : "",
+      ],
+    ];
+  });
+  if (rows.length === 0) return undefined;
+  const cpuAt = concurrencies.includes(8) ? 8 : concurrencies[0];
+  return table(
+    [
+      "target",
+      ...concurrencies.flatMap((c) => [`c=${c} calls/s`, `c=${c} p50 ms`, `c=${c} p99 ms`]),
+      `CPU ms/call: process / tree / client (c=${cpuAt})`,
+      "",
+    ],
+    rows,
+  );
 }

@@ -1,5 +1,6 @@
 // The throughput and latency matrix: every target started once, one client per target, revision and
 // generator (warmed up, then kept), and rounds interleaved across targets (A B C A B C …, rotated).
+import { echoPayload } from "./lib/corpus.ts";
 import { measureWindow, type WindowResult } from "./load/drive.ts";
 import { openRawHttp } from "./load/rawHttp.ts";
 import { openRawStdio } from "./load/rawStdio.ts";
@@ -60,7 +61,7 @@ export async function runMatrix(
 
   const running = new Map<string, RunningTarget>();
   const clients = new Map<string, LoadClient>();
-  const payload = "x".repeat(plan.payloadBytes);
+  const payload = echoPayload(plan.payloadBytes);
   try {
     // Every target stays up for all rounds, so that rounds can interleave.
     for (const { target } of entries) {

@@ -1,5 +1,6 @@
-// `npm run bench [-- --quick]`: builds if needed, runs the throughput/latency matrix and the memory
-// probes, writes bench/results/<date>.json and the tables of docs/benchmarks.md, prints a JSON summary last.
+// `npm run bench [-- --quick]`: builds if needed, runs the throughput/latency matrix, the layer pass and
+// the memory probes, then the in-process policy engine and content scanners; writes
+// bench/results/<date>.json and the tables of docs/benchmarks.md, prints a JSON summary last.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, release, tmpdir, totalmem, type } from "node:os";
@@ -8,11 +9,20 @@ import { performance } from "node:perf_hooks";
 import { ensureBuilt } from "./lib/build.ts";
 import { sleep, stopAll } from "./lib/processes.ts";
 import { measureMemory, type MemoryResult } from "./memory.ts";
-import { parsePlan, usage, type Plan } from "./plan.ts";
-import { computeChecks, computeLayerCosts, fmt, renderMarkdown, summarize, type Results } from "./report.ts";
+import { parsePlan, usage, type LayerPass, type Plan } from "./plan.ts";
+import {
+  computeChecks,
+  computeLayerCosts,
+  fmt,
+  renderMarkdown,
+  summarize,
+  type LayerPassResult,
+  type Results,
+} from "./report.ts";
 import { runMatrix, type Entry } from "./rounds.ts";
 import { measurePolicyDecisions, policyMarkdown } from "./policies.ts";
-import { detectLayers, layerProbes, repoRoot, TARGETS, targetNamed } from "./targets.ts";
+import { measureScanners, scannerMarkdown, sizeLabel } from "./scanners.ts";
+import { detectLayers, layerProbes, repoRoot, TARGETS, targetNamed, type LayerProbe } from "./targets.ts";
 
 const log = (text: string): void => {
   process.stderr.write(`${text}\n`);
@@ -79,6 +89,19 @@ async function main(plan: Plan): Promise<void> {
   try {
     const cells = await runMatrix(plan, entries, { dir }, log);
     for (const cell of cells) summarize(cell);
+    const pass = plan.layerPass && passProbes(plan.layerPass, layers.probes);
+    let layerPass: LayerPassResult | undefined;
+    if (plan.layerPass && pass) {
+      log(
+        `layer pass: ${pass.targets.length} targets with ${plan.layerPass.payloadBytes} bytes each way, ` +
+          `c=${plan.layerPass.concurrencies.join(",")}`,
+      );
+      const passEntries: Entry[] = pass.targets.map((name) => ({
+        target: targetNamed(name, layers.targets),
+        generators: ["raw"],
+      }));
+      layerPass = await runLayerPass(plan, plan.layerPass, passEntries, dir);
+    }
     const memory: MemoryResult[] = [];
     for (const probe of plan.memory) {
       try {
@@ -95,8 +118,25 @@ async function main(plan: Plan): Promise<void> {
     }
     log("policy engine: decisions per second against 10, 100 and 1,000 policies");
     const policyDecisions = measurePolicyDecisions();
+    // In this process, once every target has stopped: nothing else of the run competes for the cores.
+    if (plan.scanners) log("content scanners: MB/s at 1 KiB, 64 KiB and 1 MiB");
+    const scanners = plan.scanners ? await measureScanners(plan.scanners, undefined, log) : undefined;
+    const layerCosts = [
+      ...computeLayerCosts(layers.probes, cells, plan.revisions, plan.concurrencies, plan.payloadBytes),
+      ...(layerPass && pass
+        ? computeLayerCosts(
+            pass.probes,
+            layerPass.cells,
+            plan.revisions,
+            layerPass.concurrencies,
+            layerPass.payloadBytes,
+          )
+        : []),
+    ];
     results = {
       policyDecisions,
+      scanners,
+      layerPass,
       date: startedAt.toISOString().slice(0, 10),
       startedAt: startedAt.toISOString(),
       durationSeconds: 0,
@@ -113,6 +153,10 @@ async function main(plan: Plan): Promise<void> {
       git: gitState(),
       method: {
         payloadBytes: plan.payloadBytes,
+        payload:
+          "deterministic tool output (prose, JSON, logs, code, tables, links) that every layer passes unchanged",
+        layerPass: plan.layerPass,
+        scannerBudget: plan.scanners,
         rounds: plan.rounds,
         warmupMs: plan.warmupMs,
         measureMs: plan.measureMs,
@@ -129,7 +173,7 @@ async function main(plan: Plan): Promise<void> {
       targets: entries.map(({ target: { name, group, description } }) => ({ name, group, description })),
       cells,
       memory,
-      layers: computeLayerCosts(layers.probes, cells, plan.revisions, plan.concurrencies),
+      layers: layerCosts,
       checks: computeChecks(cells, memory, plan.revisions, plan.generators, plan.concurrencies),
     };
   } finally {
@@ -137,7 +181,11 @@ async function main(plan: Plan): Promise<void> {
   }
   results.durationSeconds = Math.round((performance.now() - started) / 1000);
   results.machine.loadAfter = Number(loadavg()[0]!.toFixed(2));
-  const markdown = `${renderMarkdown(results, plan.concurrencies)}\n\n${policyMarkdown(results.policyDecisions ?? [])}`;
+  const markdown = [
+    renderMarkdown(results, plan.concurrencies),
+    policyMarkdown(results.policyDecisions ?? []),
+    ...(results.scanners ? [scannerMarkdown(results.scanners)] : []),
+  ].join("\n\n");
   if (plan.writeResults) {
     const resultsDir = join(repoRoot, "bench/results");
     mkdirSync(resultsDir, { recursive: true });
@@ -161,8 +209,45 @@ async function main(plan: Plan): Promise<void> {
           { value: Number(fmt(c.value, 3)), met: c.met ?? null },
         ]),
     ),
+    scannersMbPerSecond: Object.fromEntries(
+      (results.scanners ?? []).map((r) => [
+        `${r.scanner} ${sizeLabel(r.size)}`,
+        Number(fmt(r.mbPerSecond, 1)),
+      ]),
+    ),
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+/** The layer pass's probes and the targets they need (dev, strict, each layer alone). */
+function passProbes(
+  pass: LayerPass,
+  probes: readonly LayerProbe[],
+): { probes: LayerProbe[]; targets: string[] } | undefined {
+  const chosen = probes.filter((p) => pass.layers?.includes(p.layer) ?? true);
+  if (chosen.length === 0) return undefined;
+  const targets = new Set(["portcullis-dev", "portcullis-strict"]);
+  for (const probe of chosen) targets.add(probe.on).add(probe.off);
+  return { probes: chosen, targets: [...targets] };
+}
+
+/** The matrix again for the layer pass's targets: raw generator, its payload and concurrencies. */
+async function runLayerPass(
+  plan: Plan,
+  pass: LayerPass,
+  entries: readonly Entry[],
+  dir: string,
+): Promise<LayerPassResult> {
+  const passPlan: Plan = {
+    ...plan,
+    generators: ["raw"],
+    concurrencies: pass.concurrencies,
+    payloadBytes: pass.payloadBytes,
+  };
+  const cells = await runMatrix(passPlan, entries, { dir }, log);
+  for (const cell of cells) summarize(cell);
+  const targets = entries.map((e) => e.target.name);
+  return { payloadBytes: pass.payloadBytes, concurrencies: pass.concurrencies, targets, cells };
 }
 
 const DOC_START = "<!-- bench:results:start -->";
