@@ -16,7 +16,7 @@ import { scanText } from "../../src/redaction/scan.ts";
 import { scanWithSecretlint } from "../../src/redaction/secretlint.ts";
 import { scanSecrets } from "../../src/redaction/secrets.ts";
 import { benignSetsSummary, type Rates } from "./results/summary.ts";
-import { devAttacks, devBenign, heldoutAttacks, heldoutBenign } from "./results/heldout.ts";
+import { devAttacks, devBenign, heldoutAttacks, heldoutBenign, heldoutRound } from "./results/heldout.ts";
 import { resultBenign } from "./results/benign.ts";
 import { injectionAttacks, quotedAttacks } from "./results/injections.ts";
 import { linkAttacks, linkBenign } from "./results/links.ts";
@@ -176,7 +176,18 @@ describe("data guard evidence", () => {
     report(t, "injection in results", await rates(injectionAttacks(), resultBenign(), flagged, flagged));
     for (const [name, attacks, benign] of [
       ["dev set (used to generalise the rules)", devAttacks(), devBenign()],
-      ["held-out set (never used for tuning)", heldoutAttacks(), heldoutBenign()],
+      ["held-out set (measured at 0 %, then used to tune)", heldoutAttacks(), heldoutBenign()],
+      [
+        "round 3 (measured at 20.0 % / 3.3 %, then used to tune)",
+        heldoutRound(3).attacks,
+        heldoutRound(3).benign,
+      ],
+      [
+        "round 4 (measured at 45.0 % / 4.0 %, then used to tune)",
+        heldoutRound(4).attacks,
+        heldoutRound(4).benign,
+      ],
+      ["round 5 (never used for tuning)", heldoutRound(5).attacks, heldoutRound(5).benign],
     ] as const) {
       const r = await rates(attacks, benign, flagged, flagged);
       t.diagnostic(

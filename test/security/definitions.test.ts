@@ -193,7 +193,9 @@ describe("held-out definitions (reported, not held to the target)", () => {
   const sets = [
     ["holdout.yaml", "round 1 (measured before tuning: 65.0 % / 6.7 %; a tuning set since)"],
     ["holdout-2.yaml", "round 2 (never tuned against)"],
-    ["holdout-3.yaml", "round 3"],
+    ["holdout-3.yaml", "round 3 (measured before tuning: 22.0 %; a tuning set since)"],
+    ["holdout-4.yaml", "round 4 (measured before tuning: 50.0 % / 1.1 %; a tuning set since)"],
+    ["holdout-5.yaml", "round 5 (never tuned against)"],
   ] as const;
   for (const [file, label] of sets)
     it(`reports detection and false positives on ${file}, ${label}`, async () => {
@@ -492,7 +494,10 @@ describe("the malicious fixture server, through the gateway's upstream connectio
       const items = run?.kind === "pass" && run.rewrite ? run.rewrite : catalog.items(kind);
       return items.filter((i) => i.upstream === "malicious").map((i) => i.publicName);
     };
+    // ask_model, ask_user and sync_database serve the server-request tests (sampling, elicitation, logging).
     assert.deepEqual((await shown("tools")).sort(), [
+      "malicious__ask_model",
+      "malicious__ask_user",
       "malicious__debug_environment",
       "malicious__echo",
       "malicious__fetch_page",
@@ -500,6 +505,7 @@ describe("the malicious fixture server, through the gateway's upstream connectio
       "malicious__read_config",
       "malicious__refresh_catalog",
       "malicious__search_docs",
+      "malicious__sync_database",
     ]);
     assert.deepEqual(await shown("prompts"), []);
     assert.deepEqual(await shown("resources"), ["docs://release-notes"]);

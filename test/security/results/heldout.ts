@@ -4,6 +4,8 @@
 // "held-out" set was written after that and never used to tune anything: its rates say how the rules
 // do on wording they were not written against. Both are reported beside the main set, without a
 // threshold of their own.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { CorpusItem } from "../secrets/random.ts";
 
 const DEV_ATTACKS: readonly string[] = [
@@ -112,4 +114,20 @@ export function heldoutAttacks(): CorpusItem[] {
 
 export function heldoutBenign(): CorpusItem[] {
   return HELDOUT_BENIGN.map((text, i) => ({ id: `heldout-benign/${i}`, text, secrets: [] }));
+}
+
+/**
+ * Later rounds, each written by someone who saw neither the rules nor the earlier sets
+ * (heldout-<round>.json). Round 3 and 4 were measured once and then used to widen the directive
+ * analysis (src/content/directives.ts); round 5 has never been used to tune anything.
+ */
+export function heldoutRound(round: 3 | 4 | 5): { attacks: CorpusItem[]; benign: CorpusItem[] } {
+  const doc = JSON.parse(readFileSync(join(import.meta.dirname, `heldout-${round}.json`), "utf8")) as {
+    attacks: string[];
+    benign: string[];
+  };
+  return {
+    attacks: doc.attacks.map((text, i) => ({ id: `round-${round}-attack/${i}`, text, secrets: [] })),
+    benign: doc.benign.map((text, i) => ({ id: `round-${round}-benign/${i}`, text, secrets: [] })),
+  };
 }
