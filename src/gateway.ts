@@ -272,19 +272,11 @@ export class Gateway {
     session.touch();
     try {
       const answer = await this.decide(session, ctx, request, method, params, options, trace);
-      const outcome: MessageOutcome = {
-        ctx,
-        method,
-        target: trace.target,
-        decidedBy: trace.verdict === "allow" ? undefined : trace.decidedBy,
-        verdict: trace.verdict,
-        errorCode: trace.errorCode,
-        latencyMs: performance.now() - started,
-        layerDecisions: trace.decisions,
-        params,
-        result: "result" in answer ? answer.result : undefined,
-      };
-      return await this.recordThenRelease(outcome, answer);
+      const result = "result" in answer ? answer.result : undefined;
+      return await this.recordThenRelease(
+        this.outcomeOf(ctx, method, trace, params, started, result),
+        answer,
+      );
     } finally {
       signal?.removeEventListener("abort", abortFromCaller);
       session.inFlight.delete(request.key);
@@ -692,25 +684,26 @@ export class Gateway {
         trace.errorCode = wire instanceof GatewayError ? wire.code : `client:${wire.rpcCode}`;
         trace.decidedBy = { layer: "client", rule: trace.errorCode };
       }
-      await this.recordThenRelease(this.serverOutcome(ctx, method, trace, relayed, started), {
+      await this.recordThenRelease(this.outcomeOf(ctx, method, trace, relayed, started), {
         error: wire.toJsonRpcError(),
       });
       throw err;
     }
-    const released = await this.recordThenRelease(this.serverOutcome(ctx, method, trace, relayed, started), {
+    const released = await this.recordThenRelease(this.outcomeOf(ctx, method, trace, relayed, started), {
       result: answer,
     });
     if ("error" in released) throw new GatewayError("PORTCULLIS_E_AUDIT_UNAVAILABLE");
     return answer;
   }
 
-  /** The outcome of an upstream's request to the client, for the audit record and the decision log. */
-  private serverOutcome(
+  /** The outcome of a message (a client's request or an upstream's), for the audit record and the decision log. */
+  private outcomeOf(
     ctx: RequestContext,
     method: string,
     trace: DecisionTrace,
     params: Record<string, unknown> | undefined,
     started: number,
+    result?: Record<string, unknown>,
   ): MessageOutcome {
     return {
       ctx,
@@ -722,6 +715,7 @@ export class Gateway {
       latencyMs: performance.now() - started,
       layerDecisions: trace.decisions,
       params,
+      result,
     };
   }
 
