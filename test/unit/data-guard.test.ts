@@ -813,8 +813,15 @@ describe("an upstream's requests to the client, its notifications, and the clien
       params: { progressToken: 1, progress: 1, message: `uploaded with ${stripeKey}` },
       upstream: "web",
     };
-    const message = rewriteOf(await layer.onNotification?.(progress, context()))?.message;
-    assert.doesNotMatch(String(message), /sk_live_/);
+    const rewritten = rewriteOf(await layer.onNotification?.(progress, context()));
+    assert.doesNotMatch(String(rewritten?.message), /sk_live_/);
+    assert.equal(rewritten?.progressToken, 1);
+    // The token the client matches on is never rewritten, although its field is named like a
+    // secret and its value may look like data (a phone or card number); the message still is.
+    for (const progressToken of ["progress-test-1", "+1 415 555 0132", "4111 1111 1111 1111"]) {
+      const looksLikeData = { ...progress, params: { progressToken, progress: 1, total: 2 } };
+      assert.equal(await layer.onNotification?.(looksLikeData, context()), undefined, progressToken);
+    }
     // Log lines are data: an injection in one is not quarantined.
     const plain = { ...log, params: { level: "info", data: attack } };
     assert.equal(await layer.onNotification?.(plain, context()), undefined);

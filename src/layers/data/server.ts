@@ -23,6 +23,9 @@ import { rewriteArguments, rewriteServerRequest, type TextVisitor, type WalkBudg
 
 type ServerHooks = Pick<Layer, "onServerRequest" | "onServerResult" | "onNotification">;
 
+/** Notification fields that identify what the notification is about. */
+const NOTIFICATION_IDS = new Set(["progressToken", "requestId", "uri", "_meta"]);
+
 /** Requests whose 2026-07-28 retries carry the client's answers to input requests. */
 const INPUT_CAPABLE = new Set(["tools/call", "prompts/get", "resources/read"]);
 
@@ -52,7 +55,15 @@ export function serverMessageHooks(
       if (notification.direction !== "to-client" || !params || upstream === undefined) return undefined;
       const policy = policies.ofUpstream(upstream);
       const where = { method: notification.method, upstream };
-      return scanData(settings, "notification", policy, policy.results, params, ctx, where);
+      // Identifiers the client matches on (a progress token, a request id, a resource's URI) are
+      // left as they are: a token that looked like a phone number and was masked would orphan the
+      // notification. The rest (a log line's data, a progress message) is read.
+      const content = Object.fromEntries(
+        Object.entries(params).filter(([key]) => !NOTIFICATION_IDS.has(key)),
+      );
+      const verdict = scanData(settings, "notification", policy, policy.results, content, ctx, where);
+      if (verdict?.kind !== "pass" || !verdict.rewrite) return verdict;
+      return { kind: "pass", rewrite: { ...params, ...verdict.rewrite } };
     },
   };
 }
