@@ -33,44 +33,34 @@ const resultText = (size: number) => mixedText(size, { findingEvery: 2048 });
 const byteLength = (text: string) => Buffer.byteLength(text);
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
+/** A scanner of one result text: timed on `scan`, described by what one scan found. */
+function textSubject<T>(
+  scanner: Subject["scanner"],
+  label: string,
+  scan: (text: string) => T,
+  describe: (found: T) => string,
+): Subject {
+  return {
+    scanner,
+    label,
+    async prepare(size) {
+      const text = resultText(size);
+      return { bytes: byteLength(text), run: () => scan(text), outcome: describe(scan(text)) };
+    },
+  };
+}
+
 const DATA_SUBJECTS: readonly Subject[] = [
-  {
-    scanner: "secrets-pii",
-    label: "secrets and personal data (`scanText`)",
-    async prepare(size) {
-      const text = resultText(size);
-      return {
-        bytes: byteLength(text),
-        run: () => scanText(text),
-        outcome: count(scanText(text).length, "finding"),
-      };
-    },
-  },
-  {
-    scanner: "injection",
-    label: "injection score (`scoreInjection`)",
-    async prepare(size) {
-      const text = resultText(size);
-      return {
-        bytes: byteLength(text),
-        run: () => scoreInjection(text),
-        outcome: `score ${scoreInjection(text).score}`,
-      };
-    },
-  },
-  {
-    scanner: "exfil-links",
-    label: "exfiltration links (`findExfilLinks`, no host allowed)",
-    async prepare(size) {
-      const text = resultText(size);
-      const allowed = () => false;
-      return {
-        bytes: byteLength(text),
-        run: () => findExfilLinks(text, allowed),
-        outcome: count(findExfilLinks(text, allowed).length, "link"),
-      };
-    },
-  },
+  textSubject("secrets-pii", "secrets and personal data (`scanText`)", scanText, (found) =>
+    count(found.length, "finding"),
+  ),
+  textSubject("injection", "injection score (`scoreInjection`)", scoreInjection, (v) => `score ${v.score}`),
+  textSubject(
+    "exfil-links",
+    "exfiltration links (`findExfilLinks`, no host allowed)",
+    (text) => findExfilLinks(text, () => false),
+    (links) => count(links.length, "link"),
+  ),
   {
     scanner: "data-guard",
     label: "data guard, one result (`onResult`, defaults)",

@@ -540,8 +540,3 @@ function merge(a: Window, b: Window): Window {
   for (const f of Object.keys(FEATURES) as Feature[]) w[f] = [...a[f], ...b[f]];
   return w;
 }
-
-/** The features found in a text with their offsets (for tests and tuning). */
-export function featuresOf(text: string): Record<string, number[]> {
-  return Object.fromEntries(Object.entries(positions(text)).filter(([, at]) => at.length > 0));
-}
