@@ -17,6 +17,8 @@
 // one linear expression run once over the whole text; sentences are found in one more pass, and the
 // combinations are read from the positions, so the cost grows with the text's length only.
 
+import "./nativeRegExp.ts";
+
 /** One combination that fired, with the weight its caller gives it. */
 export interface DirectiveSignal {
   readonly id: DirectiveSignalId;
