@@ -17,6 +17,7 @@
 // one linear expression run once over the whole text; sentences are found in one more pass, and the
 // combinations are read from the positions, so the cost grows with the text's length only.
 
+import { FeatureScanner, type FeatureSpec } from "./features.ts";
 import "./nativeRegExp.ts";
 
 /** One combination that fired, with the weight its caller gives it. */
@@ -210,89 +211,50 @@ const SENTENCE_END =
   // eslint-disable-next-line no-control-regex -- \u0001 is the definition scanner's separator
   /[.!?。！？]+(?=[\s"')\]\u0001]|$)|\n\s*\n|\n(?=\s*[-*#>\d])|<\/[a-z-]+>|"\s*[,}\]:]|\u0001/gi;
 
-/**
- * Each feature is one or more expressions. A few features are many alternatives; V8 matches them
- * far faster one by one (each with its own quick check on the first characters) than as one
- * alternation, so those are split.
- */
-/**
- * A feature's expression. The alternatives that start a word sit together behind one lookbehind,
- * so that inside long tokens (base64, hashes, identifiers) they are all skipped at once; those that
- * may start right after a word (a clause start after a stop, a tag, a lookbehind of their own) are
- * tried as they are.
- */
-const AFTER_A_WORD = /^(?:\(\?:\^|\(\?:\(\?:\^|\[|<|\\\/|\(\?<[=!])/;
+/** The features: each one expression or several (split where one alternation would be slow). */
+const spec = (sources: string | readonly string[], flags = "i"): FeatureSpec => ({
+  sources: typeof sources === "string" ? [sources] : sources,
+  flags,
+});
 
-function feature(source: string, flags = "gi"): RegExp {
-  const alternatives = topLevelAlternatives(source);
-  const words = alternatives.filter((a) => !AFTER_A_WORD.test(a));
-  const others = alternatives.filter((a) => AFTER_A_WORD.test(a));
-  const parts = [...(words.length > 0 ? [`(?<![A-Za-z0-9_])(?:${words.join("|")})`] : []), ...others];
-  return new RegExp(parts.join("|"), flags);
-}
-
-/** The alternatives of an expression at its top level (outside groups and classes). */
-function topLevelAlternatives(source: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let inClass = false;
-  let start = 0;
-  for (let i = 0; i < source.length; i++) {
-    const ch = source[i];
-    if (ch === "\\") {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (ch === "]") inClass = false;
-      continue;
-    }
-    if (ch === "[") inClass = true;
-    else if (ch === "(") depth++;
-    else if (ch === ")") depth--;
-    else if (ch === "|" && depth === 0) {
-      out.push(source.slice(start, i));
-      start = i + 1;
-    }
-  }
-  out.push(source.slice(start));
-  return out;
-}
-
-const FEATURES: Readonly<Record<string, RegExp | readonly RegExp[]>> = {
-  addressed: ADDRESSED_PARTS.map((part) => feature(part)),
-  addressedWeak: feature(ADDRESSED_WEAK),
-  unbound: feature(UNBOUND),
-  readerOrdered: feature(READER_ORDERED),
-  readerAtWorkOrdered: feature(READER_AT_WORK_ORDERED),
-  directive: DIRECTIVE_PARTS.map((part) => feature(part)),
-  sensitive: feature(SENSITIVE),
-  sink: feature(SINK),
-  answerInjection: feature(ANSWER_INJECTION),
-  answer: feature(ANSWER),
-  steer: feature(STEER),
-  regardless: feature(REGARDLESS),
-  deceive: feature(DECEIVE),
-  bypass: feature(BYPASS),
-  consent: feature(CONSENT),
-  fakeTurn: feature(FAKE_TURN, "g"),
-  harm: feature(HARM),
-  otherTools: feature(OTHER_TOOLS),
-  leak: feature(LEAK),
-  handoverPronoun: feature(HANDOVER_PRONOUN),
-  secretVariable: feature(SECRET_VARIABLE, "g"),
-  pipedShell: feature(String.raw`\b(?:curl|wget)\s[^|\n]{1,200}\|\s*(?:sudo\s+)?(?:ba|z)?sh\b`),
-  credentialFile: feature(CREDENTIAL_FILE),
-  context: feature(CONTEXT),
-  roleBreak: feature(ROLE_BREAK),
-  authority: feature(AUTHORITY),
-  sensitiveStrong: feature(SENSITIVE_STRONG),
-  bulkData: feature(BULK_DATA),
-  parameterSink: feature(PARAMETER_SINK),
-  passiveDirective: feature(PASSIVE_DIRECTIVE),
-  phishing: feature(PHISHING),
-  handover: feature(HANDOVER),
-} satisfies Readonly<Record<string, RegExp | readonly RegExp[]>>;
+const FEATURE_SPECS: Readonly<Record<Feature, FeatureSpec>> = {
+  addressed: spec(ADDRESSED_PARTS),
+  addressedWeak: spec(ADDRESSED_WEAK),
+  unbound: spec(UNBOUND),
+  readerOrdered: spec(READER_ORDERED),
+  readerAtWorkOrdered: spec(READER_AT_WORK_ORDERED),
+  directive: spec(DIRECTIVE_PARTS),
+  sensitive: spec(SENSITIVE),
+  sink: spec(SINK),
+  answerInjection: spec(ANSWER_INJECTION),
+  answer: spec(ANSWER),
+  steer: spec(STEER),
+  regardless: spec(REGARDLESS),
+  deceive: spec(DECEIVE),
+  bypass: spec(BYPASS),
+  consent: spec(CONSENT),
+  fakeTurn: spec(FAKE_TURN, ""),
+  harm: spec(HARM),
+  otherTools: spec(OTHER_TOOLS),
+  leak: spec(LEAK),
+  handoverPronoun: spec(HANDOVER_PRONOUN),
+  secretVariable: spec(SECRET_VARIABLE, ""),
+  pipedShell: spec(String.raw`\b(?:curl|wget)\s[^|\n]{1,200}\|\s*(?:sudo\s+)?(?:ba|z)?sh\b`),
+  credentialFile: spec(CREDENTIAL_FILE),
+  context: spec(CONTEXT),
+  roleBreak: spec(ROLE_BREAK),
+  authority: spec(AUTHORITY),
+  sensitiveStrong: spec(SENSITIVE_STRONG),
+  bulkData: spec(BULK_DATA),
+  parameterSink: spec(PARAMETER_SINK),
+  passiveDirective: spec(PASSIVE_DIRECTIVE),
+  phishing: spec(PHISHING),
+  handover: spec(HANDOVER),
+};
+const FEATURES = new FeatureScanner(FEATURE_SPECS);
+/** The scanner of the features (the tests compare its index with the plain expressions). */
+export const directiveFeatures: Pick<FeatureScanner<Feature>, "scan" | "reference" | "coverage"> = FEATURES;
+const FEATURE_NAMES = Object.keys(FEATURE_SPECS) as Feature[];
 type Feature =
   | "addressed"
   | "addressedWeak"
@@ -326,22 +288,6 @@ type Feature =
   | "passiveDirective"
   | "phishing"
   | "handover";
-
-/** Per feature, the start offsets of its matches (a zero-length match moves on by one). */
-function positions(text: string): Window {
-  const found = emptyWindow();
-  for (const [name, patterns] of Object.entries(FEATURES) as [Feature, RegExp | readonly RegExp[]][]) {
-    const list: readonly RegExp[] = patterns instanceof RegExp ? [patterns] : patterns;
-    for (const pattern of list) {
-      pattern.lastIndex = 0;
-      for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
-        found[name].push(m.index);
-        if (m[0].length === 0) pattern.lastIndex++;
-      }
-    }
-  }
-  return found;
-}
 
 function sentenceBounds(text: string): number[] {
   const ends: number[] = [];
@@ -498,7 +444,7 @@ function handsOver(w: Window, text: string): boolean {
 /** The combinations that fire anywhere in the text, each once, with the first place it fired. */
 export function directiveSignals(text: string, mode: DirectiveMode = "result"): DirectiveSignal[] {
   const ends = sentenceBounds(text);
-  const found = positions(text);
+  const found = FEATURES.scan(text);
   const any = Object.values(found).some((at) => at.length > 0);
   if (!any) return [];
   // Only sentences with a feature matter: group the offsets per sentence.
@@ -534,11 +480,13 @@ export function directiveSignals(text: string, mode: DirectiveMode = "result"): 
 }
 
 function emptyWindow(): Window {
-  return Object.fromEntries(Object.keys(FEATURES).map((f) => [f, [] as number[]])) as unknown as Window;
+  const w = {} as Window;
+  for (const f of FEATURE_NAMES) w[f] = [];
+  return w;
 }
 
 function merge(a: Window, b: Window): Window {
   const w = emptyWindow();
-  for (const f of Object.keys(FEATURES) as Feature[]) w[f] = [...a[f], ...b[f]];
+  for (const f of FEATURE_NAMES) w[f] = a[f].length + b[f].length === 0 ? [] : [...a[f], ...b[f]];
   return w;
 }
