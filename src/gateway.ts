@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { LoadedConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
-import { GatewayError, toWireError, UpstreamRpcError, type WireError } from "./errors.ts";
+import { GatewayError, JsonRpcCode, toWireError, UpstreamRpcError, type WireError } from "./errors.ts";
 import { sanitizeUpstreamError } from "./layers/data/index.ts";
 import type { SecurityEventBus } from "./events/bus.ts";
 import { Catalog } from "./federation/catalog.ts";
@@ -668,13 +668,23 @@ export class Gateway {
       trace.decisions = out.decisions;
       if (out.verdict.kind !== "pass") throw refuse(out);
       relayed = out.value;
-      const reply = await session.channel.request(method, relayed, { related, signal });
+      // The client's error answer goes to the upstream too (its message and data are the client's
+      // words): the layers read it like a result, as { error }.
+      let failed = false;
+      const reply = await session.channel
+        .request(method, relayed, { related, signal })
+        .catch((err: unknown) => {
+          if (!(err instanceof UpstreamRpcError && err.upstream === "client")) throw err;
+          failed = true;
+          return { error: err.toJsonRpcError() };
+        });
       const back = await this.chain.runServerResult(
         { method, params: relayed, upstream, result: reply },
         ctx,
       );
       trace.decisions = [...trace.decisions, ...back.decisions];
       if (back.verdict.kind !== "pass") throw refuse(back);
+      if (failed) throw clientErrorOf(back.value.error);
       answer = back.value;
     } catch (err) {
       const wire = toWireError(err);
@@ -863,6 +873,17 @@ export class Gateway {
       this.deps.logger.error({ err }, "could not close the audit store cleanly");
     }
   }
+}
+
+/** The client's error answer as the layers left it (a rewritten message or data), to relay to the upstream. */
+function clientErrorOf(error: unknown): UpstreamRpcError {
+  const { code, message, data } = (error ?? {}) as { code?: unknown; message?: unknown; data?: unknown };
+  return new UpstreamRpcError(
+    "client",
+    typeof code === "number" ? code : JsonRpcCode.internalError,
+    typeof message === "string" ? message : "the client answered with an error",
+    data,
+  );
 }
 
 function namingFor(config: GatewayConfig): NameSpacer {

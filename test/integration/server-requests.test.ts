@@ -6,9 +6,12 @@
 // it one. Every attack has a benign twin that passes unchanged.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { Client, ProtocolError, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { Agent, fetch as undiciFetch } from "undici";
 import { fixture, permitAll, startGateway, type RunningGateway } from "../helpers/gatewayProcess.ts";
+
+/** A GitHub token's shape (not a real one), as a client's error might quote it. */
+const GITHUB_LIKE = `ghp_${"x7Kq2Lm9Np4Rs6Tv8Wy1Za3Bc5De7Fg9Hj2K"}`;
 
 interface Sampled {
   readonly messages: string[];
@@ -176,6 +179,45 @@ ${fixtureUpstream("malicious")}${fixtureUpstream("sink")}`);
       await client.close();
     }
     await eventLine("secret_redacted", (d) => d.direction === "notification");
+  });
+
+  it("reads the client's error answer like a result: its secrets are redacted on the way to the upstream", async () => {
+    // A client's error may carry what its model or its user had (here a provider key in the message
+    // and a password in the data); the upstream gets the error, code kept, without them.
+    const leaky = await samplingClient(gateway.url, "127.0.0.28", () => {
+      throw new ProtocolError(-32001, `model provider refused key ${GITHUB_LIKE} for this request`, {
+        password: "hunter2-but-longer",
+        retryable: false,
+      });
+    });
+    const plain = await samplingClient(gateway.url, "127.0.0.29", () => {
+      throw new ProtocolError(-32001, "the user declined to sample", { retryable: false });
+    });
+    try {
+      const refused = text(
+        await leaky.client.callTool({ name: "malicious__ask_model", arguments: { variant: "benign" } }),
+      );
+      assert.match(
+        refused,
+        /^sampling refused: -32001 model provider refused key \[REDACTED:github-token\] for this request /,
+      );
+      assert.doesNotMatch(refused, /ghp_|hunter2/);
+      assert.match(refused, /"password":"\[REDACTED:password\]"/);
+      assert.match(refused, /"retryable":false/);
+      // The benign twin: the client's error reaches the upstream as it was.
+      assert.equal(
+        text(await plain.client.callTool({ name: "malicious__ask_model", arguments: { variant: "benign" } })),
+        'sampling refused: -32001 the user declined to sample {"retryable":false}',
+      );
+    } finally {
+      await leaky.client.close();
+      await plain.client.close();
+    }
+    await eventLine("secret_redacted", (d) => d.direction === "server-answer");
+    const decision = await gateway.waitForLog(
+      (l) => l.msg === "decision" && l.method === "sampling/createMessage" && l.verdict === "error",
+    );
+    assert.deepEqual(decision.decidedBy, { layer: "client", rule: "client:-32001" });
   });
 
   it("lets a clean caller's sampling answer go to an upstream that is an external sink", async () => {
