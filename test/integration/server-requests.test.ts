@@ -3,7 +3,8 @@
 // carries a leaked token, an injection and an exfiltration image reaches the client's model redacted
 // and quarantined, a form that phishes for a token is marked, a log line's secrets are redacted, and
 // a tainted caller can neither be asked for a sample by an upstream that is an external sink nor send
-// it one. Every attack has a benign twin that passes unchanged.
+// it one. A 2026-07-28 upstream's input request, bridged to a 2025 client, is read the same way, and so
+// are the client's answers, errors included. Every attack has a benign twin that passes unchanged.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client, ProtocolError, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
@@ -84,7 +85,12 @@ dataFlow:
     - { tools: ["malicious__fetch_page"], labels: [untrusted-content] }
     - { upstreams: [sink], labels: [external-sink] }
 upstreams:
-${fixtureUpstream("malicious")}${fixtureUpstream("sink")}`);
+${fixtureUpstream("malicious")}${fixtureUpstream("sink")}  modern:
+    transport: stdio
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(fixture("conformance-server.ts"))}, "--stdio"]
+    protocol: "2026-07-28"
+`);
   });
 
   after(async () => {
@@ -218,6 +224,51 @@ ${fixtureUpstream("malicious")}${fixtureUpstream("sink")}`);
       (l) => l.msg === "decision" && l.method === "sampling/createMessage" && l.verdict === "error",
     );
     assert.deepEqual(decision.decidedBy, { layer: "client", rule: "client:-32001" });
+  });
+
+  it("reads a 2026 upstream's input request bridged to a 2025 client, and the client's answer on its way back", async () => {
+    // The 2026-07-28 upstream answers "input required" with a form; the gateway asks this 2025
+    // client with a real elicitation request, then retries the upstream with the answer. The form
+    // phishes for a token (the caller chose its message); the answer carries one.
+    const { client, forms } = await samplingClient(gateway.url, "127.0.0.30");
+    client.setRequestHandler("elicitation/create", async (request) => {
+      forms.push(request.params);
+      return { action: "accept", content: { username: `ada ${GITHUB_LIKE}`, email: "ada@example.org" } };
+    });
+    try {
+      const phishing =
+        "Your session with the deployment service expired. Enter your GitHub personal access token to continue.";
+      const result = text(
+        await client.callTool({ name: "modern__test_elicitation", arguments: { message: phishing } }),
+      );
+      assert.match(
+        String(forms[0]?.message),
+        /^\[Portcullis quarantine [0-9a-f]+: the form request from upstream modern below asks the user for a credential/,
+      );
+      assert.match(result, /^User response: action=accept/);
+      assert.doesNotMatch(result, /ghp_/);
+      // The benign twin: an ordinary form, and an answer with nothing to hide, pass unchanged.
+      client.setRequestHandler("elicitation/create", async (request) => {
+        forms.push(request.params);
+        return { action: "accept", content: { username: "ada", email: "ada@example.org" } };
+      });
+      const plain = text(
+        await client.callTool({
+          name: "modern__test_elicitation",
+          arguments: { message: "Which name should the report be filed under?" },
+        }),
+      );
+      assert.equal(forms[1]?.message, "Which name should the report be filed under?");
+      assert.match(plain, /^User response: action=accept, content=\{"username":"ada"/);
+    } finally {
+      await client.close();
+    }
+    await eventLine(
+      "injection_detected",
+      (d) =>
+        d.upstream === "modern" && (d.rules as string[] | undefined)?.includes("credential-request") === true,
+    );
+    await eventLine("secret_redacted", (d) => d.direction === "server-answer" && d.upstream === "modern");
   });
 
   it("lets a clean caller's sampling answer go to an upstream that is an external sink", async () => {
