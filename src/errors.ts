@@ -284,6 +284,18 @@ export function isUpstreamCondition(code: string | undefined): boolean {
   return UPSTREAM_CONDITIONS.has(errorCatalogue[code as ErrorCode].jsonRpc);
 }
 
+/** Refusals of what an upstream's definition became (a rug pull, a poisoned tool under `block`). */
+const DEFINITION_REFUSALS = new Set<string>(["PORTCULLIS_E_TOOL_CHANGED", "PORTCULLIS_E_TOOL_POISONED"]);
+
+/**
+ * Whether a refusal is the upstream's doing, not the caller's: it cannot answer now, or its tool's
+ * definition changed or is poisoned. Such a refusal lowers no trust and counts as no probing (a
+ * client calling a tool it was shown, which the upstream then pulled, did nothing wrong).
+ */
+export function isUpstreamFault(code: string | undefined): boolean {
+  return isUpstreamCondition(code) || (code !== undefined && DEFINITION_REFUSALS.has(code));
+}
+
 /** An error that crosses the wire as a JSON-RPC error (and, at the HTTP edge, a status). */
 export class GatewayError extends Error {
   readonly code: ErrorCode;

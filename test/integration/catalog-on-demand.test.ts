@@ -2,7 +2,8 @@
 // restart (test/fixtures/catalog-restart-server.ts), driven by the official SDK client: a call during
 // the restart is refused by the guard with the upstream's own code and passes once the upstream is
 // back; a tool the upstream changed across a restart is refused to a client that calls it without
-// listing; a 2026-07-28 client that calls an approved tool directly is served.
+// listing (and calling it again lowers no trust: the upstream pulled it); a 2026-07-28 client that
+// calls an approved tool directly is served.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,12 +65,14 @@ describe("catalogue guard: calls judged on demand, across upstream restarts", ()
     return from;
   }
 
-  /** The caller's trust score as each refusal by the guard for want of current lists reported it. */
-  const trustAtUnverified = () =>
+  /** The caller's trust score as each refusal by the guard under one rule reported it. */
+  const trustAt = (rule: string) =>
     gateway.logs
+      .filter((l) => l.msg === "security event message_denied")
       .map((l) => (l.event as { details?: { rule?: string; trust?: number } } | undefined)?.details)
-      .filter((d) => d?.rule === "catalog.unverified")
+      .filter((d) => d?.rule === rule)
       .map((d) => d?.trust);
+  const trustAtUnverified = () => trustAt("catalog.unverified");
 
   const connectedSince = (from: number) =>
     gateway.waitForLog(
@@ -155,7 +158,6 @@ ${nodeUpstream("restarty", fixture("catalog-restart-server.ts"), ["--state-dir",
       await new Promise((r) => setTimeout(r, 250));
     }
   });
-  // Last: a refused rug pull counts against the caller's trust, which the calls above must not meet.
   it("refuses a tool pulled across a restart to a client that calls it without listing first", async () => {
     writeFileSync(state("fact.txt"), PULLED);
     writeFileSync(state("list-delay-ms"), "0");
@@ -167,6 +169,14 @@ ${nodeUpstream("restarty", fixture("catalog-restart-server.ts"), ["--state-dir",
       assert.equal(refused.data.code, "PORTCULLIS_E_TOOL_CHANGED");
       assert.equal(refused.data.layer, "catalog");
       assert.equal(refused.data.rule, "pin.changed");
+      // The upstream pulled the tool, not the caller: calling it again lowers no trust.
+      for (let i = 0; i < 3; i++) await failure(fresh.callTool({ name: "restarty__fact", arguments: {} }));
+      await gateway.waitForLog(() => trustAt("pin.changed").length >= 4);
+      const trust = trustAt("pin.changed");
+      assert.ok(
+        trust.every((t) => typeof t === "number" && t === trust[0]),
+        JSON.stringify(trust),
+      );
       // Listed afterwards: withheld, and the change was announced once.
       const names = (await fresh.listTools()).tools.map((t) => t.name);
       assert.ok(!names.includes("restarty__fact") && names.includes("restarty__echo"));

@@ -1,7 +1,7 @@
 // Privilege probing: one principal (from one address) repeatedly refused on high-risk tools, or
 // asking for high-risk tools that do not exist: someone mapping what they could get away with.
 import type { DetectionConfig } from "../../config/detectionSchema.ts";
-import { isUpstreamCondition } from "../../errors.ts";
+import { isUpstreamFault } from "../../errors.ts";
 import { namePatterns } from "../../federation/namePattern.ts";
 import type { Detection, Detector } from "./types.ts";
 import { subjectOf, toolCallFacts } from "./types.ts";
@@ -19,9 +19,9 @@ export function privilegeProbingDetector(config: DetectionConfig): Detector {
     observe(event, now): Detection | undefined {
       const call = toolCallFacts(event);
       if (!call || !(call.destructive || highRisk(call.tool))) return undefined;
-      // An upstream that cannot answer is no refusal, whichever layer said so (a restart's window).
+      // The upstream's doing is no refusal, whichever layer said so (a restart's window, a rug pull).
       const refused =
-        !isUpstreamCondition(call.errorCode) &&
+        !isUpstreamFault(call.errorCode) &&
         (call.verdict === "deny" ||
           call.verdict === "challenge" ||
           (call.errorCode !== undefined && refusalCodes.has(call.errorCode)));

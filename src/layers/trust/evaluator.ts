@@ -3,7 +3,7 @@
 import ipaddr from "ipaddr.js";
 import type { Logger } from "pino";
 import type { TrustConfig } from "../../config/trustSchema.ts";
-import { isUpstreamCondition } from "../../errors.ts";
+import { isUpstreamFault } from "../../errors.ts";
 import { subjectOf } from "../../events/detectors/types.ts";
 import { namePatterns } from "../../federation/namePattern.ts";
 import {
@@ -375,8 +375,9 @@ export function isViolation(outcome: MessageOutcome): boolean {
     !outcome.decidedBy.rule.startsWith("approval:") &&
     // A hidden target is answered as unknown, and must count as an unknown name does: not at all.
     !(outcome.errorCode ?? "").startsWith("PORTCULLIS_E_UNKNOWN_") &&
-    // An upstream that cannot answer (a call the catalogue guard cannot judge while it restarts).
-    !isUpstreamCondition(outcome.errorCode)
+    // The upstream's doing: it cannot answer (a call the catalogue guard cannot judge while it
+    // restarts), or the tool's definition changed or is poisoned.
+    !isUpstreamFault(outcome.errorCode)
   );
 }
 
