@@ -188,6 +188,7 @@ describe("data guard evidence", () => {
         heldoutRound(4).benign,
       ],
       ["round 5 (never used for tuning)", heldoutRound(5).attacks, heldoutRound(5).benign],
+      ["round 6 (never used for tuning)", heldoutRound(6).attacks, heldoutRound(6).benign],
     ] as const) {
       const r = await rates(attacks, benign, flagged, flagged);
       t.diagnostic(

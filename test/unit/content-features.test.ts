@@ -50,7 +50,7 @@ function corpusTexts(): string[] {
     ...devBenign(),
     ...heldoutAttacks(),
     ...heldoutBenign(),
-    ...([3, 4, 5] as const).flatMap((round) => {
+    ...([3, 4, 5, 6] as const).flatMap((round) => {
       const { attacks: a, benign } = heldoutRound(round);
       return [...a, ...benign];
     }),
@@ -58,7 +58,7 @@ function corpusTexts(): string[] {
   const definitions = [
     ...attacks().map((a) => a.definition),
     ...listed(benignServers()),
-    ...["holdout.yaml", "holdout-2.yaml", "holdout-3.yaml", "holdout-4.yaml", "holdout-5.yaml"].flatMap(
+    ...["holdout.yaml", "holdout-2.yaml", "holdout-3.yaml", "holdout-4.yaml", "holdout-5.yaml", "holdout-6.yaml"].flatMap(
       (file) => {
         const { attacks: a, servers } = holdout(file);
         return [...a.map((x) => x.definition), ...listed(servers)];
