@@ -188,7 +188,11 @@ describe("data guard evidence", () => {
         heldoutRound(4).benign,
       ],
       ["round 5 (never used for tuning)", heldoutRound(5).attacks, heldoutRound(5).benign],
-      ["round 6 (never used for tuning)", heldoutRound(6).attacks, heldoutRound(6).benign],
+      [
+        "round 6 (measured at 33.8 % / 13.3 %, then used to tune)",
+        heldoutRound(6).attacks,
+        heldoutRound(6).benign,
+      ],
     ] as const) {
       const r = await rates(attacks, benign, flagged, flagged);
       t.diagnostic(
