@@ -58,12 +58,17 @@ function corpusTexts(): string[] {
   const definitions = [
     ...attacks().map((a) => a.definition),
     ...listed(benignServers()),
-    ...["holdout.yaml", "holdout-2.yaml", "holdout-3.yaml", "holdout-4.yaml", "holdout-5.yaml", "holdout-6.yaml"].flatMap(
-      (file) => {
-        const { attacks: a, servers } = holdout(file);
-        return [...a.map((x) => x.definition), ...listed(servers)];
-      },
-    ),
+    ...[
+      "holdout.yaml",
+      "holdout-2.yaml",
+      "holdout-3.yaml",
+      "holdout-4.yaml",
+      "holdout-5.yaml",
+      "holdout-6.yaml",
+    ].flatMap((file) => {
+      const { attacks: a, servers } = holdout(file);
+      return [...a.map((x) => x.definition), ...listed(servers)];
+    }),
   ].flatMap((definition) => [strings(definition).join("\u0001"), JSON.stringify(definition)]);
   return [...results, ...definitions];
 }
