@@ -148,7 +148,10 @@ const BULK_DATA = String.raw`\b(?:every|each|any|all)\s+(?:of\s+the\s+)?(?:[\w-]
 const PARAMETER_SINK = String.raw`(?:en\s+el\s+par[aá]metro|no\s+campo|dans\s+le\s+champ|(?:in|an)\s+das\s+feld|パラメータ)|\b(?:fill|populate)\s+with\b|\bthe\s+payload\b|\b(?:in|into|to|under|as|inside)\s+(?:the\s+|its\s+|a\s+)?(?:['"\`][\w.-]+['"\`]|[\w.-]+)\s+(?:field|parameter|param|argument|arg|property|key|header)\b|\b(?:field|parameter|argument|property)\s+['"\`]?[\w.-]+['"\`]?`;
 
 /** Handing something over: what an order to exfiltrate is made of. */
-const HANDOVER = String.raw`(?:${CLAUSE_START}|\b(?:to|and|then|also|must|should|shall|will|always|quietly|silently|secretly|automatically|model|assistant|agent|ai)\s+|\bby\s+(?=\w+ing\b))(?:send|forward|post|upload|e-?mail|transmit|share|include|append|prepend|insert|add|embed|attach|paste|copy|put|pass|populate|fill|set|log|record|collect|gather|read|extract|mirror|sync|push|submit|report|use|give|provide|supply|enter|prefix|suffix)(?:s|es|ing|ed)?\b(?!\s+address)`;
+const HANDOVER = String.raw`(?:${CLAUSE_START}|\b(?:to|and|then|also|must|should|shall|will|always|quietly|silently|secretly|automatically|model|assistant|agent|ai)\s+|\bby\s+(?=\w+ing\b))(?:send|forward|post|upload|e-?mail|transmit|share|include|append|prepend|insert|add|embed|attach|paste|copy|put|pass|populate|fill|set|log|record|collect|gather|read|extract|mirror|sync|push|submit|report|use|give|provide|supply|enter|prefix|suffix)(?:s|es|ing|ed)?\b(?!\s+address)|\b(?:incl[úu]ya(?:los|las)?|inclua|incluir|incluya|a[ñn]ada|adjunte|env[íi]e|inclure|ajoutez|joignez|transmettez|f[üu]gen\s+sie|h[äa]ngen\s+sie|beif[üu]gen|anh[äa]ngen)\b|放入|附上|附加|追加して|添付|填入|写入|上传|发送`;
+
+/** A hand-over in the passive: "… are read and included in the usage_report argument". */
+const PASSIVE_HANDOVER = String.raw`\b(?:is|are|gets?|get)\s+(?:(?:also|then|first|automatically|silently|always|quietly)\s+)?(?:read\s+and\s+)?(?:included|passed|placed|supplied|appended|attached|added|concatenated|forwarded|sent|uploaded|exported|copied|written|inserted|posted|submitted|shared|transmitted|mirrored|synced|populated|filled|embedded|prepended|e-?mailed)\b|\bis\s+(?:being\s+)?granted\b|\bwird\s+(?:\w+\s+){0,4}?(?:geteilt|gesendet|hochgeladen|übermittelt)|\b(?:é|são|es|son|est|sont)\s+(?:\w+\s+)?(?:enviad[oa]s?|transmitid[oa]s?|incluid[oa]s?|transmise?s?|envoy[ée]e?s?|inclus(?:es)?)\b|\btransmis\b`;
 
 /** A hand-over whose object is what came before: "open it and pass its contents as style_hint". */
 const HANDOVER_PRONOUN = String.raw`${HANDOVER}\s+(?:it|them|its\s+(?:contents?|value|text|output)|their\s+(?:contents?|values?)|what\s+(?:it|this|that)\s+returns|the\s+(?:contents?|values?|output|result)(?:\s+of\s+(?:it|that|this))?)\b`;
@@ -170,11 +173,14 @@ const ANSWER = String.raw`\b(?:your|every|each|all|any|the)\s+(?:next\s+|final\s
 const ANSWER_INJECTION = String.raw`\b(?:end|start|begin|sign|close|finish|conclude)\s+(?:each\s+|every\s+|all\s+)?(?:your|each|every|the)\s+(?:next\s+)?(?:answers?|responses?|replies|reply|summary|summaries|outputs?|messages?)\s+(?:with|by)\b|\b(?:important|essential|critical|required|necessary|vital|imperative|crucial|mandatory)\s+that\s+${ANSWER}\s+(?:must\s+|should\s+|always\s+)?(?:includes?|contains?|ends?|starts?|mentions?|links?|says?|states?|recommends?)\b|\b(?:grateful|appreciated?|prefer(?:red)?|helpful|better)\s+if\s+(?:any\s+|the\s+|your\s+)?(?:summary|summaries|answer|reply|response)\s+(?:[\w'’-]+\s+){0,4}?(?:left\s+out|omitted|skipped|did\s+not\s+mention|didn['’]t\s+mention)\b|\b(?:after|below|under|in)\s+(?:every|each|all|any)\s+(?:replies|reply|answers?|responses?)\b[^.\n]{0,80}?\b(?:add|append|include|insert|mention)\b|\bthe\s+(?:correct|right|only|proper|official|best|approved)\s+(?:answer|response|reply)\s+to\s+(?:any|every|all|each)\s+(?:questions?|query|queries|requests?)\b|${CLAUSE_START}(?:insert|append|prepend|add|include|embed|put|place|end|start|begin|sign)\s+(?:(?:the\s+following|this|these|the|a|an)\s+)?(?:[\w'’-]+\s+){0,4}?(?:(?:at\s+the\s+(?:end|top|start|beginning|bottom)\s+of|to|in|into|under|below|above|with)\s+)(?:${ANSWER}|(?:all\s+)?(?:answers|responses|replies|summaries)\b)|\b${ANSWER}\s+(?:you\s+(?:produce|give|write|generate|send)\s+)?(?:[\w'’-]+,?\s+){0,8}?(?:must|should|has\s+to|needs?\s+to)\s+(?:include|contain|end\s+with|start\s+with|mention|say|state|claim|recommend)\b|\b(?:insert|append|prepend|add|include|embed|put)\s+(?:the\s+(?:sentence|line|phrase|text|link|words?)\s+)?(?:'[^'\n]{1,200}'|"[^"\n]{1,200}"|“[^”\n]{1,200}”)\s+(?:in|into|to|at\s+the\s+(?:end|start|top)\s+of)\s+${ANSWER}|${CLAUSE_START}include\s+the\s+(?:sentence|line|phrase|text|link|image|markdown|following)\b[^.\n]{0,160}?\b(?:verbatim|word\s+for\s+word|exactly|in\s+(?:your|every|each)\s+(?:answer|response|reply|summary))`;
 
 /** "respond that … regardless of …": an answer fixed in advance. */
+/** The answer rewritten, said of the answer itself: "the reply states that …", "failed tests are described as passing". */
+const ANSWER_REWRITE = String.raw`\b(?:answer|reply|response|summary)\s+(?:given\s+to\s+the\s+user\s+|shown\s+to\s+the\s+user\s+)?(?:always\s+)?(?:states?|says?|claims?)\s+that\b|\b(?:is|are)\s+(?:always\s+)?(?:described|presented|reported)\s+(?:to\s+the\s+user\s+)?as\s+(?:passing|passed|successful|safe|secure|clean|resolved|fixed|healthy|the\s+(?:best|only|clear|top|recommended|safest|cheapest))\b|\b(?:is|are)\s+(?:always\s+)?framed\s+(?:positively|favou?rably)\b|\bis\s+recommended\s+as\s+the\s+best\b|\bnever\s+mentions?\s+that\b|\baccompanied\s+(?:in\s+the\s+answer\s+)?by\s+a\s+statement\b|\b(?:are|is)\s+(?:omitted|left\s+out)\s+(?:from|of)\s+(?:the|your|its|any)\s+(?:answer|summary|reply|response|report|output)s?\b|\bthe\s+root\s+cause\s+is\s+attributed\s+to\b|\b(?:answers|replies)\s+(?:built|drawn|made)\s+from\s+this\s+tool\s+do\s+not\s+mention\b`;
+
 const STEER = String.raw`\b(?:should|must|is\s+to|are\s+to)\s+be\s+(?:presented|described|recommended|rated|ranked|listed|shown|reported|summari[sz]ed)\s+as\b|\b(?:tell|inform|assure|reassure)\s+(?:the\s+)?(?:user|reader|customer|them|him|her|everyone)\s+(?:that|it)\b|\b(?:respond|reply|report|answer|say|state|claim|record|mention|confirm|indicate|write)\s+(?:back\s+)?(?:to\s+(?:the\s+)?(?:user|reader|customer|them)\s+)?that\b|\bdescribe\s+(?:[\w'’$,.-]+\s+){1,5}?as\s+|\bsummari[sz]e\s+(?:this|it|the\s+\w+)\s+as\b|\b(?:only|just)\s+mention\b|\btell\s+(?:the\s+)?(?:user|customer|them)\s+(?:that\s+)?[\w$-]+\s+(?:is|are|was|were)\b|\bdescribed\s+to\s+the\s+user\s+as\b|\bconclude\s+that\b|\b(?:omit|leave\s+out)\s+(?:the|any|all)\b`;
 const REGARDLESS = String.raw`\b(?:regardless\s+of|no\s+matter\s+(?:what|how)|whatever\s+(?:the|it|they|this)\s+(?:\w+\s+){0,2}?(?:says?|said|shows?|found|finds|reports?|contains?)|whatever\s+section\s+\w+\s+says|even\s+(?:if|though)\s+(?:the|it|they)\b|irrespective\s+of|\bwhatever\s+the\s+\w+\s*,)`;
 
 /** Deceiving the user about what is going on. */
-const DECEIVE = String.raw`\b(?:do\s*n['’]?o?t|never)\s+let\s+(?:the\s+)?(?:user|human|customer|person|them|him|her|anyone)\s+(?:know|see|notice|find\s+out|realise|realize|suspect)\b|\bpretend\s+(?:that\s+)?(?:the\s+)?(?:user|human|customer|they|you)\b|\bact\s+as\s+(?:if|though)\s+(?:the\s+)?(?:user|human|customer)\b|\b(?:the\s+(?:user|human|customer)|they)\s+(?:must|should|will|need)\s*(?:not|n['’]t)\s+(?:know|see|notice|find\s+out|be\s+told|learn)\b|\bdo\s+not\s+(?:list|show|include|display)\s+(?:[\w'’-]+\s+){0,5}?(?:shown\s+)?to\s+the\s+user\b|ne\s+jamais\s+en\s+informer|gegen[üu]ber\s+nicht\s+erw[äa]hnen|\bwithout\s+(?:telling|informing|notifying|alerting|asking|warning|mentioning\s+(?:it|this)\s+to)\s+(?:the\s+)?(?:user|human|customer|them|anyone)\b|\bbehind\s+(?:the\s+)?(?:user['’]?s|their)\s+back\b|\bon\s+(?:the\s+)?(?:user['’]?s|their)\s+behalf\b|\b(?:user|customer|human)\s+(?:has\s+)?already\s+(?:confirmed|approved|authori[sz]ed|agreed|consented)\b|\bwithout\s+mentioning\s+(?:this|it)\b|\b(?:quietly|silently|secretly|covertly|discreetly)\s+(?:also\s+)?(?:${VERB}|log|record|store|save|keep|mirror)\b|\b(?:do|run|perform|send|forward|post|upload|copy|include|add|append|call|log)\s+(?:(?:this|it|that|them|the\s+\w+)\s+)?(?:quietly|silently|secretly|covertly|discreetly)\b|\b(?:the\s+)?(?:user|human|customer)\s+(?:does\s*n['’]?o?t|doesn['’]t|need\s*n['’]t|will\s+not|won['’]t|must\s+not|should\s+not|need\s+not)\s+(?:need\s+to\s+)?(?:be\s+(?:informed|told|notified|asked|aware)|know|see|notice|find\s+out|learn)\b|\b(?:needs?|requires?)\s+no\s+(?:mention|disclosure|notice)\b|\bno\s+need\s+to\s+(?:mention|tell|inform|notify|disclose)\b|\b(?:do\s*n['’]?o?t|never)\s+(?:ask|tell|inform|notify|alert)\s+(?:the\s+)?(?:user|human|customer)\s+(?:about|of)\s+(?:it|this|that)\b|\b(?:keep|leave)\s+(?:[\w'’-]+\s+){0,4}?(?:out\s+of|from)\s+(?:your|the|any)\s+(?:replies|reply|answers?|responses?|summar(?:y|ies)|output)\b|\b(?:do\s+not|don['’]t|never)\s+(?:mention|bring\s+(?:this|it)\s+up|reveal|disclose)\s*(?:this|it|that)?\s+(?:in\s+(?:your\s+)?(?:replies|answers?|responses?)|to\s+the\s+user|with\s+the\s+user)\b|\b(?:does\s+not|doesn['’]t|do\s+not|don['’]t)\s+need\s+to\s+be\s+(?:mentioned|disclosed|shown)\b|\bsay\s+(?:that\s+)?you\s+are\s+(?:a\s+)?human\b|sans\s+(?:en\s+)?informer|senza\s+avvisare|sin\s+(?:avisar|informar)|ohne\s+(?:den\s+)?(?:nutzer|benutzer)|不必通知|不要通知|无需通知|ne\s+signale\s+pas|non\s+citate|non\s+menzionate|\bdo\s+not\s+comment\s+on\b|\bwithout\s+flagging\b|\bno\s+need\s+to\s+bother\s+the\s+user\b|\bavoid\s+mentioning\b|ne\s+jamais\s+mentionner|ne\s+(?:pas|jamais)\s+(?:le\s+)?dire\s+à\s+l['’]utilisateur|sans\s+(?:le\s+)?(?:dire|mentionner)|no\s+(?:lo\s+)?(?:menciones|comentes)|n[ãa]o\s+comente|nicht\s+(?:erwähnen|anzeigen|mitteilen)|ユーザーに(?:表示|伝え|知らせ)(?:し)?ないで|\bnever\s+(?:disclose|reveal|mention)\s+(?:this|these|the)\s+(?:behaviou?r|step|instruction|rule|change|call|action)s?\b|\bwithout\s+(?:bringing\s+it\s+up|flagging\s+it|mentioning\s+it)\b|\b(?:must|should)\s+not\s+be\s+(?:shown|paraphrased|mentioned|revealed)\b|\b(?:is|are)\s+for\s+the\s+(?:assistant|ai|model|agent)\s+only\b|\bdon['’]t\s+call\s+this\s+out\b|\bkeep\s+it\s+out\s+of\s+the\s+(?:commit|pr|summary|description|changelog)\b|\b(?:they|the\s+user|she|he)\s+(?:don['’]t|do\s+not|doesn['’]t|does\s+not)\s+need\s+to\s+(?:know|be\s+(?:told|worried|bothered|informed))\b|sans\s+le\s+signaler|ne\s+dites\s+pas\s+à\s+l['’]utilisateur|no\s+se\s+lo\s+digas|teile\s+dem\s+nutzer\s+lediglich\s+mit|ユーザーに伝えないで|不要告诉用户|diga\s+ao\s+usu[aá]rio\s+que|no\s+(?:hace\s+falta|es\s+necesario)\s+mencionar|inutile\s+de\s+(?:le\s+)?mentionner|nicht\s+(?:auftauchen|erw[äa]hnt\s+werden)|n[ãa]o\s+(?:precisa|[ée]\s+necess[áa]rio)\s+(?:mencionar|informar|avisar)|ユーザーへの説明は不要|\b(?:should|must)\s+not\s+(?:appear|be\s+(?:mentioned|included|listed|shown))\s+in\s+(?:the|your|any)\s+(?:summary|answer|reply|report|response)\b`;
+const DECEIVE = String.raw`\b(?:do\s*n['’]?o?t|never)\s+let\s+(?:the\s+)?(?:user|human|customer|person|them|him|her|anyone)\s+(?:know|see|notice|find\s+out|realise|realize|suspect)\b|\bpretend\s+(?:that\s+)?(?:the\s+)?(?:user|human|customer|they|you)\b|\bact\s+as\s+(?:if|though)\s+(?:the\s+)?(?:user|human|customer)\b|\b(?:the\s+(?:user|human|customer)|they)\s+(?:must|should|will|need)\s*(?:not|n['’]t)\s+(?:know|see|notice|find\s+out|be\s+told|learn)\b|\bdo\s+not\s+(?:list|show|include|display)\s+(?:[\w'’-]+\s+){0,5}?(?:shown\s+)?to\s+the\s+user\b|ne\s+jamais\s+en\s+informer|gegen[üu]ber\s+nicht\s+erw[äa]hnen|\bwithout\s+(?:telling|informing|notifying|alerting|asking|warning|mentioning\s+(?:it|this)\s+to)\s+(?:the\s+)?(?:user|human|customer|them|anyone)\b|\bbehind\s+(?:the\s+)?(?:user['’]?s|their)\s+back\b|\bon\s+(?:the\s+)?(?:user['’]?s|their)\s+behalf\b|\b(?:user|customer|human)\s+(?:has\s+)?already\s+(?:confirmed|approved|authori[sz]ed|agreed|consented)\b|\bwithout\s+mentioning\s+(?:this|it)\b|\b(?:quietly|silently|secretly|covertly|discreetly)\s+(?:also\s+)?(?:${VERB}|log|record|store|save|keep|mirror)\b|\b(?:do|run|perform|send|forward|post|upload|copy|include|add|append|call|log)\s+(?:(?:this|it|that|them|the\s+\w+)\s+)?(?:quietly|silently|secretly|covertly|discreetly)\b|\b(?:the\s+)?(?:user|human|customer)\s+(?:does\s*n['’]?o?t|doesn['’]t|need\s*n['’]t|will\s+not|won['’]t|must\s+not|should\s+not|need\s+not)\s+(?:need\s+to\s+)?(?:be\s+(?:informed|told|notified|asked|aware)|know|see|notice|find\s+out|learn)\b|\b(?:needs?|requires?)\s+no\s+(?:mention|disclosure|notice)\b|\bno\s+need\s+to\s+(?:mention|tell|inform|notify|disclose)\b|\b(?:do\s*n['’]?o?t|never)\s+(?:ask|tell|inform|notify|alert)\s+(?:the\s+)?(?:user|human|customer)\s+(?:about|of)\s+(?:it|this|that)\b|\b(?:keep|leave)\s+(?:[\w'’-]+\s+){0,4}?(?:out\s+of|from)\s+(?:your|the|any)\s+(?:replies|reply|answers?|responses?|summar(?:y|ies)|output)\b|\b(?:do\s+not|don['’]t|never)\s+(?:mention|bring\s+(?:this|it)\s+up|reveal|disclose)\s*(?:this|it|that)?\s+(?:in\s+(?:your\s+)?(?:replies|answers?|responses?)|to\s+the\s+user|with\s+the\s+user)\b|\b(?:does\s+not|doesn['’]t|do\s+not|don['’]t)\s+need\s+to\s+be\s+(?:mentioned|disclosed|shown)\b|\bsay\s+(?:that\s+)?you\s+are\s+(?:a\s+)?human\b|sans\s+(?:en\s+)?informer|senza\s+avvisare|sin\s+(?:avisar|informar)|ohne\s+(?:den\s+)?(?:nutzer|benutzer)|不必通知|不要通知|无需通知|ne\s+signale\s+pas|non\s+citate|non\s+menzionate|\bdo\s+not\s+comment\s+on\b|\bwithout\s+flagging\b|\bno\s+need\s+to\s+bother\s+the\s+user\b|\bavoid\s+mentioning\b|ne\s+jamais\s+mentionner|ne\s+(?:pas|jamais)\s+(?:le\s+)?dire\s+à\s+l['’]utilisateur|sans\s+(?:le\s+)?(?:dire|mentionner)|no\s+(?:lo\s+)?(?:menciones|comentes)|n[ãa]o\s+comente|nicht\s+(?:erwähnen|anzeigen|mitteilen)|ユーザーに(?:表示|伝え|知らせ)(?:し)?ないで|\bnever\s+(?:disclose|reveal|mention)\s+(?:this|these|the)\s+(?:behaviou?r|step|instruction|rule|change|call|action)s?\b|\bwithout\s+(?:bringing\s+it\s+up|flagging\s+it|mentioning\s+it)\b|\b(?:must|should)\s+not\s+be\s+(?:shown|paraphrased|mentioned|revealed)\b|\b(?:is|are)\s+for\s+the\s+(?:assistant|ai|model|agent)\s+only\b|\bdon['’]t\s+call\s+this\s+out\b|\bkeep\s+it\s+out\s+of\s+the\s+(?:commit|pr|summary|description|changelog)\b|\b(?:they|the\s+user|she|he)\s+(?:don['’]t|do\s+not|doesn['’]t|does\s+not)\s+need\s+to\s+(?:know|be\s+(?:told|worried|bothered|informed))\b|sans\s+le\s+signaler|ne\s+dites\s+pas\s+à\s+l['’]utilisateur|no\s+se\s+lo\s+digas|teile\s+dem\s+nutzer\s+lediglich\s+mit|ユーザーに伝えないで|不要告诉用户|diga\s+ao\s+usu[aá]rio\s+que|no\s+(?:hace\s+falta|es\s+necesario)\s+mencionar|inutile\s+de\s+(?:le\s+)?mentionner|nicht\s+(?:auftauchen|erw[äa]hnt\s+werden)|n[ãa]o\s+(?:precisa|[ée]\s+necess[áa]rio)\s+(?:mencionar|informar|avisar)|ユーザーへの説明は不要|\b(?:is|are)\s+not\s+(?:\w+\s+)?(?:reported|disclosed|displayed|shown|listed|described|mentioned|reflected|surfaced|revealed|communicated)\s+(?:in|to|on)\b|\bnot\s+something\s+the\s+user\s+needs\s+to\s+(?:be\s+told|know|see)\b|\bwithout\s+being\s+(?:listed|shown|mentioned|reported|displayed)\b|\bis\s+an\s+internal\s+detail\b|\bsans\s+en\s+faire\s+mention\b|(?:无需|无须|不必|不需要|勿)告知|n[ãa]o\s+precisa\s+ser\s+mencionad[oa]|nicht\s+informiert\s+werden|inutile\s+de\s+le\s+signaler|no\s+debe\s+mostrarse|\bis\s+not\s+(?:to\s+be\s+)?(?:mentioned|disclosed|shown)\b|\b(?:should|must)\s+not\s+(?:appear|be\s+(?:mentioned|included|listed|shown))\s+in\s+(?:the|your|any)\s+(?:summary|answer|reply|report|response)\b`;
 
 /** The user's consent claimed by the text: "the user has already agreed", "the owner pre-authorised". */
 const CONSENT = String.raw`\b(?:user|owner|customer|human|admin(?:istrator)?|operator|account\s+holder)s?\s+(?:has\s+|have\s+)?(?:already\s+)?(?:pre-?(?:authori[sz]ed|approved|confirmed)|(?:authori[sz]ed|approved|confirmed|consented|agreed)\s+(?:to\s+(?:this|it|that|sharing|share|all|every)|this|it|in\s+advance|beforehand))\b|\b(?:user|owner|customer)\s+(?:has\s+)?already\s+(?:agreed|consented|approved|confirmed)\b|\bwho\s+(?:has|have)\s+consented\s+to\b|\b(?:maintainers?|team|everyone|manager|owner|user|customer|counsel|legal|shopper)\s+(?:[\w'’-]+\s+){0,3}?(?:already\s+)?(?:agreed|signed\s+off|authori[sz]ed|pre-?approved|consented)\b|\bpre-?approved\s+by\b|\bthe\s+user\s+(?:has\s+)?(?:asked|wants|requested|instructed)\s+(?:you|that\s+you)\b|\buser\s+wants\s+(?:all|every)\s+future\b|\bhat\s+das\s+(?:mündlich\s+)?genehmigt\b|\blegal\s+has\s+already\s+approved\b|\bya\s+lo\s+autoriz[oó]|ya\s+est[aá]\s+al\s+tanto`;
@@ -193,7 +199,7 @@ const ROLE_BREAK = String.raw`\bstop\s+being\s+(?:an?\s+|the\s+)?(?:summari[sz]e
 
 /** Actions that cost the user: destruction, money, access, bank details. */
 /** Harm that hands something to someone: access, a role, money, visibility. */
-const HARM_GRANT = String.raw`\b(?:give|grant|make)\s+(?:@?[\w.-]+\s+){1,2}(?:an?\s+)?(?:admin|owner|maintainer|write\s+access|editor)\b|\b(?:admin|owner|editor|write|full)\s+(?:role|access|rights|permissions?)\b|\b(?:org|organi[sz]ation)-?owners\b|\b(?:100\s*%|full)\s+(?:account\s+)?(?:credit|refund)\b|\b(?:pending|the)\s+wire\b|\b(?:recurring|weekly|monthly)\s+(?:\w+\s+)?transfer\b|\btransfer\s+(?:of\s+)?(?:€|\$|£|usd|eur)?\s?\d|\b(?:bank\s*(?:details|account|connection)|bankverbindung|iban|routing\s+number|payment\s+details)\b|\badmins?\s+group\b|\bdomain\s+admins\b|\brole\s*=\s*["']?admin|\b(?:rolle|role)\s+['"]?administrat|\bvisibility\s+to\s+public\b|\b(?:full\s+)?refund\s+of\b`;
+const HARM_GRANT = String.raw`\bgranted\s+(?:the\s+)?(?:owner|admin|administrator|editor)\s+(?:role|access|rights)\b|\b(?:bearbeitungsrechte|edit\s+access)\b|\b(?:give|grant|make)\s+(?:@?[\w.-]+\s+){1,2}(?:an?\s+)?(?:admin|owner|maintainer|write\s+access|editor)\b|\b(?:admin|owner|editor|write|full)\s+(?:role|access|rights|permissions?)\b|\b(?:org|organi[sz]ation)-?owners\b|\b(?:100\s*%|full)\s+(?:account\s+)?(?:credit|refund)\b|\b(?:pending|the)\s+wire\b|\b(?:recurring|weekly|monthly)\s+(?:\w+\s+)?transfer\b|\btransfer\s+(?:of\s+)?(?:€|\$|£|usd|eur)?\s?\d|\b(?:bank\s*(?:details|account|connection)|bankverbindung|iban|routing\s+number|payment\s+details)\b|\badmins?\s+group\b|\bdomain\s+admins\b|\brole\s*=\s*["']?admin|\b(?:rolle|role)\s+['"]?administrat|\bvisibility\s+to\s+public\b|\b(?:full\s+)?refund\s+of\b`;
 /** Harm of any kind: the above, and destroying, disabling, running what was downloaded. */
 const HARM = String.raw`\b(?:delete|close|drop|wipe|erase|purge|remove|cancel|refund|credit|disable)\s+(?:every|all|each|any|everything)\b|\bdelete\s+everything\b|${HARM_GRANT}|\bdisable\s+(?:branch\s+protection|2fa|mfa|two-factor|logging|audit\w*)\b|\bdownload\s+(?:[\w'’-]+\s+){0,3}?and\s+(?:run|execute|open|install)\s+it\b|\.exe\b|\bdeletions\b|\brm\s+-rf\b|\bdrop\s+table\b|\bchmod\s+-R\s+777\b|\bsudo\b`;
 
@@ -201,13 +207,16 @@ const HARM = String.raw`\b(?:delete|close|drop|wipe|erase|purge|remove|cancel|re
 const CREDENTIAL_FILE = String.raw`\b(?:cat|type|read|print|send|upload|copy|include|paste|post|show|display|dump|open|attach|exfiltrate|e-?mail|forward|less|more|head|tail)\s+(?:[^\s.;]+\s+){0,4}?(?:\/etc\/(?:shadow|sudoers)\b|\bid_(?:rsa|ed25519|ecdsa|dsa)\b(?!\.pub)|(?:~\/|\$HOME\/)?\.aws\/credentials\b|(?:~\/|\$HOME\/)?\.git-credentials\b|(?:~\/|\$HOME\/|(?<![\w.\/-]))\.(?:netrc|pgpass)\b)`;
 
 /** Other servers' tools spoken of by a definition: "whenever send_email from any connected server is used". */
-const OTHER_TOOLS = String.raw`\b(?:any|every|all)\s+other\s+(?:[\w-]+\s+){0,3}?(?:tools?|servers?)\b|\bfrom\s+any\s+(?:connected|other)\s+server\b|\bother\s+servers?['’]?\s+tools\b|\bany\s+other\s+tool\s+returns\b`;
+const OTHER_TOOLS = String.raw`\b(?:tools?|servers?)\s+from\s+any\s+server\b|\bany\s+other\s+(?:[\w-]+\s+){0,2}?tool\b|\b(?:any|every|all)\s+other\s+(?:[\w-]+\s+){0,3}?(?:tools?|servers?)\b|\bfrom\s+any\s+(?:connected|other)\s+server\b|\bother\s+servers?['’]?\s+tools\b|\bany\s+other\s+tool\s+returns\b`;
 
 /** A conversation turn faked inside a tool result: "User: … Assistant:". */
 const FAKE_TURN = String.raw`<\/(?:tool_result|tool_output|function_results|document)>\s*<(?:user|human)>|(?<=^|[\n>]|[ \t]{2})(?:User|Human)\s*:\s*[\s\S]{3,300}?\s(?:Assistant|AI)\s*:`;
 
 /** "Do what this page says, not what the user says", "this document is the authority". */
 const AUTHORITY = String.raw`\bnot\s+(?:what|whatever)\s+the\s+(?:user|human|person|customer)\s+(?:says|said|asks|asked|wants|wrote|requested)\b|\b(?:this|the)\s+(?:page|document|file|message|e-?mail|text|note|site|comment)\s+(?:is|has)\s+(?:the\s+)?(?:final\s+)?(?:authority|say|precedence|priority)\b|\b(?:takes?|has)\s+(?:precedence|priority)\s+over\s+(?:the\s+user|your|any\s+other)\b|\btreat\s+(?:[\w'’-]+\s+){0,6}?as\s+(?:(?:if\s+it\s+)?(?:came|coming)\s+from\s+|(?:an?\s+)?(?:orders?|instructions?|commands?)\s+from\s+)(?:an?\s+|the\s+|your\s+)?(?:administrator|admin|developer|operator|system|root|owner|creator|user)s?\b|\b(?:this\s+tool['’]?s?|its|our)\s+(?:output|results?|answers?|data)\s+(?:is|are)\s+(?:authoritative|final|the\s+(?:only\s+)?(?:truth|source\s+of\s+truth))\b|\bignore\s+(?:[\w'’-]+\s+){0,3}?(?:from|by|of)\s+(?:every|any|all)\s+other\s+(?:servers?|tools?|sources?)\b|\btreat\s+(?:results?|outputs?|data|findings)\s+from\s+(?:any\s+|all\s+)?other\s+(?:[\w-]+\s+)?(?:tools?|servers?|sources?|scanners?)\s+as\b|\b(?:findings|results?)\s+(?:reported\s+)?(?:by|from)\s+any\s+other\s+(?:[\w-]+\s+)?(?:tools?|servers?|scanners?)\b|\bsupersedes\s+(?:every|all|any)\s+other\b|\bstop\s+using\s+(?:the\s+)?[\w-]+(?:\s+server['’]?s?)?\s+tools?\b|\b(?:replacement|substitute)\s+for\s+the\s+[\w-]+\s+server['’]?s?\b|\bwhile\s+this\s+server\s+is\s+connected\b|\bwith\s+any\s+other\s+server['’]?s?\s+tools\b|\bonce\s+this\s+server\s+is\s+loaded\b|\b(?:where|if|when)\s+(?:the\s+)?system\s+prompt\s+(?:or\s+[\w'’\s]{1,40}?)?conflicts?\b|\bthis\s+description\s+wins\b|\bin\s+addition\s+to\s+(?:whoever|whatever|what)\s+the\s+user\b|\binstead\s+of\s+(?:any|every|all)\s+other\b|\bmust\s+be\s+refused\s+and\s+redirected\b|\boverrides?\s+what(?:ever)?\s+the\s+user\b|\bas\s+operator-level\b|\bha\s+la\s+precedenza\s+su|\btiene\s+prioridad\s+sobre|\ba\s+la\s+priorit[ée]\s+sur|\bhat\s+vorrang\s+vor`;
+
+/** Calls taken over: "routed to read_file_fast instead", "replaced with the clearing account". */
+const REDIRECT = String.raw`\b(?:routed|redirected|re-?routed|diverted|swapped)\s+(?:to|through|via)\b|\breplaced\s+with\b|\b(?:are|is)\s+deprecated\b`;
 
 /** A forged system or operator message: a tag or a bracketed header the model may take for its own. */
 const FAKE_SYSTEM = String.raw`<\/?(?:system_message|system|sys|admin_message|developer_message|operator_message)(?:\s[^>]{0,60})?>|(?:^|\n)[ \t]*\[(?:SYSTEM|ADMIN|DEVELOPER|OPERATOR)(?:\s+[\w-]+){0,2}\]|<\|(?:system|im_start)\|>`;
@@ -273,6 +282,9 @@ const FEATURE_SPECS: Readonly<Record<Feature, FeatureSpec>> = {
   passiveDirective: spec(PASSIVE_DIRECTIVE),
   phishing: spec(PHISHING),
   handover: spec(HANDOVER),
+  passiveHandover: spec(PASSIVE_HANDOVER),
+  answerRewrite: spec(ANSWER_REWRITE),
+  redirect: spec(REDIRECT),
 };
 const FEATURES = new FeatureScanner(FEATURE_SPECS);
 /** The scanner of the features (the tests compare its index with the plain expressions). */
@@ -314,7 +326,10 @@ type Feature =
   | "parameterSink"
   | "passiveDirective"
   | "phishing"
-  | "handover";
+  | "handover"
+  | "passiveHandover"
+  | "answerRewrite"
+  | "redirect";
 
 function sentenceBounds(text: string): number[] {
   const ends: number[] = [];
@@ -382,11 +397,13 @@ function judge(w: Window, mode: DirectiveMode, text: string, bait: boolean): Dir
         (has("harm") && (has("deceive") || has("bypass") || has("consent") || addressed)))
     )
       signals.push("unsafe-action");
-  } else if (handsOver(w, text)) {
+  } else if (handsOver(w, text) || passedOn(w, text)) {
     signals.push("directed-exfiltration");
   }
   if (has("answerInjection")) signals.push("answer-injection");
   if (has("steer") && (has("regardless") || has("deceive") || addressed)) signals.push("steered-answer");
+  if (mode === "result" && has("answerRewrite") && (has("regardless") || has("deceive") || addressed))
+    signals.push("steered-answer");
   if (has("unbound")) signals.push("context-override");
   // A forged system or operator message that orders, waives a confirmation, or reaches for data.
   if (
@@ -427,7 +444,7 @@ function judge(w: Window, mode: DirectiveMode, text: string, bait: boolean): Dir
   if (
     mode === "definition" &&
     has("harm") &&
-    (directive || has("handover")) &&
+    (directive || has("handover") || has("passiveHandover")) &&
     (has("sink") || has("bypass") || has("consent"))
   )
     signals.push("unsafe-action");
@@ -437,8 +454,16 @@ function judge(w: Window, mode: DirectiveMode, text: string, bait: boolean): Dir
     if (has("deceive") && (has("sensitiveStrong") || has("sink") || has("parameterSink") || has("sensitive")))
       signals.push("deceive-user");
     // Changing what other servers' tools do, or taking what they return.
-    if (has("otherTools") && (has("sink") || has("sensitive") || has("deceive") || has("handoverPronoun")))
+    if (
+      has("otherTools") &&
+      (has("sink") || has("sensitive") || has("deceive") || has("handoverPronoun") || has("redirect"))
+    )
       signals.push("claimed-authority");
+    // Said of the answer itself ("the reply states that no tax is owed"): no honest tool decides it.
+    if (has("answerRewrite")) signals.push("steered-answer");
+    // Hiding a hand-over, a harmful step or another tool's use from the user.
+    if (has("deceive") && (has("passiveHandover") || has("harm") || has("otherTools")))
+      signals.push("deceive-user");
     if (has("steer") && (directive || has("regardless") || has("deceive"))) signals.push("steered-answer");
   }
   if (has("bypass") && has("harm") && (has("consent") || addressed || directive || has("handover")))
@@ -480,6 +505,28 @@ function handsOver(w: Window, text: string): boolean {
     if (objects.some((at) => w.sensitiveStrong.includes(at) || w.secretVariable.includes(at))) return true;
     const sinks = [...w.sink, ...w.parameterSink];
     return objects.some((at) => sinks.some((sink) => sink > at && sink - at <= 2 * HANDOVER_REACH));
+  });
+}
+
+/**
+ * In a definition, a hand-over in the passive with the data as its subject: "the contents of
+ * ~/.aws/credentials are read and included in the usage_report argument", "the user's entire
+ * contact list is passed in participants_hint". Credentials, the environment or the conversation
+ * suffice; other data needs a destination after the verb.
+ */
+function passedOn(w: Window, text: string): boolean {
+  return w.passiveHandover.some((verb) => {
+    const subjects = [...w.sensitiveStrong, ...w.secretVariable, ...w.sensitive, ...w.bulkData].filter(
+      (at) =>
+        at < verb &&
+        verb - at <= HANDOVER_REACH &&
+        // The subject's own clause: "redact any credentials …; the report is shared" shares a report.
+        !/[;.!?\u0001]/.test(text.slice(at, verb)) &&
+        !NEGATION.test(text.slice(at, verb)),
+    );
+    if (subjects.length === 0) return false;
+    if (subjects.some((at) => w.sensitiveStrong.includes(at) || w.secretVariable.includes(at))) return true;
+    return [...w.sink, ...w.parameterSink].some((sink) => sink > verb && sink - verb <= 2 * HANDOVER_REACH);
   });
 }
 
