@@ -611,7 +611,11 @@ describe("rate limits in Redis", { skip: redisSkipReason() }, () => {
   });
 
   it("keeps principal ids out of Redis: keys under the prefix name the scope and a digest", async () => {
-    const node = setup({ redis: await connect(), keyPrefix: "tenant-a:" });
+    // Slow buckets: a bucket's key lives as long as it takes to refill (milliseconds by default),
+    // and the keys are listed after the calls, on a machine that may be busy.
+    const slow = { rate: 0.01, burst: 5 };
+    const config = { perPrincipal: slow, perPrincipalTool: slow, perAddress: slow };
+    const node = setup({ config, redis: await connect(), keyPrefix: "tenant-a:" });
     assert.equal(await node.admit(ctx(user("secret-principal-id"))), undefined);
     assert.equal(await node.send(call("fs__read"), ctx(user("secret-principal-id"))), undefined);
     const keys = await admin.keys("tenant-a:*");
