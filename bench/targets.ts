@@ -114,8 +114,9 @@ export function portcullisConfig(profile: Profile, isolation: Isolation, extra: 
       ],
     },
     // Every bench client is the same anonymous principal on 127.0.0.1: the memory probes open 1,000
-    // sessions from it (the default, 64 per principal, would refuse the 65th).
-    network: { maxSessionsPerPrincipal: 100_000 },
+    // sessions from it (the default, 64 per principal, would refuse the 65th), and at concurrency 32
+    // its 2026-07-28 clients together hold more than the default 32 streams at once.
+    network: { maxSessionsPerPrincipal: 100_000, maxStreamsPerSession: 1_000 },
     // The rate limiter runs, so that its cost is measured, with buckets far above what the load
     // sends (the defaults, 100/s per principal, would measure refusals instead of the gateway).
     rateLimits: {
