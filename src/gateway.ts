@@ -791,8 +791,12 @@ export class Gateway {
 
   private newCatalog(config: GatewayConfig): Catalog {
     // A call no list has judged waits (bounded) for its upstream's current lists: the catalogue guard.
-    return new Catalog(Object.keys(config.upstreams), namingFor(config), (name) =>
-      this.notifier.current(name),
+    // While an upstream's lists are read again (a reconnection, a change notice), its calls wait for them too.
+    return new Catalog(
+      Object.keys(config.upstreams),
+      namingFor(config),
+      (name) => this.notifier.current(name),
+      (name) => this.notifier.isRefreshing(name),
     );
   }
 

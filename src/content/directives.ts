@@ -484,10 +484,13 @@ function negatedBefore(text: string, at: number): boolean {
   const clause =
     text
       .slice(Math.max(0, at - 80), at)
-      .split(/[.;:!?\n\u0001]/)
+      .split(CLAUSE_END)
       .pop() ?? "";
   return CLAUSE_NEGATION.test(clause);
 }
+/** Where a clause ends (\u0001 separates the texts of a definition). */
+// eslint-disable-next-line no-control-regex -- \u0001 is the definition scanner's separator
+const CLAUSE_END = /[.;:!?\n\u0001]/;
 const CLAUSE_NEGATION = /\b(?:never|do\s+not|don['’]t|must\s+not|should\s+not|shouldn['’]t|avoid)\b/i;
 
 /** Words that turn "include … credentials" into advice against it. */
@@ -532,7 +535,7 @@ function passedOn(w: Window, text: string): boolean {
         at < verb &&
         verb - at <= HANDOVER_REACH &&
         // The subject's own clause: "redact any credentials …; the report is shared" shares a report.
-        !/[;.!?\u0001]/.test(text.slice(at, verb)) &&
+        !CLAUSE_END.test(text.slice(at, verb)) &&
         !NEGATION.test(text.slice(at, verb)),
     );
     if (subjects.length === 0) return false;

@@ -49,11 +49,27 @@ export class Catalog {
   private readonly order: readonly string[];
   private readonly naming: NameSpacer;
   private readonly freshen: ListsFreshener | undefined;
+  private readonly rereading: ((upstream: string) => boolean) | undefined;
 
-  constructor(order: readonly string[], naming: NameSpacer, freshen?: ListsFreshener) {
+  /**
+   * `rereading` says whether an upstream's lists are being read again (after a reconnection, a
+   * change notice, a probe): until that ends, what was judged of the previous lists may be stale.
+   */
+  constructor(
+    order: readonly string[],
+    naming: NameSpacer,
+    freshen?: ListsFreshener,
+    rereading?: (upstream: string) => boolean,
+  ) {
     this.order = order;
     this.naming = naming;
     this.freshen = freshen;
+    this.rereading = rereading;
+  }
+
+  /** Whether this upstream's shown lists are the last word: shown, and not being read again. */
+  settled(upstream: string): boolean {
+    return this.listed(upstream) !== undefined && !(this.rereading?.(upstream) ?? false);
   }
 
   /** Changes whenever any list changes; part of every pagination cursor. */

@@ -123,6 +123,11 @@ export class ChangeNotifier {
           });
   }
 
+  /** Whether this upstream's lists are being read again now. */
+  isRefreshing(upstreamName: string): boolean {
+    return this.refreshing.has(upstreamName);
+  }
+
   /**
    * Takes a down upstream's items out of every list (`whenDown: hide`) and tells the clients whose
    * lists lost something. The refresh that follows its recovery puts them back.

@@ -154,7 +154,14 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
   // Tool schemas after the catalogue guard: a withheld tool is refused as such before its schema
   // could say anything about it.
   if (validating)
-    layers.push(validationLayer({ config: config.validation, events: deps.events, stage: "tools" }));
+    layers.push(
+      validationLayer({
+        config: config.validation,
+        events: deps.events,
+        stage: "tools",
+        catalog: deps.catalog,
+      }),
+    );
   // The flow rules after authorization: their refusal names the target's labels.
   if (config.dataFlow.enabled) layers.push(dataFlowLayer({ ...flow, stage: "flow" }));
   // After authorization (a refused argument never reveals a hidden tool) and the rate limits (probes

@@ -825,10 +825,16 @@ function restartable(
   });
   let asked = 0;
   let freshen: (upstream: string) => Promise<void> = () => Promise.resolve();
-  const catalog = new Catalog(Object.keys(upstreams), new NameSpacer("__", true), (upstream) => {
-    asked++;
-    return freshen(upstream);
-  });
+  const state = { rereading: false };
+  const catalog = new Catalog(
+    Object.keys(upstreams),
+    new NameSpacer("__", true),
+    (upstream) => {
+      asked++;
+      return freshen(upstream);
+    },
+    () => state.rereading,
+  );
   for (const [name, l] of Object.entries(upstreams)) catalog.set(name, full(l));
   const layer = catalogGuardLayer({
     config: catalogGuardSection.parse(options.config ?? {}),
@@ -846,6 +852,10 @@ function restartable(
     catalog,
     get asked() {
       return asked;
+    },
+    /** The upstream's lists are being read again (it reconnected, or said they changed). */
+    set rereading(value: boolean) {
+      state.rereading = value;
     },
     onAsked(what: (upstream: string) => Promise<void>) {
       freshen = what;
@@ -908,6 +918,33 @@ describe("catalogue guard layer: calls no list has judged (judged on demand)", (
     const changed = f.events.filter((e) => e.type === "tool_changed");
     assert.equal(changed.length, 1, "the same event as a list raises, once");
     assert.equal(changed[0]?.details.seen, digestOf(pulled).hash);
+  });
+
+  it("re-judges a call while its upstream's lists are read again: a tool pulled across a reconnection is refused, not passed on its old verdict", async () => {
+    // whenDown: error keeps an upstream listed while it is down; it reconnects serving another
+    // definition, and the refresh that follows is under way when the call comes.
+    const f = restartable({ fun: { tools: [fact, echo] } });
+    assert.deepEqual(await f.listed(), ["fun__fact", "fun__echo"]);
+    assert.equal(await f.call("fun__fact"), undefined, "judged on the first lists: passes");
+    f.rereading = true;
+    f.onAsked(async (upstream) => {
+      f.back(upstream, { tools: [pulled, echo] });
+      f.rereading = false;
+    });
+    const refused = denial(await f.call("fun__fact"));
+    assert.equal(refused.code, "PORTCULLIS_E_TOOL_CHANGED");
+    assert.equal(f.asked, 1);
+    // The benign twin: a re-read that finds the same definition passes, after waiting for it.
+    f.rereading = true;
+    f.onAsked(async (upstream) => {
+      f.back(upstream, { tools: [pulled, echo] });
+      f.rereading = false;
+    });
+    assert.equal(await f.call("fun__echo"), undefined);
+    assert.equal(f.asked, 2);
+    // Settled again: the verdict answers without asking.
+    assert.equal(await f.call("fun__echo"), undefined);
+    assert.equal(f.asked, 2);
   });
 
   it("fails secure while the upstream's lists cannot be read: its own code, the guard's rule and why", async () => {

@@ -542,6 +542,34 @@ describe("two stages of one layer", () => {
   });
 });
 
+describe("the tool's definition as the upstream serves it now", () => {
+  it("checks a call against the catalogue's current definition, not the router's copy from before a re-read", async () => {
+    // The router resolved the call against the old definition; the catalogue guard then waited for
+    // the upstream's lists to be read again (a reconnection), and the tool now takes `target`, not
+    // `path`.
+    const renamed = {
+      ...writeTool,
+      inputSchema: {
+        ...writeTool.inputSchema,
+        properties: { target: { type: "string" } },
+        required: ["target"],
+      },
+    };
+    const definitions = new Map<string, Record<string, unknown>>([["fs__write", renamed]]);
+    const layer = validationLayer({
+      config: validationSection.parse({}),
+      stage: "tools",
+      catalog: () => ({ toolDefinition: (publicName: string) => definitions.get(publicName) }),
+    });
+    const routed = tool(writeTool);
+    denied(await call(layer, routed, { path: "/tmp/a" }), "input-schema");
+    assert.equal(await call(layer, routed, { target: "/tmp/a" }), undefined);
+    // A tool the catalogue no longer holds is checked against the router's copy.
+    definitions.clear();
+    assert.equal(await call(layer, routed, { path: "/tmp/a" }), undefined);
+  });
+});
+
 describe("compiling once per tool definition", () => {
   const limits = {
     maxSchemaBytes: 131_072,

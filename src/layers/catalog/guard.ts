@@ -26,6 +26,14 @@ export interface CatalogReader {
    * Absent: only what is listed now can be judged.
    */
   current?(upstream: string): Promise<void>;
+  /**
+   * False while the upstream's lists are being read again (after a reconnection, a change notice):
+   * a verdict on its previous lists may be stale, so a call waits for the current ones. Absent: the
+   * lists shown are taken as current.
+   */
+  settled?(upstream: string): boolean;
+  /** A tool's definition as its upstream serves it now, by public name. */
+  toolDefinition?(publicName: string): Readonly<Record<string, unknown>> | undefined;
 }
 
 /**

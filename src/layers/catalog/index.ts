@@ -56,10 +56,13 @@ export function catalogGuardLayer(options: CatalogGuardLayerOptions): Layer {
       const kind = kindOfRequest(request);
       if (!kind || !target?.publicName) return undefined;
       const verdict = await guard.verdictFor(kind, target.upstream, target.publicName);
-      if (verdict) return decide(kind, verdict);
+      // A verdict on lists being read again (the upstream reconnected, or said they changed) may be
+      // stale: a tool pulled across a reconnection must not pass on its old verdict meanwhile.
+      const stale = verdict !== undefined && options.catalog().settled?.(target.upstream) === false;
+      if (verdict && !stale) return decide(kind, verdict);
       // No list has judged it: its upstream is hidden from lists (down, restarting). A subscription
       // fetches nothing (each read is judged); anything else waits for the upstream's current lists.
-      if (request.method === "resources/subscribe") return undefined;
+      if (request.method === "resources/subscribe") return verdict ? decide(kind, verdict) : undefined;
       const found = await onDemand.judge(kind, target.upstream, target.publicName, ctx.signal);
       if (found.kind === "judged") return decide(kind, found.verdict);
       if (found.kind === "absent") return notListed(kind, target);

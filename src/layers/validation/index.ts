@@ -1,6 +1,7 @@
 // The validation layer: every client message checked against the MCP schema of its revision, every
 // tool call's arguments against the tool's inputSchema, and its structuredContent against the
 // tool's outputSchema, with upstream schemas compiled once and bounded in what they may cost.
+import type { CatalogReader } from "../catalog/guard.ts";
 import type { ValidationConfig } from "../../config/validationSchema.ts";
 import type { Severity, SecurityEventBus } from "../../events/bus.ts";
 import type {
@@ -25,6 +26,12 @@ export interface ValidationLayerOptions {
    * or `all` (default).
    */
   readonly stage?: "messages" | "tools" | "all";
+  /**
+   * The catalogue, to check a call against its tool's definition as the upstream serves it now (the
+   * router's copy is from the moment the call came in; the catalogue guard may have waited for the
+   * upstream's lists to be read again since, after a reconnection). Absent: the router's copy.
+   */
+  readonly catalog?: () => Pick<CatalogReader, "toolDefinition">;
 }
 
 type Failure = Extract<Verdict<never>, { kind: "deny" }>;
@@ -175,6 +182,12 @@ export function validationLayer(options: ValidationLayerOptions): Layer {
     }
   }
 
+  /** The tool's definition as the catalogue holds it now, else as the router found it. */
+  function definitionOf(target: RouteTarget): Readonly<Record<string, unknown>> | undefined {
+    const current = target.publicName ? options.catalog?.().toolDefinition?.(target.publicName) : undefined;
+    return current ?? target.definition;
+  }
+
   function checkRequestView(request: RequestView, ctx: RequestContext): Failure | undefined {
     const { method, params, target } = request;
     if (checkMessages) {
@@ -183,7 +196,7 @@ export function validationLayer(options: ValidationLayerOptions): Layer {
     }
     if (!checkTools || method !== "tools/call" || !config.toolArguments || target?.kind !== "tool")
       return undefined;
-    const definition = target.definition;
+    const definition = definitionOf(target);
     if (!definition)
       return fail(
         ctx,
@@ -199,7 +212,7 @@ export function validationLayer(options: ValidationLayerOptions): Layer {
     const { method, target, result } = view;
     if (!checkTools || method !== "tools/call" || config.outputSchema === "off" || target?.kind !== "tool")
       return undefined;
-    const outputSchema = target.definition?.outputSchema;
+    const outputSchema = definitionOf(target)?.outputSchema;
     if (outputSchema === undefined) return undefined;
     // A tool error need not be structured; an input-required round is not the tool's result yet.
     if (result.isError === true || isInterim(result)) return undefined;
