@@ -124,6 +124,10 @@ export function portcullisConfig(profile: Profile, isolation: Isolation, extra: 
       perPrincipalTool: { rate: 1_000_000, burst: 1_000_000 },
       perAddress: { rate: 1_000_000, burst: 1_000_000 },
     },
+    // The one bench principal changes its call rate by design (concurrency 1 to 32): a behaviour
+    // anomaly would lower its trust until every call waited for a human approval, and the bench would
+    // measure that instead of the gateway. The detector still runs; its response is an alert only.
+    responses: { anomaly: [{ action: "alert", severity: "low" }] },
     upstreams: {
       echo: { transport: "stdio", command: echoStdio.command, args: [...echoStdio.args], isolation },
     },
