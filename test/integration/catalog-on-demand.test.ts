@@ -3,7 +3,8 @@
 // the restart is refused by the guard with the upstream's own code and passes once the upstream is
 // back; a tool the upstream changed across a restart is refused to a client that calls it without
 // listing (and calling it again lowers no trust: the upstream pulled it); a 2026-07-28 client that
-// calls an approved tool directly is served.
+// calls an approved tool directly is served. An upstream that stays listed while down (whenDown:
+// error) has a call after its reconnection judged on its current lists, not on its old verdict.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -185,5 +186,56 @@ ${nodeUpstream("restarty", fixture("catalog-restart-server.ts"), ["--state-dir",
     }
     await gateway.waitForLog(eventAbout("tool_changed"));
     assert.equal(gateway.logs.filter(eventAbout("tool_changed")).length, 1);
+  });
+});
+
+describe("catalogue guard: an upstream that stays listed while it is down (whenDown: error)", () => {
+  let gateway: RunningGateway;
+  let dir: string;
+  const state = (name: string) => join(dir, name);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "portcullis-when-down-error-"));
+    gateway = await startGateway(`version: 1
+${permitAll}
+catalogGuard: { onDemandTimeoutMs: 5000 }
+upstreams:
+${nodeUpstream("steady", fixture("catalog-restart-server.ts"), ["--state-dir", dir], "    isolation: shared\n    whenDown: error\n")}
+`);
+  });
+
+  after(async () => {
+    await gateway?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("judges a call after a reconnection on the lists the upstream serves now, not on its old verdict", async () => {
+    const client = await connect(gateway.url, "legacy");
+    try {
+      assert.ok((await client.listTools()).tools.some((t) => t.name === "steady__fact"));
+      assert.equal(
+        text(await client.callTool({ name: "steady__fact", arguments: {} })),
+        "Octopuses have three hearts.",
+      );
+      // The upstream restarts serving a pulled description, and its lists come slowly: the call
+      // comes while they are read again, when the old verdict (pass) is still on file.
+      writeFileSync(state("fact.txt"), PULLED);
+      writeFileSync(state("list-delay-ms"), "1500");
+      const from = gateway.logs.length;
+      await failure(client.callTool({ name: "steady__crash", arguments: {} }));
+      await gateway.waitForLog(
+        (l) => l.msg === "upstream connected" && l.upstream === "steady" && gateway.logs.indexOf(l) >= from,
+      );
+      const refused = await failure(client.callTool({ name: "steady__fact", arguments: {} }));
+      assert.equal(refused.data.code, "PORTCULLIS_E_TOOL_CHANGED");
+      assert.equal(refused.data.rule, "pin.changed");
+      // The benign twin: the unchanged tool is served once its lists are read.
+      assert.equal(
+        text(await client.callTool({ name: "steady__echo", arguments: { text: "same" } })),
+        "same",
+      );
+    } finally {
+      await client.close();
+    }
   });
 });
