@@ -153,7 +153,7 @@ export const catalogGuardSection = z
       .max(60_000)
       .default(5_000)
       .describe(
-        "How long a call whose target no list has judged (its upstream hidden from lists: restarting, or between a reconnection and its refreshed lists) waits for that upstream's current lists to be read and judged; past it the call is refused (PORTCULLIS_E_UPSTREAM_TIMEOUT, rule catalog.unverified). A call to an upstream that is down or whose breaker is open is refused at once.",
+        "How long a call waits for its upstream's current lists to be read and judged when its target has no verdict (the upstream hidden from lists: restarting) or a verdict on lists being read again (after a reconnection or a change notice); past it the call is refused (PORTCULLIS_E_UPSTREAM_TIMEOUT, rule catalog.unverified). A call to an upstream that is down or whose breaker is open is refused at once.",
       ),
     upstreams: z
       .record(z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "an upstream name"), upstreamOverride)
