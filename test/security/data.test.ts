@@ -193,6 +193,7 @@ describe("data guard evidence", () => {
         heldoutRound(6).attacks,
         heldoutRound(6).benign,
       ],
+      ["round 7 (never used for tuning)", heldoutRound(7).attacks, heldoutRound(7).benign],
     ] as const) {
       const r = await rates(attacks, benign, flagged, flagged);
       t.diagnostic(

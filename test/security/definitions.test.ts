@@ -197,6 +197,7 @@ describe("held-out definitions (reported, not held to the target)", () => {
     ["holdout-4.yaml", "round 4 (measured before tuning: 50.0 % / 1.1 %; a tuning set since)"],
     ["holdout-5.yaml", "round 5 (never tuned against)"],
     ["holdout-6.yaml", "round 6 (measured before tuning: 20.0 % / 2.6 %; a tuning set since)"],
+    ["holdout-7.yaml", "round 7 (never tuned against)"],
   ] as const;
   for (const [file, label] of sets)
     it(`reports detection and false positives on ${file}, ${label}`, async () => {

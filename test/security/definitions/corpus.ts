@@ -77,7 +77,7 @@ export function holdout(file: string): { attacks: Attack[]; servers: Record<stri
       ...a,
       explicit: true,
       technique: a.surface,
-      definition: expand(a.definition) as Definition,
+      definition: expand(a.definition, false) as Definition,
     })),
     servers: Object.fromEntries(Object.entries(doc.benign).map(([name, lists]) => [name, listsOf(lists)])),
   };
@@ -104,14 +104,19 @@ export function collisions(): CollisionCase[] {
 }
 
 /** Applies the load-time encodings ({{tags:…}}, {{b64:…}}, …) to every string of a value. */
-export function expand(value: unknown): unknown {
+export function expand(value: unknown, strict = true): unknown {
   if (typeof value === "string")
-    return value.replace(/\{\{(\w+):([^}]*)\}\}/g, (_m, kind: string, arg: string) => encode(kind, arg));
-  if (Array.isArray(value)) return value.map(expand);
+    return value.replace(/\{\{(\w+):([^}]*)\}\}/g, (whole, kind: string, arg: string) =>
+      // A held-out set may hold a template of its own ("{{file:~/.aws/credentials}}"): kept as written.
+      strict || Object.hasOwn(ENCODINGS, kind) ? encode(kind, arg) : whole,
+    );
+  if (Array.isArray(value)) return value.map((v) => expand(v, strict));
   if (value && typeof value === "object")
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expand(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expand(v, strict)]));
   return value;
 }
+
+const ENCODINGS = { tags: 1, zw: 1, rlo: 1, b64: 1, pct: 1, cyr: 1, ws: 1, nl: 1 } as const;
 
 const CYRILLIC: Record<string, string> = { a: "а", e: "е", o: "о", p: "р", c: "с", x: "х", i: "і" };
 
