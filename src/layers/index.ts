@@ -7,7 +7,7 @@
 // every tool, are checked by the ingress before all of them (`edgeRateLimitOf`).
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.ts";
-import type { Layer, TrustAssessment } from "../pipeline/types.ts";
+import type { Layer, RouteTarget, TrustAssessment } from "../pipeline/types.ts";
 import { ArgumentsCipher } from "../audit/argumentsCipher.ts";
 import type { AuditSink } from "../audit/sink.ts";
 import { auditLayer } from "./audit/index.ts";
@@ -66,8 +66,22 @@ export function edgeRateLimitOf(enforcements: Enforcements): EdgeRateLimit | und
   return edgeLimits.get(enforcements);
 }
 
+/**
+ * What a call is checked against (its schema, its formats, its annotations): the tool's definition as
+ * the catalogue holds it when the check runs, else the router's copy. The router's copy is from when
+ * the call came in, and the catalogue guard may have waited since for the upstream's lists to be read
+ * again (after a reconnection).
+ */
+export function currentDefinitionOf(
+  catalog: (() => Pick<CatalogReader, "toolDefinition">) | undefined,
+): (target: RouteTarget) => Readonly<Record<string, unknown>> | undefined {
+  return (target) =>
+    (target.publicName ? catalog?.().toolDefinition?.(target.publicName) : undefined) ?? target.definition;
+}
+
 export function assembleLayers(deps: LayerDependencies): Layer[] {
   const { config } = deps;
+  const currentDefinition = currentDefinitionOf(deps.catalog);
   const observers: Layer[] = deps.metrics ? [metricsLayer(deps.metrics)] : [];
   if (deps.tracing) observers.push(tracingLayer());
   if (config.profile === "dev") {
@@ -159,7 +173,7 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
         config: config.validation,
         events: deps.events,
         stage: "tools",
-        catalog: deps.catalog,
+        definitionOf: currentDefinition,
       }),
     );
   // The flow rules after authorization: their refusal names the target's labels.
@@ -171,7 +185,7 @@ export function assembleLayers(deps: LayerDependencies): Layer[] {
       argumentGuardLayer({
         config: config.argumentGuard,
         events: deps.events,
-        definitionOf: (t) => t.definition,
+        definitionOf: currentDefinition,
       }),
     );
   // Last: requests are scanned after every refusal, and results meet it first on the way back, so the

@@ -18,23 +18,7 @@ import {
   startGateway,
   type RunningGateway,
 } from "../helpers/gatewayProcess.ts";
-
-interface RpcFailure {
-  code: number;
-  message: string;
-  data: Record<string, unknown>;
-}
-
-async function failure(call: Promise<unknown>): Promise<RpcFailure> {
-  let result: unknown;
-  try {
-    result = await call;
-  } catch (err) {
-    const { code, message, data } = err as { code: number; message: string; data?: Record<string, unknown> };
-    return { code, message, data: data ?? {} };
-  }
-  assert.fail(`expected a refusal, got ${JSON.stringify(result).slice(0, 300)}`);
-}
+import { failure } from "../helpers/rpc.ts";
 
 const text = (result: unknown): string =>
   ((result as { content?: { text?: string }[] }).content ?? []).map((c) => c.text ?? "").join("");

@@ -17,21 +17,7 @@ import {
   startGateway,
   type RunningGateway,
 } from "../helpers/gatewayProcess.ts";
-
-interface RpcFailure {
-  code: number;
-  message: string;
-  data: Record<string, unknown>;
-}
-
-async function failure(promise: Promise<unknown>): Promise<RpcFailure> {
-  try {
-    const result = (await promise) as { isError?: boolean; content?: unknown };
-    throw new Error(`expected a refusal, got ${JSON.stringify(result).slice(0, 300)}`);
-  } catch (err) {
-    return err as RpcFailure;
-  }
-}
+import { failure } from "../helpers/rpc.ts";
 
 const text = (result: unknown): string =>
   ((result as { content?: { type: string; text?: string }[] }).content ?? [])

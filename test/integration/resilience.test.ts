@@ -19,6 +19,7 @@ import {
   startGateway,
   type RunningGateway,
 } from "../helpers/gatewayProcess.ts";
+import { failure } from "../helpers/rpc.ts";
 import { startReportingUpstream, type ReportingUpstream } from "../helpers/reportingUpstream.ts";
 
 const resilienceServer = fixture("resilience-server.ts");
@@ -74,17 +75,6 @@ function text(result: { content?: unknown }): string {
 }
 
 /** The JSON-RPC error a call ended with (it must end with one). */
-async function failure(
-  call: Promise<unknown>,
-): Promise<{ code: number; message: string; data: Record<string, unknown> }> {
-  try {
-    await call;
-  } catch (err) {
-    const { code, message, data } = err as { code: number; message: string; data?: Record<string, unknown> };
-    return { code, message, data: data ?? {} };
-  }
-  assert.fail("the call was expected to fail");
-}
 
 async function toolNames(client: Client): Promise<string[]> {
   return (await client.listTools()).tools.map((t) => t.name);

@@ -853,9 +853,14 @@ function restartable(
     get asked() {
       return asked;
     },
-    /** The upstream's lists are being read again (it reconnected, or said they changed). */
-    set rereading(value: boolean) {
-      state.rereading = value;
+    /** The upstream's lists are being read again (it reconnected): the read finds these. */
+    rereadServing(lists: Lists) {
+      state.rereading = true;
+      freshen = async (upstream) => {
+        catalog.set(upstream, full(lists));
+        catalog.setHidden(upstream, false);
+        state.rereading = false;
+      };
     },
     onAsked(what: (upstream: string) => Promise<void>) {
       freshen = what;
@@ -926,20 +931,12 @@ describe("catalogue guard layer: calls no list has judged (judged on demand)", (
     const f = restartable({ fun: { tools: [fact, echo] } });
     assert.deepEqual(await f.listed(), ["fun__fact", "fun__echo"]);
     assert.equal(await f.call("fun__fact"), undefined, "judged on the first lists: passes");
-    f.rereading = true;
-    f.onAsked(async (upstream) => {
-      f.back(upstream, { tools: [pulled, echo] });
-      f.rereading = false;
-    });
+    f.rereadServing({ tools: [pulled, echo] });
     const refused = denial(await f.call("fun__fact"));
     assert.equal(refused.code, "PORTCULLIS_E_TOOL_CHANGED");
     assert.equal(f.asked, 1);
     // The benign twin: a re-read that finds the same definition passes, after waiting for it.
-    f.rereading = true;
-    f.onAsked(async (upstream) => {
-      f.back(upstream, { tools: [pulled, echo] });
-      f.rereading = false;
-    });
+    f.rereadServing({ tools: [pulled, echo] });
     assert.equal(await f.call("fun__echo"), undefined);
     assert.equal(f.asked, 2);
     // Settled again: the verdict answers without asking.

@@ -12,6 +12,7 @@ import { Catalog } from "../../src/federation/catalog.ts";
 import { NameSpacer } from "../../src/federation/naming.ts";
 import { resolveTarget } from "../../src/federation/router.ts";
 import { validationLayer } from "../../src/layers/validation/index.ts";
+import { currentDefinitionOf } from "../../src/layers/index.ts";
 import { ToolSchemaCompiler } from "../../src/layers/validation/toolSchemas.ts";
 import type { Layer, RequestContext, RouteTarget, Verdict } from "../../src/pipeline/types.ts";
 
@@ -559,7 +560,9 @@ describe("the tool's definition as the upstream serves it now", () => {
     const layer = validationLayer({
       config: validationSection.parse({}),
       stage: "tools",
-      catalog: () => ({ toolDefinition: (publicName: string) => definitions.get(publicName) }),
+      definitionOf: currentDefinitionOf(() => ({
+        toolDefinition: (publicName) => definitions.get(publicName),
+      })),
     });
     const routed = tool(writeTool);
     denied(await call(layer, routed, { path: "/tmp/a" }), "input-schema");

@@ -1,7 +1,6 @@
 // The validation layer: every client message checked against the MCP schema of its revision, every
 // tool call's arguments against the tool's inputSchema, and its structuredContent against the
 // tool's outputSchema, with upstream schemas compiled once and bounded in what they may cost.
-import type { CatalogReader } from "../catalog/guard.ts";
 import type { ValidationConfig } from "../../config/validationSchema.ts";
 import type { Severity, SecurityEventBus } from "../../events/bus.ts";
 import type {
@@ -27,11 +26,10 @@ export interface ValidationLayerOptions {
    */
   readonly stage?: "messages" | "tools" | "all";
   /**
-   * The catalogue, to check a call against its tool's definition as the upstream serves it now (the
-   * router's copy is from the moment the call came in; the catalogue guard may have waited for the
-   * upstream's lists to be read again since, after a reconnection). Absent: the router's copy.
+   * The tool's definition to check a call against (`currentDefinition` in layers/index.ts: as the
+   * upstream serves it now). Absent: the router's copy, from the moment the call came in.
    */
-  readonly catalog?: () => Pick<CatalogReader, "toolDefinition">;
+  readonly definitionOf?: (target: RouteTarget) => Readonly<Record<string, unknown>> | undefined;
 }
 
 type Failure = Extract<Verdict<never>, { kind: "deny" }>;
@@ -41,6 +39,7 @@ export function validationLayer(options: ValidationLayerOptions): Layer {
   const stage = options.stage ?? "all";
   const checkMessages = config.messages && stage !== "tools";
   const checkTools = stage !== "messages";
+  const definitionOf = options.definitionOf ?? ((target: RouteTarget) => target.definition);
   const { budget } = config;
   const compiler = new ToolSchemaCompiler(
     {
@@ -180,12 +179,6 @@ export function validationLayer(options: ValidationLayerOptions): Layer {
         { method, target, action: "deny", severity: "high" },
       );
     }
-  }
-
-  /** The tool's definition as the catalogue holds it now, else as the router found it. */
-  function definitionOf(target: RouteTarget): Readonly<Record<string, unknown>> | undefined {
-    const current = target.publicName ? options.catalog?.().toolDefinition?.(target.publicName) : undefined;
-    return current ?? target.definition;
   }
 
   function checkRequestView(request: RequestView, ctx: RequestContext): Failure | undefined {
