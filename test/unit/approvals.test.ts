@@ -168,12 +168,13 @@ describe("ApprovalBook", () => {
     book.stop();
   });
 
-  it("gives ids that cannot be guessed", async () => {
+  it("gives ids that cannot be guessed, and that a command line never reads as an option", async () => {
     const book = await startBook();
     const ids = new Set<string>();
-    for (let i = 0; i < 5; i++) ids.add((await book.request(subject({ n: i }), 60_000)).id);
-    assert.equal(ids.size, 5);
-    for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+    for (let i = 0; i < 20; i++) ids.add((await book.request(subject({ n: i }), 60_000)).id);
+    assert.equal(ids.size, 20);
+    // 128 random bits in hex: a base64url id began with "-" one time in 64.
+    for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
     book.stop();
   });
 

@@ -117,7 +117,8 @@ const CLAIM_POLL_MS = 500;
 const CLAIM_GRACE_MS = 5_000;
 /** An approval stays usable at least this long, so that the call waiting for it (on any node) can use it. */
 const MIN_USABLE_MS = 5_000;
-const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+// Hex now; base64url before (ids still pending in a shared store from an older node).
+const ID_PATTERN = /^(?:[0-9a-f]{32}|[A-Za-z0-9_-]{22})$/;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const recordKey = (id: string) => `appr:rec:${id}`;
@@ -230,7 +231,8 @@ export class ApprovalBook {
     const now = this.now();
     const approval: Approval = {
       ...subjectOf(subject),
-      id: randomBytes(16).toString("base64url"),
+      // Hex: an id is typed on command lines, where a leading "-" (one base64url id in 64) reads as an option.
+      id: randomBytes(16).toString("hex"),
       createdAt: now,
       expiresAt: now + waitMs,
       status: "pending",
