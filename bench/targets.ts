@@ -1,5 +1,6 @@
 // The systems measured: the echo server directly (stdio, Streamable HTTP), Portcullis from its built
 // output in each profile, and the peer proxies from npm, all in front of the same stdio echo server.
+import { NATIVE_REGEXP_FLAG } from "../src/content/nativeRegExp.ts";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -146,6 +147,8 @@ export async function startPortcullis(
   const configPath = join(home, "portcullis.yaml");
   writeFileSync(configPath, config);
   const child = spawnTracked(name, process.execPath, [
+    // As the portcullis command starts it (its first line).
+    NATIVE_REGEXP_FLAG,
     ...(context.nodeArgs ?? []),
     gatewayCli,
     "serve",

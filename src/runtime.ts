@@ -1,6 +1,7 @@
 // Runs a gateway process: loads the config, starts upstreams and one ingress, reloads the config on
 // file change and SIGHUP (an invalid file is rejected and the running config stays), and shuts
 // down gracefully on SIGTERM/SIGINT.
+import { NATIVE_REGEXP_FLAG, nativeRegExps } from "./content/nativeRegExp.ts";
 import { statSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { Logger } from "pino";
@@ -69,6 +70,10 @@ export async function runGateway(options: RunOptions): Promise<void> {
   }
   if (options.port !== undefined) loaded.config.server.port = options.port;
   const logger = createLogger(loaded.config.logging.level);
+  if (!nativeRegExps())
+    logger.info(
+      `node was started without ${NATIVE_REGEXP_FLAG}: the content scanners run slower (the portcullis command sets it)`,
+    );
   const events = new SecurityEventBus(logger);
   events.addSink("log", (event) => {
     if (event.severity !== "info")

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-regexp-tier-up
 // The `portcullis` command: init, serve, stdio, validate, audit, keys, approvals, block, tools, policy.
 import { existsSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";

@@ -2,7 +2,6 @@
 // they saw), secretlint's preset rules gated by those prefixes, and the personal-data rules. The
 // findings come back sorted and without overlaps (a provider's format beats a guess from context,
 // a live value beats a placeholder), ready to be replaced by markers.
-import "../content/nativeRegExp.ts";
 import { PRIORITY, type Finding } from "./finding.ts";
 import { scanPii } from "./pii.ts";
 import { scanWithSecretlint } from "./secretlint.ts";

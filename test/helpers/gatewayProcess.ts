@@ -1,5 +1,6 @@
 // Runs the real gateway as a child process (the `portcullis` CLI from src) with a config written
 // to a temporary folder, and waits until its HTTP ingress listens and every upstream has settled.
+import { NATIVE_REGEXP_FLAG } from "../../src/content/nativeRegExp.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,10 +47,14 @@ export async function startGateway(
   const configPath = join(dir, "portcullis.yaml");
   options.prepare?.(dir);
   writeFileSync(configPath, configYaml);
-  const child = spawn(process.execPath, [cliPath, "serve", "--config", configPath, "--port", "0"], {
-    env: { ...process.env, ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [NATIVE_REGEXP_FLAG, cliPath, "serve", "--config", configPath, "--port", "0"],
+    {
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const logs: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   let partial = "";
