@@ -46,7 +46,7 @@ function corpusPools() {
   const guard = defaultDataGuard();
   const clean = [...resultBenign(), ...secretBenign(), ...piiBenign(), ...linkBenign()]
     .map((item) => item.text)
-    .filter((text) => scoreInjection(text).score === 0 && untouched(guard, text));
+    .filter((text) => scoreInjection(text, [], { scorer: "rules" }).score === 0 && untouched(guard, text));
   const findings = [...secretAttacks(), ...piiAttacks(), ...linkAttacks()].map((item) => item.text);
   return (pools = { clean, findings });
 }

@@ -73,6 +73,12 @@ export const catalogGuardSection = z
           .describe(
             "Score at which a definition counts as poisoned: one strong signal (an instruction tag, a secrecy demand, hidden characters) weighs 10, weaker ones 2–8 and add up.",
           ),
+        scorer: z
+          .enum(["model", "rules"])
+          .default("model")
+          .describe(
+            "model: besides the rules, a linear model trained on the project's definition corpora reads each definition's names and prose with the rules' findings, and a definition it scores at its operating point weighs the threshold (rule poison.learned-model); rules: the rules alone.",
+          ),
         kinds: z
           .array(z.enum(["tools", "prompts", "resources", "resourceTemplates"]))
           .default(["tools", "prompts", "resources", "resourceTemplates"])

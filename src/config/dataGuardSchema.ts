@@ -99,7 +99,13 @@ export const dataGuardSection = z
           .max(1)
           .default(0.5)
           .describe(
-            "Score (0 to 1, from the rules that fired) at and above which a text counts as an injection.",
+            "Score (0 to 1) at and above which a text counts as an injection. With the model scorer, 0.5 is the model's operating point; lower is more sensitive.",
+          ),
+        scorer: z
+          .enum(["model", "rules"])
+          .default("model")
+          .describe(
+            "model: a linear model trained on the project's corpora weighs the text's wording with the rules' findings (rules that do not read wording, such as invisible characters, keep their own weight); rules: the noisy-OR of the rules' weights alone.",
           ),
       })
       .prefault({})

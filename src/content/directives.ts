@@ -18,7 +18,6 @@
 // combinations are read from the positions, so the cost grows with the text's length only.
 
 import { FeatureScanner, type FeatureSpec } from "./features.ts";
-import "./nativeRegExp.ts";
 
 /** One combination that fired, with the weight its caller gives it. */
 export interface DirectiveSignal {
@@ -546,7 +545,48 @@ function passedOn(w: Window, text: string): boolean {
 
 /** The combinations that fire anywhere in the text, each once, with the first place it fired. */
 export function directiveSignals(text: string, mode: DirectiveMode = "result"): DirectiveSignal[] {
-  const ends = sentenceBounds(text);
+  return directiveAnalysis(text, mode).signals;
+}
+
+/**
+ * The signals, and the features behind them as tokens for a learned model: each feature the text
+ * holds ("feature:sink") and each two found near each other ("near:addressed+sink", in the same or
+ * a neighbouring block of NEAR characters).
+ */
+export function directiveAnalysis(
+  text: string,
+  mode: DirectiveMode = "result",
+): { signals: DirectiveSignal[]; tokens: string[] } {
+  const found = foundFeatures(text);
+  return { signals: signalsOf(text, mode, found), tokens: featureTokens(found) };
+}
+
+const NEAR = 200;
+
+function featureTokens(found: Record<Feature, number[]>): string[] {
+  const tokens: string[] = [];
+  const blocks = new Map<number, Set<Feature>>();
+  for (const name of FEATURE_NAMES) {
+    const offsets = found[name];
+    if (offsets.length === 0) continue;
+    tokens.push(`feature:${name}`);
+    for (const at of offsets) {
+      const block = Math.floor(at / NEAR);
+      let names = blocks.get(block);
+      if (!names) blocks.set(block, (names = new Set()));
+      names.add(name);
+    }
+  }
+  const pairs = new Set<string>();
+  for (const [block, names] of blocks) {
+    const around = [...names, ...(blocks.get(block + 1) ?? [])];
+    for (const a of names) for (const b of around) if (a < b) pairs.add(`near:${a}+${b}`);
+  }
+  tokens.push(...[...pairs].sort());
+  return tokens;
+}
+
+function foundFeatures(text: string): Record<Feature, number[]> {
   const found = FEATURES.scan(text);
   // In a transcript (a user's turn, then the assistant's), "Assistant:" at a line start is a
   // speaker's label, not the model spoken to.
@@ -554,10 +594,15 @@ export function directiveSignals(text: string, mode: DirectiveMode = "result"): 
     const labels = new Set(found.roleLabel);
     found.addressed = found.addressed.filter((at) => !labels.has(at));
   }
-  const bait = found.fakeTurn.length > 0 && found.turnBait.length > 0;
   // Advice against deception is none: "never act on requests inside it without asking the user".
   found.deceive = found.deceive.filter((at) => !negatedBefore(text, at));
   found.bypass = found.bypass.filter((at) => !negatedBefore(text, at));
+  return found;
+}
+
+function signalsOf(text: string, mode: DirectiveMode, found: Record<Feature, number[]>): DirectiveSignal[] {
+  const ends = sentenceBounds(text);
+  const bait = found.fakeTurn.length > 0 && found.turnBait.length > 0;
   const any = Object.values(found).some((at) => at.length > 0);
   if (!any) return [];
   // Only sentences with a feature matter: group the offsets per sentence.

@@ -16,7 +16,15 @@ import { scanText } from "../../src/redaction/scan.ts";
 import { scanWithSecretlint } from "../../src/redaction/secretlint.ts";
 import { scanSecrets } from "../../src/redaction/secrets.ts";
 import { benignSetsSummary, type Rates } from "./results/summary.ts";
-import { devAttacks, devBenign, heldoutAttacks, heldoutBenign, heldoutRound } from "./results/heldout.ts";
+import { crossValidate, MODELS, resultGroups } from "../../scripts/train-models.ts";
+import {
+  devAttacks,
+  devBenign,
+  heldoutAttacks,
+  heldoutBenign,
+  heldoutRound,
+  TRAINED_ROUNDS,
+} from "./results/heldout.ts";
 import { resultBenign } from "./results/benign.ts";
 import { injectionAttacks, quotedAttacks } from "./results/injections.ts";
 import { linkAttacks, linkBenign } from "./results/links.ts";
@@ -173,6 +181,9 @@ describe("data guard evidence", () => {
     const { layer } = layerWith({ injection: { action: "flag" } });
     const flagged = async (item: CorpusItem) =>
       (await throughResult(layer, item.text)).finding?.result?.injection !== undefined;
+    const rulesLayer = layerWith({ injection: { action: "flag", scorer: "rules" } }).layer;
+    const rulesOnly = async (item: CorpusItem) =>
+      (await throughResult(rulesLayer, item.text)).finding?.result?.injection !== undefined;
     report(t, "injection in results", await rates(injectionAttacks(), resultBenign(), flagged, flagged));
     for (const [name, attacks, benign] of [
       ["dev set (used to generalise the rules)", devAttacks(), devBenign()],
@@ -193,11 +204,33 @@ describe("data guard evidence", () => {
         heldoutRound(6).attacks,
         heldoutRound(6).benign,
       ],
-      ["round 7 (never used for tuning)", heldoutRound(7).attacks, heldoutRound(7).benign],
+      ["round 7 (rules never tuned on)", heldoutRound(7).attacks, heldoutRound(7).benign],
+      [
+        "round 8 (written after the learned score; never trained or tuned on)",
+        heldoutRound(8).attacks,
+        heldoutRound(8).benign,
+      ],
     ] as const) {
       const r = await rates(attacks, benign, flagged, flagged);
+      const rules = await rates(attacks, benign, rulesOnly, rulesOnly);
       t.diagnostic(
-        `  ${name}: detected ${percent(r.detection)} of ${r.attacks}, false positives ${percent(r.falsePositives)} of ${r.benign}`,
+        `  ${name}: detected ${percent(r.detection)} of ${r.attacks}, false positives ${percent(r.falsePositives)} of ${r.benign}; rules alone ${percent(rules.detection)} at ${percent(rules.falsePositives)}`,
+      );
+    }
+    // The model is trained on the sets above but round 8: its figures there are in-sample. What it
+    // gives on wording it has not seen is round 8, and each other set left out of its training in turn.
+    const rounds = new Map<string, readonly [CorpusItem[], CorpusItem[]]>([
+      ["dev", [devAttacks(), devBenign()]],
+      ["held-out", [heldoutAttacks(), heldoutBenign()]],
+      ...TRAINED_ROUNDS.map(
+        (n) => [`round ${n}`, [heldoutRound(n).attacks, heldoutRound(n).benign]] as const,
+      ),
+    ]);
+    for (const row of crossValidate(MODELS.injection, resultGroups())) {
+      const [attacks, benign] = rounds.get(row.name) ?? [[], []];
+      const rules = await rates(attacks, benign, rulesOnly, rulesOnly);
+      t.diagnostic(
+        `  ${row.name} left out of training: model ${percent(row.detected / row.attacks)} of ${row.attacks} at ${percent(row.flagged / row.benign)} of ${row.benign}; rules alone ${percent(rules.detection)} at ${percent(rules.falsePositives)}`,
       );
     }
     const quoted = quotedAttacks();

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
+import { crossValidate, definitionGroups, MODELS } from "../../scripts/train-models.ts";
 import { pino } from "pino";
 import { catalogGuardSection, type CatalogGuardConfig } from "../../src/config/catalogGuardSchema.ts";
 import { upstreamSchema } from "../../src/config/schema.ts";
@@ -31,6 +32,7 @@ import {
   expand,
   holdout,
   rugPulls,
+  TRAINED_HOLDOUTS,
   type Definition,
   type ServerLists,
 } from "./definitions/corpus.ts";
@@ -192,12 +194,13 @@ describe("poisoned definitions against a benign federation", () => {
 describe("held-out definitions (reported, not held to the target)", () => {
   const sets = [
     ["holdout.yaml", "round 1 (measured before tuning: 65.0 % / 6.7 %; a tuning set since)"],
-    ["holdout-2.yaml", "round 2 (never tuned against)"],
+    ["holdout-2.yaml", "round 2 (rules never tuned against)"],
     ["holdout-3.yaml", "round 3 (measured before tuning: 22.0 %; a tuning set since)"],
     ["holdout-4.yaml", "round 4 (measured before tuning: 50.0 % / 1.1 %; a tuning set since)"],
-    ["holdout-5.yaml", "round 5 (never tuned against)"],
+    ["holdout-5.yaml", "round 5 (rules never tuned against)"],
     ["holdout-6.yaml", "round 6 (measured before tuning: 20.0 % / 2.6 %; a tuning set since)"],
-    ["holdout-7.yaml", "round 7 (never tuned against)"],
+    ["holdout-7.yaml", "round 7 (rules never tuned against)"],
+    ["holdout-8.yaml", "round 8 (written after the learned score; never trained or tuned on)"],
   ] as const;
   for (const [file, label] of sets)
     it(`reports detection and false positives on ${file}, ${label}`, async () => {
@@ -205,36 +208,69 @@ describe("held-out definitions (reported, not held to the target)", () => {
       const intruder: ServerLists = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
       for (const a of held) intruder[a.kind].push(a.definition);
       const catalog = catalogOf({ ...benignServers(), ...servers, intruder });
-      const verdicts = await verdictsOf(guardOver(() => catalog).guard);
       const threshold = catalogGuardSection.parse({}).poisoning.threshold;
-      const missed: string[] = [];
-      for (const a of held) {
-        const name = String(a.definition.uri ?? a.definition.uriTemplate ?? a.definition.name);
-        const v = verdicts.find(
-          (x) => x.upstream === "intruder" && x.kind === a.kind && (x.name === name || x.publicName === name),
+      const trained = (TRAINED_HOLDOUTS as readonly string[]).includes(file);
+      const rows: string[][] = [];
+      let details = "";
+      for (const scorer of ["model", "rules"] as const) {
+        const verdicts = await verdictsOf(
+          guardOver(() => catalog, {
+            config: { poisoning: { ...catalogGuardSection.parse({}).poisoning, scorer } },
+          }).guard,
         );
-        if (!v || v.score < threshold)
-          missed.push(`${a.id} (${v?.score ?? "?"}: ${v?.rules.join(", ") ?? ""})`);
+        const missed: string[] = [];
+        let explicitDetected = 0;
+        for (const a of held) {
+          const name = String(a.definition.uri ?? a.definition.uriTemplate ?? a.definition.name);
+          const v = verdicts.find(
+            (x) =>
+              x.upstream === "intruder" && x.kind === a.kind && (x.name === name || x.publicName === name),
+          );
+          if (!v || v.score < threshold)
+            missed.push(`${a.id} (${v?.score ?? "?"}: ${v?.rules.join(", ") ?? ""})`);
+          else if (a.explicit) explicitDetected++;
+        }
+        const explicit = held.filter((a) => a.explicit).length;
+        const benign = verdicts.filter((v) => Object.hasOwn(servers, v.upstream));
+        const wrong = benign
+          .filter((v) => v.action !== "pass")
+          .map((v) => `${v.upstream}/${v.name}: ${v.rules.join(", ")}`);
+        rows.push([
+          scorer === "model" ? `rules and model${trained ? " (trained on this set)" : ""}` : "rules alone",
+          String(held.length),
+          pct(held.length - missed.length, held.length),
+          `${explicitDetected} of ${explicit}`,
+          String(benign.length),
+          pct(wrong.length, benign.length),
+        ]);
+        if (scorer === "model")
+          details = `${missed.length ? `\nmissed: ${missed.join("; ")}` : ""}${wrong.length ? `\nflagged: ${wrong.join("; ")}` : ""}`;
+        assert.ok(held.length >= 20 && benign.length >= 25);
       }
-      const benign = verdicts.filter((v) => Object.hasOwn(servers, v.upstream));
-      const wrong = benign
-        .filter((v) => v.action !== "pass")
-        .map((v) => `${v.upstream}/${v.name}: ${v.rules.join(", ")}`);
       report.push(
         `Held-out ${file}, ${label}\n${table([
-          ["ATTACKS", "DETECTED", "RATE", "BENIGN", "FALSE POSITIVES", "RATE"],
-          [
-            String(held.length),
-            String(held.length - missed.length),
-            pct(held.length - missed.length, held.length),
-            String(benign.length),
-            String(wrong.length),
-            pct(wrong.length, benign.length),
-          ],
-        ])}${missed.length ? `\nmissed: ${missed.join("; ")}` : ""}${wrong.length ? `\nflagged: ${wrong.join("; ")}` : ""}`,
+          ["SCORER", "ATTACKS", "DETECTED", "EXPLICIT DETECTED", "BENIGN", "FALSE POSITIVES"],
+          ...rows,
+        ])}${details}`,
       );
-      assert.ok(held.length >= 20 && benign.length >= 25);
     });
+
+  it("reports the learned score on each set left out of its training", () => {
+    const rows = crossValidate(MODELS.poisoning, definitionGroups()).map((r) => [
+      r.name,
+      String(r.attacks),
+      pct(r.detected, r.attacks),
+      String(r.benign),
+      pct(r.flagged, r.benign),
+    ]);
+    report.push(
+      `Learned poisoning score alone, each set left out of its training in turn\n${table([
+        ["SET LEFT OUT", "ATTACKS", "DETECTED", "BENIGN", "FALSE POSITIVES"],
+        ...rows,
+      ])}`,
+    );
+    assert.equal(rows.length, TRAINED_HOLDOUTS.length);
+  });
 });
 
 describe("rug pulls", () => {

@@ -50,7 +50,7 @@ function corpusTexts(): string[] {
     ...devBenign(),
     ...heldoutAttacks(),
     ...heldoutBenign(),
-    ...([3, 4, 5, 6, 7] as const).flatMap((round) => {
+    ...([3, 4, 5, 6, 7, 8] as const).flatMap((round) => {
       const { attacks: a, benign } = heldoutRound(round);
       return [...a, ...benign];
     }),
@@ -66,6 +66,7 @@ function corpusTexts(): string[] {
       "holdout-5.yaml",
       "holdout-6.yaml",
       "holdout-7.yaml",
+      "holdout-8.yaml",
     ].flatMap((file) => {
       const { attacks: a, servers } = holdout(file);
       return [...a.map((x) => x.definition), ...listed(servers)];

@@ -2,6 +2,7 @@
 // scan, less the upstream's exemptions, plus references to other upstreams), its shadowing findings
 // and its pin, into one verdict per item. A judgement is kept until the catalogue or a pin changes,
 // so that lists and calls read a map; the first judgement of a new catalogue may wait for the pins.
+import { LEARNED_POISONING_RULE } from "./poisoningModel.ts";
 import type { Logger } from "pino";
 import type { CatalogGuardConfig, PinningMode, PoisoningAction } from "../../config/catalogGuardSchema.ts";
 import type { SecurityEventBus, Severity } from "../../events/bus.ts";
@@ -215,10 +216,16 @@ export class CatalogGuard {
     const override = this.overrideOf(upstream);
     const exempt = exemptionMatcher(override?.exempt ?? []);
     const threshold = this.config.poisoning.threshold;
-    // What the scanner could not read (too large, too many texts, too deep) weighs the threshold.
+    // What the scanner could not read (too large, too many texts, too deep) weighs the threshold, and
+    // so does the learned model's finding (unless the rules alone are to decide).
+    const rulesOnly = this.config.poisoning.scorer === "rules";
     const findings = entry.scan.findings
-      .filter((f) => !exempt(f.rule))
-      .map((f) => (UNREAD_RULES.has(f.rule) && f.weight < threshold ? { ...f, weight: threshold } : f));
+      .filter((f) => !exempt(f.rule) && !(rulesOnly && f.rule === LEARNED_POISONING_RULE))
+      .map((f) =>
+        (UNREAD_RULES.has(f.rule) || f.rule === LEARNED_POISONING_RULE) && f.weight < threshold
+          ? { ...f, weight: threshold }
+          : f,
+      );
     const shadowing = shadows.filter((f) => !exempt(f.rule) && this.shadowAction(f.rule) !== "off");
     // Naming another upstream's tool counts towards poisoning, unless the rule is exempt or off.
     const references = shadowing.some((f) => f.rule === SHADOW_RULES.crossReference);

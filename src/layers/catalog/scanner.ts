@@ -12,7 +12,9 @@ import {
   TRUNCATED_RULE,
   type PhraseRule,
 } from "./rules.ts";
-import { directiveSignals } from "../../content/directives.ts";
+import { directiveAnalysis } from "../../content/directives.ts";
+import { wordCount } from "../../content/linearModel.ts";
+import { LEARNED_POISONING_RULE, learnedPoisoningScore } from "./poisoningModel.ts";
 import { prepareText } from "./text.ts";
 
 export interface Finding {
@@ -170,6 +172,18 @@ export class DefinitionScanner {
   }
 
   private scanSegments(segments: readonly Segment[]): ScanResult {
+    return this.readSegments(segments, true).result;
+  }
+
+  /** What the learned model reads of a definition (training, scripts/train-models.ts). */
+  learnedInputOf(definition: Readonly<Record<string, unknown>>): LearnedInput {
+    return this.readSegments(readDefinition(definition).segments, false).input;
+  }
+
+  private readSegments(
+    segments: readonly Segment[],
+    learned: boolean,
+  ): { result: ScanResult; input: LearnedInput } {
     const found = new Map<string, Finding>();
     const note = (finding: Finding) => {
       const before = found.get(finding.rule);
@@ -199,8 +213,19 @@ export class DefinitionScanner {
     }
     const text = texts.join(SEPARATOR);
     this.readPhrases(text, texts, places, note, true);
-    readDirectives(texts, places, names, note);
-    return { findings: [...found.values()], text: prose.join(SEPARATOR) };
+    const directiveTokens = readDirectives(texts, places, names, note);
+    const input = learnedInput(texts, names, [...found.values()], directiveTokens);
+    if (learned) {
+      const score = learnedPoisoningScore(input);
+      if (score !== undefined && score >= 0.5)
+        note({
+          rule: LEARNED_POISONING_RULE,
+          weight: 10,
+          where: "(whole definition)",
+          excerpt: `score ${score.toFixed(2)}`,
+        });
+    }
+    return { result: { findings: [...found.values()], text: prose.join(SEPARATOR) }, input };
   }
 
   private readPhrases(
@@ -270,12 +295,13 @@ function readDirectives(
   places: readonly string[],
   names: readonly boolean[],
   note: (finding: Finding) => void,
-): void {
+): string[] {
   // Names (of the tool, of properties) are not prose.
   const read = texts.map((text, i) => (names[i] ? "" : text));
   const joined = read.join(SEPARATOR);
   const starts = segmentStarts(read);
-  for (const signal of directiveSignals(joined, "definition")) {
+  const analysis = directiveAnalysis(joined, "definition");
+  for (const signal of analysis.signals) {
     const segment = segmentAt(starts, signal.start + (joined[signal.start] === SEPARATOR ? 1 : 0));
     const own = read[segment] ?? "";
     const weight = ATTACK_VOCABULARY.test(own)
@@ -288,6 +314,30 @@ function readDirectives(
       excerpt: excerpt(joined.slice(signal.start, signal.end).replaceAll(SEPARATOR, " ").trim()),
     });
   }
+  return analysis.tokens;
+}
+
+/** What the learned model reads of a definition: its names as words, its prose, and what the rules found. */
+export interface LearnedInput {
+  readonly text: string;
+  readonly tokens: readonly string[];
+  /** The words of its prose (names not counted): a definition with too few is left to the rules. */
+  readonly words: number;
+}
+
+function learnedInput(
+  texts: readonly string[],
+  names: readonly boolean[],
+  findings: readonly Finding[],
+  directiveTokens: readonly string[],
+): LearnedInput {
+  const nameWords = texts.filter((_, i) => names[i]).map((name) => name.replace(/[_-]+/g, " "));
+  const prose = texts.filter((_, i) => !names[i]);
+  return {
+    text: [nameWords.join(" "), ...prose].join("\n"),
+    tokens: [...new Set(findings.map((f) => `rule:${f.rule}`)), ...directiveTokens],
+    words: prose.reduce((sum, text) => sum + wordCount(text), 0),
+  };
 }
 
 const DIRECTIVE_WEIGHT = 10;

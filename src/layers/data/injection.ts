@@ -1,12 +1,16 @@
 // Prompt-injection detection in results: rules for what instructions aimed at a model look like
 // (overriding earlier instructions, new tasks, secrecy from the user, sending data somewhere,
-// chat-template tokens, invisible Unicode, exfiltration links), each with a weight; a text's score
-// is the noisy-OR of the weights of the rules that fired (1 − Π(1 − w)). Strong rules reach the
-// default threshold (0.5) alone; weak ones (a text addressed to "the AI", a mention of ~/.ssh) need
-// company. Every pattern is linear: bounded gaps, no nested unbounded repetition.
+// chat-template tokens, invisible Unicode, exfiltration links) and the directive analysis
+// (content/directives.ts), each with a weight. By default a learned model (injectionModel.ts)
+// gives the score: it reads the text's wording together with the rules that fired and the
+// directive features, and so carries over to wording no rule names; rules that do not read wording
+// (invisible characters, links that carry data, decoded payloads) keep their own weight beside it.
+// With `scorer: rules` the score is the noisy-OR of the weights of the rules that fired
+// (1 − Π(1 − w)). Every pattern is linear: bounded gaps, no nested unbounded repetition.
 
-import { directiveSignals, type DirectiveSignalId } from "../../content/directives.ts";
+import { directiveAnalysis, type DirectiveSignalId } from "../../content/directives.ts";
 import { prepareText } from "../catalog/text.ts";
+import { learnedInjectionScore } from "./injectionModel.ts";
 import { decodeEntities } from "./links.ts";
 
 export interface InjectionRule {
@@ -493,14 +497,55 @@ function matchGated(text: string): boolean[] {
 export interface ScoreOptions {
   /** Run every rule whatever the text holds (to check that the gates change nothing). */
   readonly ungated?: boolean;
+  /** Who decides (dataGuard.injection.scorer): the learned model over the rules' findings, or the rules alone. */
+  readonly scorer?: InjectionScorer;
 }
 
-/** The score of a text and the rules that fired; `extra` adds rules found elsewhere (exfiltration links). */
+export type InjectionScorer = "model" | "rules";
+
+/** The rule the learned model's verdict is reported under. */
+export const LEARNED_RULE = "learned-model";
+
+/**
+ * Rules that do not read wording (invisible characters, a link that carries data, a payload
+ * decoded): what they find is an attack whatever the model makes of the words around it.
+ */
+const WORDLESS_RULES = new Set(["invisible-tags", "bidi-controls", "zero-width", "encoded-payload"]);
+
+/**
+ * The score of a text and the rules that fired; `extra` adds rules found elsewhere (exfiltration
+ * links). By default the learned model (injectionModel.ts) gives the score, with the rules and the
+ * directive analysis among its inputs; rules that do not read wording keep their own weight, and a
+ * text too short for the model is scored by the rules alone.
+ */
 export function scoreInjection(
   original: string,
   extra: readonly string[] = [],
   options: ScoreOptions = {},
 ): InjectionVerdict {
+  const { text, fired, tokens } = analyse(original, extra, options);
+  const rules = noisyOr(fired);
+  if (options.scorer === "rules") return rules;
+  const model = learnedInjectionScore(text, tokens);
+  // A text too short for the model is left to the rules.
+  if (model === undefined) return rules;
+  const wordless = noisyOr(fired.filter(([id]) => WORDLESS_RULES.has(id) || extra.includes(id)));
+  const learned = Math.round(model * 1000) / 1000;
+  if (learned <= wordless.score) return { score: wordless.score, rules: rules.rules };
+  return { score: learned, rules: [LEARNED_RULE, ...rules.rules] };
+}
+
+/** What the learned model reads of a text: the text as the rules read it, and the rules' findings as tokens. */
+export function injectionModelInput(original: string): { text: string; tokens: string[] } {
+  const { text, tokens } = analyse(original, [], {});
+  return { text, tokens };
+}
+
+function analyse(
+  original: string,
+  extra: readonly string[],
+  options: ScoreOptions,
+): { text: string; fired: [string, number][]; tokens: string[] } {
   const raw = unescapeJson(original);
   // Read as the model reads it: HTML character references resolved, full-width letters, look-alikes,
   // soft hyphens and invisible characters folded (catalog/text.ts), so `ig\u200Bnore` is "ignore".
@@ -510,7 +555,8 @@ export function scoreInjection(
   INJECTION_RULES.forEach((rule, i) => {
     if (matched[i]) fired.push([rule.id, rule.weight]);
   });
-  for (const signal of directiveSignals(text))
+  const directives = directiveAnalysis(text);
+  for (const signal of directives.signals)
     fired.push([`directive.${signal.id}`, DIRECTIVE_WEIGHTS[signal.id]]);
   // Asked to decode something and follow it: the decoded text is read by the same rules.
   if (fired.some(([id]) => id === "encoded-instructions") && decodedInstructions(text))
@@ -518,11 +564,19 @@ export function scoreInjection(
   if (TAG_CHARACTERS.test(raw)) fired.push(["invisible-tags", INVISIBLE_WEIGHTS["invisible-tags"]]);
   if (BIDI_CONTROLS.test(raw)) fired.push(["bidi-controls", INVISIBLE_WEIGHTS["bidi-controls"]]);
   if ((raw.match(ZERO_WIDTH)?.length ?? 0) >= 3) fired.push(["zero-width", INVISIBLE_WEIGHTS["zero-width"]]);
+  // Links found elsewhere are not the text's own: the model does not read them.
+  const own = fired.filter(([id]) => !extra.includes(id));
+  const tokens = [...new Set(own.map(([id]) => `rule:${id}`)), ...directives.tokens];
+  return { text, fired, tokens };
+}
+
+/** The noisy-OR of the weights of the rules that fired, strongest first. */
+function noisyOr(fired: readonly [string, number][]): InjectionVerdict {
   if (fired.length === 0) return { score: 0, rules: [] };
   let remaining = 1;
   for (const [, weight] of fired) remaining *= 1 - weight;
-  fired.sort((a, b) => b[1] - a[1]);
-  return { score: Math.round((1 - remaining) * 1000) / 1000, rules: [...new Set(fired.map(([id]) => id))] };
+  const sorted = [...fired].sort((a, b) => b[1] - a[1]);
+  return { score: Math.round((1 - remaining) * 1000) / 1000, rules: [...new Set(sorted.map(([id]) => id))] };
 }
 
 /**

@@ -6,7 +6,7 @@ import type { DataCategory } from "../../redaction/kinds.ts";
 import { maskValue, redactionMarker, scanText } from "../../redaction/scan.ts";
 import { secretValue } from "../../redaction/secrets.ts";
 import type { ScanWork } from "./budget.ts";
-import { scoreInjection, type InjectionVerdict } from "./injection.ts";
+import { scoreInjection, type InjectionScorer, type InjectionVerdict } from "./injection.ts";
 import { findExfilLinks, type ExfilLink } from "./links.ts";
 import type { DirectionPolicy, LinkAction } from "./policy.ts";
 
@@ -35,6 +35,8 @@ export interface InspectOptions {
   readonly allowedHost: (host: string) => boolean;
   /** Score the text for injections (model-facing texts only). */
   readonly injection: boolean;
+  /** Who scores it (dataGuard.injection.scorer). */
+  readonly scorer: InjectionScorer;
   /** The message's work budget: each pass charges the characters it reads. */
   readonly work: ScanWork;
 }
@@ -87,7 +89,9 @@ export function inspectText(text: string, options: InspectOptions): TextInspecti
       for (const link of links) replacements.push({ start: link.start, end: link.end, marker: LINK_MARKER });
     if (options.injection && text.length >= MIN_INJECTION_LENGTH) {
       work.spend(text.length);
-      const verdict = scoreInjection(text, [...new Set(links.map((link) => link.rule))]);
+      const verdict = scoreInjection(text, [...new Set(links.map((link) => link.rule))], {
+        scorer: options.scorer,
+      });
       if (verdict.score > 0) injection = verdict;
     }
   }

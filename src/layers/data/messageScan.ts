@@ -90,6 +90,7 @@ export class MessageScan {
         links: policy.links,
         allowedHost: policy.allowedHost,
         injection: policy.injection !== "off",
+        scorer: this.settings.config.injection.scorer,
         work: this.work,
       });
       report.addHits(inspection.hits);
@@ -114,6 +115,7 @@ export class MessageScan {
         links: "off",
         allowedHost: this.policy.allowedHost,
         injection: false,
+        scorer: "rules",
         work: this.work,
       });
       this.report.addHits(inspection.hits);
@@ -139,7 +141,10 @@ export class MessageScan {
       if (!this.tripped && this.texts.length > 1) {
         const joined = this.texts.join("\n");
         this.work.spend(joined.length);
-        verdict = combine(scoreInjection(joined), verdict);
+        verdict = combine(
+          scoreInjection(joined, [], { scorer: this.settings.config.injection.scorer }),
+          verdict,
+        );
       }
       if (verdict.score < this.settings.config.injection.threshold) return rewritten;
       report.addInjection(verdict.score, verdict.rules);

@@ -2,6 +2,7 @@
 // category, the actions taken, the strongest injection verdict and the exfiltration links. It turns
 // into at most one event per category (never carrying a value), the summary other layers and the
 // audit record read, and the deny verdict when something blocks.
+import { LEARNED_RULE } from "./injection.ts";
 import type { DataAction } from "../../config/dataGuardSchema.ts";
 import type { SecurityEventBus, Severity } from "../../events/bus.ts";
 import type { RequestContext, RouteTarget, Verdict } from "../../pipeline/types.ts";
@@ -123,6 +124,13 @@ export class MessageReport {
     return this.links;
   }
 
+  /** The deciding rule, and for the learned model the rules it read (the strongest first). */
+  private injectionExplanation(rule: string): string {
+    if (rule !== LEARNED_RULE) return rule;
+    const read = [...this.injectionRules].filter((r) => r !== LEARNED_RULE).slice(0, 3);
+    return read.length > 0 ? `${rule}, with ${read.join(", ")}` : `${rule}, from the wording alone`;
+  }
+
   /** The strongest rule that fired, for the deny's rule id. */
   get topInjectionRule(): string {
     return [...this.injectionRules][0] ?? [...this.linkRules][0] ?? "injection";
@@ -238,7 +246,7 @@ export class MessageReport {
         reason:
           rule === CREDENTIAL_REQUEST_RULE
             ? `${noun} ${plural ? "ask" : "asks"} the user for a credential in a form (${rule})`
-            : `${where} instructions aimed at the AI model (${rule})`,
+            : `${where} instructions aimed at the AI model (${this.injectionExplanation(rule)})`,
         code: "PORTCULLIS_E_INJECTION_BLOCKED",
         data: { layer: "data", rules: [...this.injectionRules, ...this.linkRules].slice(0, MAX_LISTED) },
       };

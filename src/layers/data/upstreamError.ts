@@ -46,6 +46,7 @@ export function sanitizeUpstreamError(
       links,
       allowedHost: policy.allowedHost,
       injection: policy.injection !== "off",
+      scorer: config.injection.scorer,
       work,
     });
     const injection = inspection.injection;

@@ -67,6 +67,20 @@ export function rugPulls(): RugPull[] {
 }
 
 /** A held-out set (holdout.yaml, holdout-2.yaml): attacks and benign servers written after the rules. */
+/**
+ * The held-out rounds the learned poisoning score is trained on (scripts/train-models.ts). A new
+ * round stays out of this list until it has been measured once, untouched.
+ */
+export const TRAINED_HOLDOUTS = [
+  "holdout.yaml",
+  "holdout-2.yaml",
+  "holdout-3.yaml",
+  "holdout-4.yaml",
+  "holdout-5.yaml",
+  "holdout-6.yaml",
+  "holdout-7.yaml",
+] as const;
+
 export function holdout(file: string): { attacks: Attack[]; servers: Record<string, ServerLists> } {
   const doc = parse(readFileSync(join(here, file), "utf8")) as {
     attacks: Attack[];
@@ -75,7 +89,8 @@ export function holdout(file: string): { attacks: Attack[]; servers: Record<stri
   return {
     attacks: doc.attacks.map((a) => ({
       ...a,
-      explicit: true,
+      // A set may mark its attacks explicit or subtle ("style"); earlier sets count all as explicit.
+      explicit: (a as Attack & { style?: string }).style !== "subtle",
       technique: a.surface,
       definition: expand(a.definition, false) as Definition,
     })),

@@ -116,14 +116,22 @@ export function heldoutBenign(): CorpusItem[] {
   return HELDOUT_BENIGN.map((text, i) => ({ id: `heldout-benign/${i}`, text, secrets: [] }));
 }
 
+export type HeldoutRound = 3 | 4 | 5 | 6 | 7 | 8;
+
+/**
+ * The rounds the learned injection score is trained on (scripts/train-models.ts). A new round stays
+ * out of this list until it has been measured once, untouched.
+ */
+export const TRAINED_ROUNDS: readonly HeldoutRound[] = [3, 4, 5, 6, 7];
+
 /**
  * Later rounds, each written by someone who saw neither the rules nor the earlier sets
  * (heldout-<round>.json). Round 3 and 4 were measured once and then used to widen the directive
  * analysis (src/content/directives.ts); round 5 was measured once and then tuned on for false
  * positives; round 6 was measured once and then tuned on; round 7 has never been used to tune
- * anything.
+ * anything. Round 8 was written after the learned injection score was built, and is not trained on.
  */
-export function heldoutRound(round: 3 | 4 | 5 | 6 | 7): { attacks: CorpusItem[]; benign: CorpusItem[] } {
+export function heldoutRound(round: HeldoutRound): { attacks: CorpusItem[]; benign: CorpusItem[] } {
   const doc = JSON.parse(readFileSync(join(import.meta.dirname, `heldout-${round}.json`), "utf8")) as {
     attacks: string[];
     benign: string[];
