@@ -10,6 +10,7 @@ import {
   attacks,
   benignServers,
   holdout,
+  TRAINED_HOLDOUTS,
   type Definition,
   type ServerLists,
 } from "../security/definitions/corpus.ts";
@@ -20,6 +21,7 @@ import {
   heldoutAttacks,
   heldoutBenign,
   heldoutRound,
+  TRAINED_ROUNDS,
 } from "../security/results/heldout.ts";
 import { injectionAttacks, quotedAttacks } from "../security/results/injections.ts";
 import { linkAttacks, linkBenign } from "../security/results/links.ts";
@@ -50,7 +52,7 @@ function corpusTexts(): string[] {
     ...devBenign(),
     ...heldoutAttacks(),
     ...heldoutBenign(),
-    ...([3, 4, 5, 6, 7, 8] as const).flatMap((round) => {
+    ...[...TRAINED_ROUNDS, 8 as const].flatMap((round) => {
       const { attacks: a, benign } = heldoutRound(round);
       return [...a, ...benign];
     }),
@@ -58,16 +60,7 @@ function corpusTexts(): string[] {
   const definitions = [
     ...attacks().map((a) => a.definition),
     ...listed(benignServers()),
-    ...[
-      "holdout.yaml",
-      "holdout-2.yaml",
-      "holdout-3.yaml",
-      "holdout-4.yaml",
-      "holdout-5.yaml",
-      "holdout-6.yaml",
-      "holdout-7.yaml",
-      "holdout-8.yaml",
-    ].flatMap((file) => {
+    ...[...TRAINED_HOLDOUTS, "holdout-8.yaml"].flatMap((file) => {
       const { attacks: a, servers } = holdout(file);
       return [...a.map((x) => x.definition), ...listed(servers)];
     }),
