@@ -6,7 +6,7 @@
 //
 // Held-out rounds not listed in TRAINED_ROUNDS / TRAINED_HOLDOUTS are never trained on: they are
 // kept for a first, honest measurement.
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { format } from "prettier";
@@ -71,8 +71,9 @@ interface ModelSpec {
   readonly stored: StoredModel;
   /**
    * The raw probability at which the model calls a text an attack, chosen by leaving rounds 5 to 7
-   * out (before round 8 was measured): the injection score is the model's alone, so it is set
-   * stricter; the poisoning score adds to the rules.
+   * out: the injection score is the model's alone, so it is set stricter (0.6 when round 8 was
+   * measured; 0.7 since, for the README files of the dependencies, with round 8 not looked at); the
+   * poisoning score adds to the rules.
    */
   readonly operatingPoint: number;
   readonly groups: () => Group[];
@@ -101,10 +102,47 @@ const readResult = (item: { text: string }): Read => {
   };
 };
 
+/**
+ * The project's own documentation, frozen in a corpus file (`--refresh-docs-corpus` rewrites it):
+ * real technical prose full of orders, links and talk of models, none of it an injection. Without
+ * it the model flagged 8.8 % of the README files of the project's dependencies.
+ */
+const DOCS_CORPUS = join(import.meta.dirname, "../test/security/results/benign-docs.json");
+
+function docsCorpus(): { text: string }[] {
+  const doc = JSON.parse(readFileSync(DOCS_CORPUS, "utf8")) as { benign: string[] };
+  return doc.benign.map((text) => ({ text }));
+}
+
+/** Chunks of docs/*.md (about 1,500 characters, at paragraph breaks) of 20 words or more that no rule flags. */
+function refreshDocsCorpus(): number {
+  const docs = join(import.meta.dirname, "../docs");
+  const chunks: string[] = [];
+  for (const file of readdirSync(docs).filter((f) => f.endsWith(".md")).sort()) {
+    let current = "";
+    for (const paragraph of readFileSync(join(docs, file), "utf8").split(/\n\s*\n/)) {
+      if (current && current.length + paragraph.length > 1500) {
+        chunks.push(current);
+        current = "";
+      }
+      current += (current ? "\n\n" : "") + paragraph;
+    }
+    if (current) chunks.push(current);
+  }
+  const benign = chunks.filter(
+    (c) => wordCount(c) >= INJECTION_MODEL_WORDS && scoreInjection(c, [], { scorer: "rules" }).score < 0.5,
+  );
+  const about =
+    "Chunks of Portcullis's own docs/*.md, benign training text for the learned injection score (scripts/train-models.ts --refresh-docs-corpus).";
+  writeFileSync(DOCS_CORPUS, `${JSON.stringify({ about, benign }, null, 2)}\n`);
+  return benign.length;
+}
+
 /** The result corpora, one group per set (a held-out round is one group). */
 export function resultGroups(): Group[] {
   return [
     group("main", injectionAttacks(), resultBenign(), readResult),
+    group("project docs", [], docsCorpus(), readResult),
     group("dev", devAttacks(), devBenign(), readResult),
     group("held-out", heldoutAttacks(), heldoutBenign(), readResult),
     ...TRAINED_ROUNDS.map((round) => {
@@ -161,7 +199,7 @@ export const MODELS = {
     file: "src/layers/data/injectionWeights.ts",
     constant: "INJECTION_MODEL",
     stored: INJECTION_MODEL,
-    operatingPoint: 0.6,
+    operatingPoint: 0.7,
     groups: resultGroups,
     // The model decides, or the rules for a text too short for it.
     decide: (model, e) => (e.words < INJECTION_MODEL_WORDS ? e.ruled : model),
@@ -196,7 +234,8 @@ export interface HeldOutFigures {
  */
 export function crossValidate(spec: ModelSpec, groups: readonly Group[]): HeldOutFigures[] {
   return groups
-    .filter((left) => left.name !== "main")
+    // The main corpora and sets without attacks are never left out.
+    .filter((left) => left.name !== "main" && left.examples.some((e) => e.label === 1))
     .map((left) => {
       const model = train(
         spec,
@@ -235,7 +274,9 @@ export const ${spec.constant}: StoredModel = ${JSON.stringify(storeModel(model))
 
 const percent = (n: number, d: number) => `${((100 * n) / d).toFixed(1)} %`;
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes("--refresh-docs-corpus")) {
+  console.log(`wrote test/security/results/benign-docs.json (${refreshDocsCorpus()} chunks)`);
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const check = process.argv.includes("--check");
   let stale = false;
   for (const spec of Object.values(MODELS)) {
