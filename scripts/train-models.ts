@@ -118,7 +118,9 @@ function docsCorpus(): { text: string }[] {
 function refreshDocsCorpus(): number {
   const docs = join(import.meta.dirname, "../docs");
   const chunks: string[] = [];
-  for (const file of readdirSync(docs).filter((f) => f.endsWith(".md")).sort()) {
+  for (const file of readdirSync(docs)
+    .filter((f) => f.endsWith(".md"))
+    .sort()) {
     let current = "";
     for (const paragraph of readFileSync(join(docs, file), "utf8").split(/\n\s*\n/)) {
       if (current && current.length + paragraph.length > 1500) {
@@ -233,25 +235,27 @@ export interface HeldOutFigures {
  * judged as the gateway judges it (the model with the rules, per `decide`).
  */
 export function crossValidate(spec: ModelSpec, groups: readonly Group[]): HeldOutFigures[] {
-  return groups
-    // The main corpora and sets without attacks are never left out.
-    .filter((left) => left.name !== "main" && left.examples.some((e) => e.label === 1))
-    .map((left) => {
-      const model = train(
-        spec,
-        groups.filter((g) => g !== left),
-      );
-      const flagged = (e: Example) => spec.decide(modelScore(model, e.slots) >= 0.5, e);
-      const attacks = left.examples.filter((e) => e.label === 1);
-      const benign = left.examples.filter((e) => e.label === 0);
-      return {
-        name: left.name,
-        attacks: attacks.length,
-        detected: attacks.filter(flagged).length,
-        benign: benign.length,
-        flagged: benign.filter(flagged).length,
-      };
-    });
+  return (
+    groups
+      // The main corpora and sets without attacks are never left out.
+      .filter((left) => left.name !== "main" && left.examples.some((e) => e.label === 1))
+      .map((left) => {
+        const model = train(
+          spec,
+          groups.filter((g) => g !== left),
+        );
+        const flagged = (e: Example) => spec.decide(modelScore(model, e.slots) >= 0.5, e);
+        const attacks = left.examples.filter((e) => e.label === 1);
+        const benign = left.examples.filter((e) => e.label === 0);
+        return {
+          name: left.name,
+          attacks: attacks.length,
+          detected: attacks.filter(flagged).length,
+          benign: benign.length,
+          flagged: benign.filter(flagged).length,
+        };
+      })
+  );
 }
 
 /** The largest difference between two models' weights (training is deterministic; float32 storage rounds). */
