@@ -22,10 +22,7 @@ import {
   type TrainingExample,
 } from "../src/content/linearModel.ts";
 import { catalogGuardSection } from "../src/config/catalogGuardSchema.ts";
-import {
-  LEARNED_POISONING_RULE,
-  MIN_MODEL_WORDS as POISONING_MODEL_WORDS,
-} from "../src/layers/catalog/poisoningModel.ts";
+import { MIN_MODEL_WORDS as POISONING_MODEL_WORDS } from "../src/layers/catalog/poisoningModel.ts";
 import { DefinitionScanner } from "../src/layers/catalog/scanner.ts";
 import { POISONING_MODEL } from "../src/layers/catalog/poisoningWeights.ts";
 import { injectionModelInput, scoreInjection } from "../src/layers/data/injection.ts";
@@ -160,14 +157,10 @@ const everyDefinition = (servers: Record<string, ServerLists>): Definition[] =>
 /** The definition corpora, one group per set. */
 export function definitionGroups(): Group[] {
   const scanner = new DefinitionScanner();
-  let seen = 0;
   const read = (definition: Definition): Read => {
-    const input = scanner.learnedInputOf(definition);
+    const { result, input } = scanner.readForTraining(definition);
     // The rules' score as the scanner gives it (the guard may add a cross-reference or exempt rules).
-    const findings = scanner.scan(definition, `training-${seen++}`, 0).findings;
-    const score = findings
-      .filter((f) => f.rule !== LEARNED_POISONING_RULE)
-      .reduce((sum, f) => sum + f.weight, 0);
+    const score = result.findings.reduce((sum, f) => sum + f.weight, 0);
     return {
       slots: featureSlots(input.text, input.tokens),
       words: input.words,

@@ -2,12 +2,12 @@
 // scan, less the upstream's exemptions, plus references to other upstreams), its shadowing findings
 // and its pin, into one verdict per item. A judgement is kept until the catalogue or a pin changes,
 // so that lists and calls read a map; the first judgement of a new catalogue may wait for the pins.
-import { LEARNED_POISONING_RULE } from "./poisoningModel.ts";
 import type { Logger } from "pino";
 import type { CatalogGuardConfig, PinningMode, PoisoningAction } from "../../config/catalogGuardSchema.ts";
 import type { SecurityEventBus, Severity } from "../../events/bus.ts";
 import type { CatalogItem, CatalogKind } from "../../pipeline/types.ts";
 import { digestOf, type DefinitionDigest, type PinnedKind, type ToolPinStore } from "./pins.ts";
+import { LEARNED_POISONING_RULE } from "./poisoningModel.ts";
 import { CROSS_REFERENCE_WEIGHT, exemptionMatcher, PIN_RULES, SHADOW_RULES, UNREAD_RULES } from "./rules.ts";
 import { DefinitionScanner, type Finding, type ScanResult } from "./scanner.ts";
 import { findShadowing, type ShadowFinding } from "./shadowing.ts";

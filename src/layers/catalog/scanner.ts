@@ -175,9 +175,15 @@ export class DefinitionScanner {
     return this.readSegments(segments, true).result;
   }
 
-  /** What the learned model reads of a definition (training, scripts/train-models.ts). */
-  learnedInputOf(definition: Readonly<Record<string, unknown>>): LearnedInput {
-    return this.readSegments(readDefinition(definition).segments, false).input;
+  /**
+   * For training (scripts/train-models.ts): what the learned model reads of a definition, and what
+   * the rules alone find in it.
+   */
+  readForTraining(definition: Readonly<Record<string, unknown>>): {
+    result: ScanResult;
+    input: LearnedInput;
+  } {
+    return this.readSegments(readDefinition(definition).segments, false);
   }
 
   private readSegments(

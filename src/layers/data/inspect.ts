@@ -33,10 +33,8 @@ export interface InspectOptions {
   readonly secretField: boolean;
   readonly links: LinkAction;
   readonly allowedHost: (host: string) => boolean;
-  /** Score the text for injections (model-facing texts only). */
-  readonly injection: boolean;
-  /** Who scores it (dataGuard.injection.scorer). */
-  readonly scorer: InjectionScorer;
+  /** Who scores the text for injections (dataGuard.injection.scorer; model-facing texts only), or none. */
+  readonly injection: InjectionScorer | undefined;
   /** The message's work budget: each pass charges the characters it reads. */
   readonly work: ScanWork;
 }
@@ -90,7 +88,7 @@ export function inspectText(text: string, options: InspectOptions): TextInspecti
     if (options.injection && text.length >= MIN_INJECTION_LENGTH) {
       work.spend(text.length);
       const verdict = scoreInjection(text, [...new Set(links.map((link) => link.rule))], {
-        scorer: options.scorer,
+        scorer: options.injection,
       });
       if (verdict.score > 0) injection = verdict;
     }

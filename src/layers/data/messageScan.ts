@@ -89,8 +89,7 @@ export class MessageScan {
         secretField: place.secretField,
         links: policy.links,
         allowedHost: policy.allowedHost,
-        injection: policy.injection !== "off",
-        scorer: this.settings.config.injection.scorer,
+        injection: policy.injection === "off" ? undefined : this.settings.config.injection.scorer,
         work: this.work,
       });
       report.addHits(inspection.hits);
@@ -114,8 +113,7 @@ export class MessageScan {
         secretField: place.secretField,
         links: "off",
         allowedHost: this.policy.allowedHost,
-        injection: false,
-        scorer: "rules",
+        injection: undefined,
         work: this.work,
       });
       this.report.addHits(inspection.hits);

@@ -45,8 +45,7 @@ export function sanitizeUpstreamError(
       secretField: place.secretField,
       links,
       allowedHost: policy.allowedHost,
-      injection: policy.injection !== "off",
-      scorer: config.injection.scorer,
+      injection: policy.injection === "off" ? undefined : config.injection.scorer,
       work,
     });
     const injection = inspection.injection;
